@@ -1,0 +1,123 @@
+/**
+ * Stage 1: text of a config file → validated VggConfig.
+ * Validation follows the seed notebook (each block's in_channels equals the previous block's
+ * num_features; positive integers) plus what the compiler needs (the input survives every pool).
+ * Every failure is one VggcError line that starts with the file name and names the field.
+ */
+import { readFileSync } from 'node:fs';
+import { VggcError } from '../errors.js';
+import { CONFIG_DEFAULTS, type Block, type VggConfig } from './config.js';
+
+const KNOWN_FIELDS = ['name', 'blocks', 'inputSize', 'batchNorm', 'avgPool', 'classifier', 'numClasses'];
+/** Far above any real VGG; keeps every size computation exact in float64 and int32 codegen. */
+const MAX_DIMENSION = 65536;
+
+export function readConfigFile(path: string): VggConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new VggcError(`${path}: cannot read the config file (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  return parseConfig(text, path);
+}
+
+export function parseConfig(text: string, file = 'config.json'): VggConfig {
+  const raw = parseJson(text, file);
+  const fail = (msg: string): never => {
+    throw new VggcError(`${file}: ${msg}`);
+  };
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(`expected a JSON object with a "blocks" field, found ${describe(raw)}`);
+  const obj = raw as Record<string, unknown>;
+  for (const key of Object.keys(obj)) {
+    if (!KNOWN_FIELDS.includes(key)) fail(`unknown field "${key}" (known fields: ${KNOWN_FIELDS.join(', ')})`);
+  }
+
+  const name = obj.name === undefined ? defaultName(file) : obj.name;
+  if (typeof name !== 'string' || name.length === 0 || name.length > 200) fail(`name must be a non-empty string of at most 200 characters, found ${describe(name)}`);
+
+  if (obj.blocks === undefined) fail('blocks is required: a list of [in_channels, num_conv_layers, num_features]');
+  if (!Array.isArray(obj.blocks) || obj.blocks.length === 0) fail(`blocks must be a non-empty list of [in_channels, num_conv_layers, num_features], found ${describe(obj.blocks)}`);
+  const blocks: Block[] = (obj.blocks as unknown[]).map((b, i) => {
+    if (!Array.isArray(b) || b.length !== 3) fail(`blocks[${i}] must be [in_channels, num_conv_layers, num_features], found ${describe(b)}`);
+    const arr = b as unknown[];
+    const fieldNames = ['in_channels', 'num_conv_layers', 'num_features'];
+    arr.forEach((v, j) => positiveInt(v, `blocks[${i}][${j}] (${fieldNames[j]})`, fail));
+    return [arr[0], arr[1], arr[2]] as unknown as Block;
+  });
+  blocks.forEach((b, i) => {
+    if (i > 0 && b[0] !== blocks[i - 1][2]) fail(`blocks[${i}][0] is ${b[0]} but blocks[${i - 1}] outputs ${blocks[i - 1][2]} features`);
+  });
+
+  const inputSize = obj.inputSize === undefined ? CONFIG_DEFAULTS.inputSize : pair(obj.inputSize, 'inputSize', '[height, width]', fail);
+  const minSide = 2 ** blocks.length;
+  if (inputSize[0] < minSide || inputSize[1] < minSide) {
+    fail(`inputSize [${inputSize[0]}, ${inputSize[1]}] is too small: ${blocks.length} blocks halve it ${blocks.length} times, so it must be at least [${minSide}, ${minSide}]`);
+  }
+
+  const batchNorm = obj.batchNorm === undefined ? CONFIG_DEFAULTS.batchNorm : obj.batchNorm;
+  if (typeof batchNorm !== 'boolean') fail(`batchNorm must be true or false, found ${describe(batchNorm)}`);
+  if (batchNorm) fail('batchNorm: true is not supported yet (BatchNorm folding is planned); use a model without BatchNorm');
+
+  let avgPool: readonly [number, number] | null;
+  if (obj.avgPool === undefined) avgPool = CONFIG_DEFAULTS.avgPool;
+  else if (obj.avgPool === null) avgPool = null;
+  else avgPool = pair(obj.avgPool, 'avgPool', '[height, width] or null', fail);
+
+  const classifier = obj.classifier === undefined ? CONFIG_DEFAULTS.classifier : obj.classifier;
+  if (!Array.isArray(classifier)) fail(`classifier must be a list of hidden layer widths such as [4096, 4096], found ${describe(classifier)}`);
+  (classifier as unknown[]).forEach((v, i) => positiveInt(v, `classifier[${i}]`, fail));
+
+  const numClasses = obj.numClasses === undefined ? CONFIG_DEFAULTS.numClasses : obj.numClasses;
+  positiveInt(numClasses, 'numClasses', fail);
+
+  return {
+    name: name as string,
+    blocks,
+    inputSize,
+    batchNorm: false,
+    avgPool,
+    classifier: [...(classifier as number[])],
+    numClasses: numClasses as number,
+  };
+}
+
+function parseJson(text: string, file: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    const msg = (e as Error).message;
+    const m = /position (\d+)/.exec(msg);
+    if (m) {
+      const pos = Number(m[1]);
+      const before = text.slice(0, pos).split('\n');
+      const detail = msg.replace(/ in JSON at position \d+.*$/, '').replace(/^JSON\.parse: /, '');
+      throw new VggcError(`${file}: invalid JSON at line ${before.length}, column ${before[before.length - 1].length + 1}: ${detail}`);
+    }
+    throw new VggcError(`${file}: invalid JSON: ${msg}`);
+  }
+}
+
+function positiveInt(v: unknown, field: string, fail: (m: string) => never): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) fail(`${field} must be a positive integer, found ${describe(v)}`);
+  if ((v as number) > MAX_DIMENSION) fail(`${field} is ${v}, larger than the supported maximum ${MAX_DIMENSION}`);
+  return v as number;
+}
+
+function pair(v: unknown, field: string, shape: string, fail: (m: string) => never): readonly [number, number] {
+  if (!Array.isArray(v) || v.length !== 2) fail(`${field} must be ${shape}, found ${describe(v)}`);
+  const arr = v as unknown[];
+  return [positiveInt(arr[0], `${field}[0]`, fail), positiveInt(arr[1], `${field}[1]`, fail)];
+}
+
+/** A short, single-line rendering of a JSON value for error messages. */
+export function describe(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  const s = JSON.stringify(v);
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+function defaultName(file: string): string {
+  const base = file.split(/[\\/]/).pop() ?? 'model';
+  return base.replace(/\.json$/i, '') || 'model';
+}

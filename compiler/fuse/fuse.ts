@@ -1,0 +1,69 @@
+/**
+ * Stage 3: LayerGraph → FusedGraph. This is where fusion is decided.
+ * - Conv2d + ReLU           → one conv step (bias and ReLU applied in registers).
+ * - Conv2d + ReLU + MaxPool → one conv step that pools its own 2×2 output tiles, so the full-size
+ *                             pre-pool activation is never written to memory.
+ * - AdaptiveAvgPool2d + flatten → one step that writes the classifier's input vector.
+ * - Linear (+ ReLU)         → one step.
+ */
+import type { AdaptiveAvgPoolOp, Conv3x3Op, LayerGraph, LinearOp, MapShape, Op } from '../graph/graph.js';
+
+export interface FusedConv {
+  readonly kind: 'conv';
+  readonly conv: Conv3x3Op;
+  readonly relu: true;
+  /** Whether the block's 2×2 max-pool is fused into this convolution. */
+  readonly pool: boolean;
+  /** Shape this step writes (pooled when `pool`). */
+  readonly output: MapShape;
+}
+export interface FusedPoolFlatten {
+  readonly kind: 'pool-flatten';
+  readonly input: MapShape;
+  /** The adaptive average pool, or null when the map is flattened as it is. */
+  readonly avgPool: AdaptiveAvgPoolOp | null;
+  /** Shape that is flattened (NCHW order, as torch.flatten does). */
+  readonly flattened: MapShape;
+  readonly features: number;
+}
+export interface FusedLinear {
+  readonly kind: 'linear';
+  readonly linear: LinearOp;
+  readonly relu: boolean;
+}
+export type FusedStep = FusedConv | FusedPoolFlatten | FusedLinear;
+
+export interface FusedGraph {
+  readonly graph: LayerGraph;
+  readonly steps: readonly FusedStep[];
+}
+
+export function fuse(graph: LayerGraph): FusedGraph {
+  const ops = graph.ops;
+  const steps: FusedStep[] = [];
+  let i = 0;
+  const at = (k: number): Op | undefined => ops[k];
+  while (i < ops.length) {
+    const op = ops[i];
+    if (op.kind === 'conv3x3') {
+      if (at(i + 1)?.kind !== 'relu') throw new Error(`fuse: ${op.id} is not followed by ReLU`);
+      const next = at(i + 2);
+      const pool = next?.kind === 'maxpool2x2';
+      steps.push({ kind: 'conv', conv: op, relu: true, pool, output: pool ? next.output : op.output });
+      i += pool ? 3 : 2;
+    } else if (op.kind === 'adaptiveAvgPool' || op.kind === 'flatten') {
+      const avgPool = op.kind === 'adaptiveAvgPool' ? op : null;
+      const flatten = avgPool ? at(i + 1) : op;
+      if (flatten?.kind !== 'flatten') throw new Error('fuse: average pool is not followed by flatten');
+      steps.push({ kind: 'pool-flatten', input: avgPool ? avgPool.input : flatten.input, avgPool, flattened: flatten.input, features: flatten.features });
+      i += avgPool ? 2 : 1;
+    } else if (op.kind === 'linear') {
+      const relu = at(i + 1)?.kind === 'relu';
+      steps.push({ kind: 'linear', linear: op, relu });
+      i += relu ? 2 : 1;
+    } else {
+      throw new Error(`fuse: unexpected ${op.kind} (${op.id}) — the graph builder and the fuser disagree`);
+    }
+  }
+  return { graph, steps };
+}

@@ -1,0 +1,126 @@
+/**
+ * Stage 2: VggConfig → LayerGraph, the network as PyTorch runs it: one op per torch module
+ * (Conv2d, ReLU, MaxPool2d, AdaptiveAvgPool2d, flatten, Linear; Dropout is identity at inference
+ * and does not appear) with every shape resolved, and the list of parameter tensors under
+ * torchvision's key names.
+ */
+import type { VggConfig } from '../config/config.js';
+
+/** A feature map, channels × height × width (batch excluded). */
+export interface MapShape {
+  readonly c: number;
+  readonly h: number;
+  readonly w: number;
+}
+
+export interface Conv3x3Op {
+  readonly kind: 'conv3x3';
+  /** `conv{block}_{index}`, both 1-based as in the VGG paper (conv1_1 … conv5_3). */
+  readonly id: string;
+  readonly input: MapShape;
+  readonly output: MapShape;
+  readonly weight: ParamTensor;
+  readonly bias: ParamTensor;
+}
+export interface ReluOp {
+  readonly kind: 'relu';
+  readonly id: string;
+  readonly shape: MapShape | { readonly features: number };
+}
+export interface MaxPoolOp {
+  readonly kind: 'maxpool2x2';
+  readonly id: string;
+  readonly input: MapShape;
+  readonly output: MapShape;
+}
+export interface AdaptiveAvgPoolOp {
+  readonly kind: 'adaptiveAvgPool';
+  readonly id: string;
+  readonly input: MapShape;
+  readonly output: MapShape;
+}
+export interface FlattenOp {
+  readonly kind: 'flatten';
+  readonly id: string;
+  readonly input: MapShape;
+  readonly features: number;
+}
+export interface LinearOp {
+  readonly kind: 'linear';
+  /** `fc{k}`, 1-based. */
+  readonly id: string;
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  readonly weight: ParamTensor;
+  readonly bias: ParamTensor;
+}
+export type Op = Conv3x3Op | ReluOp | MaxPoolOp | AdaptiveAvgPoolOp | FlattenOp | LinearOp;
+
+/** How torchvision initialises a parameter (used for seeded random weights). */
+export type ParamInit = 'kaiming-normal-fan-out-relu' | 'normal-0.01' | 'zeros';
+
+export interface ParamTensor {
+  /** torchvision's state_dict key, e.g. `features.3.weight`, `classifier.6.bias`. */
+  readonly key: string;
+  /** The seed notebook's key for the same tensor, e.g. `conv_backbone.features.1.conv_block.0.weight`. */
+  readonly notebookKey: string;
+  readonly shape: readonly number[];
+  readonly init: ParamInit;
+}
+
+export interface LayerGraph {
+  readonly config: VggConfig;
+  readonly input: MapShape;
+  readonly ops: readonly Op[];
+  readonly params: readonly ParamTensor[];
+  readonly numClasses: number;
+}
+
+export function buildGraph(config: VggConfig): LayerGraph {
+  const ops: Op[] = [];
+  const params: ParamTensor[] = [];
+  const input: MapShape = { c: config.blocks[0][0], h: config.inputSize[0], w: config.inputSize[1] };
+  let map = input;
+  let featureIndex = 0;
+  config.blocks.forEach(([, numConv, features], b) => {
+    for (let j = 0; j < numConv; j++) {
+      const out: MapShape = { c: features, h: map.h, w: map.w };
+      const key = `features.${featureIndex}`;
+      const nbKey = `conv_backbone.features.${b}.conv_block.${2 * j}`;
+      const weight: ParamTensor = { key: `${key}.weight`, notebookKey: `${nbKey}.weight`, shape: [features, map.c, 3, 3], init: 'kaiming-normal-fan-out-relu' };
+      const bias: ParamTensor = { key: `${key}.bias`, notebookKey: `${nbKey}.bias`, shape: [features], init: 'zeros' };
+      params.push(weight, bias);
+      const id = `conv${b + 1}_${j + 1}`;
+      ops.push({ kind: 'conv3x3', id, input: map, output: out, weight, bias });
+      ops.push({ kind: 'relu', id: `relu${b + 1}_${j + 1}`, shape: out });
+      map = out;
+      featureIndex += 2;
+    }
+    const pooled: MapShape = { c: map.c, h: Math.floor(map.h / 2), w: Math.floor(map.w / 2) };
+    ops.push({ kind: 'maxpool2x2', id: `pool${b + 1}`, input: map, output: pooled });
+    map = pooled;
+    featureIndex += 1;
+  });
+  if (config.avgPool) {
+    const out: MapShape = { c: map.c, h: config.avgPool[0], w: config.avgPool[1] };
+    ops.push({ kind: 'adaptiveAvgPool', id: 'avgpool', input: map, output: out });
+    map = out;
+  }
+  let features = map.c * map.h * map.w;
+  ops.push({ kind: 'flatten', id: 'flatten', input: map, features });
+  const widths = [...config.classifier, config.numClasses];
+  widths.forEach((outFeatures, k) => {
+    const key = `classifier.${3 * k}`;
+    const weight: ParamTensor = { key: `${key}.weight`, notebookKey: `${key}.weight`, shape: [outFeatures, features], init: 'normal-0.01' };
+    const bias: ParamTensor = { key: `${key}.bias`, notebookKey: `${key}.bias`, shape: [outFeatures], init: 'zeros' };
+    params.push(weight, bias);
+    ops.push({ kind: 'linear', id: `fc${k + 1}`, inFeatures: features, outFeatures, weight, bias });
+    if (k < widths.length - 1) ops.push({ kind: 'relu', id: `relu_fc${k + 1}`, shape: { features: outFeatures } });
+    features = outFeatures;
+  });
+  return { config, input, ops, params, numClasses: config.numClasses };
+}
+
+export function paramCount(graph: LayerGraph): number {
+  return graph.params.reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
+}

@@ -1,0 +1,154 @@
+/**
+ * The compiler, stage by stage. Each stage is a plain function from one typed value to the next:
+ *
+ *   config/parse → graph/build → fuse → schedule → plan (memory) → codegen → assemble (asc, binaryen)
+ *   weights (safetensors | seeded random) → pack (kernel layout) → weights.bin
+ *
+ * and emit/ writes model.wasm, weights.bin, model.json and the generated model.ts atomically.
+ */
+import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readConfigFile } from './config/parse.js';
+import type { VggConfig } from './config/config.js';
+import { buildGraph, paramCount, type LayerGraph } from './graph/graph.js';
+import { fuse } from './fuse/fuse.js';
+import { schedule, type KernelVariant } from './schedule/schedule.js';
+import { planMemory, type MemoryPlan } from './plan/plan.js';
+import { emitModule } from './codegen/module.js';
+import { compileAssemblyScript } from './assemble/asc.js';
+import { finishModule } from './assemble/binaryen.js';
+import { openSafetensors } from './weights/safetensors.js';
+import { seededRandomWeights } from './weights/random.js';
+import { packWeights } from './weights/pack.js';
+import { WEIGHTS_HEADER_BYTES } from './weights/layout.js';
+import type { WeightSource } from './weights/source.js';
+import { stageOutputDir } from './emit/output-dir.js';
+import { packageVersion } from './paths.js';
+import { MANIFEST_FORMAT, MANIFEST_VERSION, type Manifest, type Preprocessing } from '../runtime/manifest.js';
+
+export interface CompileOptions {
+  /** Path of the config file (used in error messages too). */
+  readonly configPath: string;
+  readonly outDir: string;
+  /** safetensors file; without it, seeded random weights with torchvision's init scheme. */
+  readonly weightsPath?: string;
+  readonly seed?: number;
+  readonly kernels?: KernelVariant;
+  readonly allowNonfinite?: boolean;
+  readonly onProgress?: (event: ProgressEvent) => void;
+}
+
+export type ProgressEvent =
+  | { readonly stage: 'codegen' | 'assemble' | 'write'; readonly message: string }
+  | { readonly stage: 'weights'; readonly doneBytes: number; readonly totalBytes: number };
+
+export interface CompileResult {
+  readonly outDir: string;
+  readonly manifest: Manifest;
+  readonly plan: MemoryPlan;
+}
+
+/** Stages 1–5: config → memory plan, no I/O beyond reading the config. */
+export function planFromConfig(config: VggConfig, label: string, kernels: KernelVariant = 'wasmsimd'): MemoryPlan {
+  return planMemory(schedule(fuse(buildGraph(config)), kernels), label);
+}
+
+export async function compileModel(opts: CompileOptions): Promise<CompileResult> {
+  const progress = opts.onProgress ?? (() => {});
+  const config = readConfigFile(opts.configPath);
+  const kernels = opts.kernels ?? 'wasmsimd';
+  const plan = planFromConfig(config, opts.configPath, kernels);
+  const graph = plan.schedule.fused.graph;
+  const seed = opts.seed ?? 0;
+  const source: WeightSource = opts.weightsPath
+    ? openSafetensors(opts.weightsPath, graph.params, { allowNonfinite: opts.allowNonfinite })
+    : seededRandomWeights(graph.params, seed);
+  const staging = stageOutputDir(opts.outDir);
+  try {
+    progress({ stage: 'codegen', message: `generating ${plan.steps.length} kernels` });
+    const asSource = emitModule(plan);
+    progress({ stage: 'assemble', message: 'compiling AssemblyScript to wasm' });
+    const { wasm: rawWasm } = await compileAssemblyScript(asSource);
+    const packed = await packWeights(source, plan.packed, plan.weightsPayloadBytes, join(staging.path, 'weights.bin'), (doneBytes, totalBytes) =>
+      progress({ stage: 'weights', doneBytes, totalBytes }),
+    );
+    const wasm = finishModule(rawWasm, { format: 'vggc-wasm', weightsSha256: packed.sha256, kernels });
+    progress({ stage: 'write', message: 'writing model.wasm and model.json' });
+    const manifest = buildManifest(graph, plan, wasm, packed.sha256, source.description);
+    writeFileSync(join(staging.path, 'model.wasm'), wasm);
+    writeFileSync(join(staging.path, 'model.ts'), asSource);
+    writeFileSync(join(staging.path, 'model.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    staging.commit();
+    return { outDir: opts.outDir, manifest, plan };
+  } catch (e) {
+    staging.abandon();
+    throw e;
+  } finally {
+    source.close();
+  }
+}
+
+const IMAGENET_MEAN = [0.485, 0.456, 0.406];
+const IMAGENET_STD = [0.229, 0.224, 0.225];
+/** torchvision's ImageNet evaluation transform: resize to 256, centre crop 224. */
+const RESIZE_RATIO = 256 / 224;
+
+export function defaultPreprocessing(config: VggConfig): Preprocessing {
+  const channels = config.blocks[0][0];
+  const gray = channels === 1;
+  return {
+    channels,
+    resizeShorterSide: Math.round(Math.min(...config.inputSize) * RESIZE_RATIO),
+    mean: gray ? [0.5] : channels === 3 ? IMAGENET_MEAN : new Array(channels).fill(0.5),
+    std: gray ? [0.5] : channels === 3 ? IMAGENET_STD : new Array(channels).fill(0.5),
+  };
+}
+
+function buildManifest(graph: LayerGraph, plan: MemoryPlan, wasm: Uint8Array, weightsSha256: string, weightsSource: string): Manifest {
+  const config = graph.config;
+  const macs = plan.steps.reduce((n, s) => n + ('macs' in s.schedule ? s.schedule.macs : 0), 0);
+  return {
+    format: MANIFEST_FORMAT,
+    formatVersion: MANIFEST_VERSION,
+    vggcVersion: packageVersion(),
+    name: config.name,
+    config: { ...config, blocks: config.blocks.map((b) => [...b]), inputSize: [...config.inputSize], avgPool: config.avgPool ? [...config.avgPool] : null, classifier: [...config.classifier] },
+    kernels: plan.schedule.variant,
+    wasm: { file: 'model.wasm', bytes: wasm.length, sha256: createHash('sha256').update(wasm).digest('hex') },
+    weights: {
+      file: 'weights.bin',
+      headerBytes: WEIGHTS_HEADER_BYTES,
+      payloadBytes: plan.weightsPayloadBytes,
+      sha256: weightsSha256,
+      source: weightsSource,
+      tensors: plan.packed.map((t) => ({ key: t.param.key, shape: [...t.param.shape], layout: t.layout, offset: t.offset, byteLength: t.byteLength })),
+    },
+    memory: { pages: plan.memoryPages, arenaBase: plan.arenaBase, arenaBytes: plan.arenaBytes, peakLiveBytes: plan.peakLiveBytes, weightsBase: plan.weightsBase },
+    input: { offset: plan.input.offset, shape: [graph.input.c, graph.input.h, graph.input.w] },
+    output: { offset: plan.output.offset, numClasses: graph.numClasses },
+    steps: plan.steps.map((s) => ({
+      function: s.exportName,
+      kind: s.schedule.kind,
+      kernel: s.schedule.kernel,
+      workItems: s.schedule.workItems,
+      macs: 'macs' in s.schedule ? s.schedule.macs : 0,
+      description: describeStep(s.schedule),
+    })),
+    preprocessing: defaultPreprocessing(config),
+    totals: { params: paramCount(graph), macs },
+  };
+}
+
+function describeStep(s: MemoryPlan['steps'][number]['schedule']): string {
+  switch (s.kind) {
+    case 'pack-input':
+      return `input ${s.input.c}×${s.input.h}×${s.input.w} → padded NHWC`;
+    case 'conv':
+      return `${s.step.conv.id} ${s.step.conv.input.c}→${s.step.conv.output.c} ${s.step.conv.input.h}×${s.step.conv.input.w} + ReLU${s.step.pool ? ' + max-pool 2×2' : ''}`;
+    case 'pool-flatten':
+      return s.step.avgPool ? `adaptive avg-pool → ${s.step.flattened.h}×${s.step.flattened.w}, flatten ${s.step.features}` : `flatten ${s.step.features}`;
+    case 'linear':
+      return `${s.step.linear.id} ${s.step.linear.inFeatures}→${s.step.linear.outFeatures}${s.step.relu ? ' + ReLU' : ''}`;
+  }
+}

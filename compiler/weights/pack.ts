@@ -1,0 +1,138 @@
+/**
+ * Writes weights.bin (format in layout.ts): a 64-byte header, then every tensor in its packed layout
+ * at its planned offset, gaps zero-filled. Streams: tensors are read 8 output rows at a time (one
+ * [Ci][3][3] or [I] slice per output channel), so memory stays at a few MB even for VGG's 411 MB
+ * first classifier matrix. The SHA-256 of the payload is computed on the way and written into the
+ * header last.
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import { VggcError } from '../errors.js';
+import type { PackedTensor } from './layout.js';
+import { OUT_BLOCK, packedByteLength, TENSOR_ALIGN, WEIGHTS_HEADER_BYTES, WEIGHTS_MAGIC } from './layout.js';
+import type { WeightSource } from './source.js';
+
+export interface PackResult {
+  /** Hex SHA-256 of the payload (the bytes after the header), as stored in the header. */
+  readonly sha256: string;
+  readonly payloadBytes: number;
+}
+
+/** Synchronous: it is one long sequential write, and sync keeps the error handling simple. */
+export function packWeights(
+  source: WeightSource,
+  tensors: readonly PackedTensor[],
+  payloadBytes: number,
+  outPath: string,
+  onProgress?: (doneBytes: number, totalBytes: number) => void,
+): PackResult {
+  checkPlan(tensors, payloadBytes);
+  let fd: number;
+  try {
+    fd = fs.openSync(outPath, 'w');
+  } catch (e) {
+    throw new VggcError(`${outPath}: cannot create weights file (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  const hash = createHash('sha256');
+  let pos = 0; // payload bytes written so far
+  const write = (bytes: Uint8Array) => {
+    writeFully(fd, bytes, WEIGHTS_HEADER_BYTES + pos, outPath);
+    hash.update(bytes);
+    pos += bytes.length;
+    onProgress?.(pos, payloadBytes);
+  };
+  const zeros = new Uint8Array(1 << 20);
+  const zeroFill = (upTo: number) => {
+    while (pos < upTo) write(zeros.subarray(0, Math.min(zeros.length, upTo - pos)));
+  };
+  try {
+    for (const t of tensors) {
+      zeroFill(t.offset);
+      packTensor(source, t, write);
+      // Only bias-pad8 ends on padding the packer itself did not write.
+      zeroFill(t.offset + t.byteLength);
+    }
+    zeroFill(payloadBytes);
+    const sha = hash.digest();
+    const header = Buffer.alloc(WEIGHTS_HEADER_BYTES); // bytes 48–63 stay zero
+    header.write(WEIGHTS_MAGIC, 0, 'ascii');
+    header.writeBigUInt64LE(BigInt(payloadBytes), 8);
+    sha.copy(header, 16);
+    writeFully(fd, header, 0, outPath);
+    return { sha256: sha.toString('hex'), payloadBytes };
+  } catch (e) {
+    // Never leave a half-written weights.bin that looks like a real one.
+    fs.closeSync(fd);
+    fd = -1;
+    fs.rmSync(outPath, { force: true });
+    throw e;
+  } finally {
+    if (fd >= 0) fs.closeSync(fd);
+  }
+}
+
+/**
+ * Writes one tensor. Both oc8 layouts are "blocks of 8 output rows, interleaved": for conv the row
+ * is [Ci][3][3] and the block is stored [3][3][Ci][8], for fc the row is [I] and the block [I][8].
+ * Rows past the end of the tensor (last block) are zero.
+ */
+function packTensor(source: WeightSource, t: PackedTensor, write: (b: Uint8Array) => void): void {
+  const shape = t.param.shape;
+  const rows = shape[0];
+  const read = (r0: number, r1: number, rowLen: number) => {
+    const a = source.readRows(t.param, r0, r1);
+    if (a.length !== (r1 - r0) * rowLen) throw new Error(`${source.description} gave ${a.length} values for rows [${r0}, ${r1}) of ${t.param.key}`);
+    return a;
+  };
+  if (t.layout === 'bias-pad8') {
+    write(bytesOf(read(0, rows, 1)));
+    return;
+  }
+  const inner = t.layout === 'conv3x3-oc8' ? shape[1] : 1; // Ci, or 1 for fc
+  const taps = t.layout === 'conv3x3-oc8' ? 9 : shape[1]; // ky·3+kx, or i for fc
+  const rowLen = inner * taps;
+  const block = new Float32Array(rowLen * OUT_BLOCK);
+  for (let r0 = 0; r0 < rows; r0 += OUT_BLOCK) {
+    const n = Math.min(OUT_BLOCK, rows - r0);
+    const src = read(r0, r0 + n, rowLen);
+    if (n < OUT_BLOCK) block.fill(0);
+    // src[j][c][tap] → block[tap][c][j]  (conv: c = ci, tap = ky·3+kx; fc: c = 0, tap = i)
+    for (let j = 0; j < n; j++) {
+      for (let c = 0; c < inner; c++) {
+        const from = j * rowLen + c * taps;
+        for (let tap = 0; tap < taps; tap++) block[(tap * inner + c) * OUT_BLOCK + j] = src[from + tap];
+      }
+    }
+    write(bytesOf(block));
+  }
+}
+
+/** The offsets come from the planner; if they are inconsistent that is a vggc bug, not user error. */
+function checkPlan(tensors: readonly PackedTensor[], payloadBytes: number): void {
+  if (!Number.isSafeInteger(payloadBytes) || payloadBytes < 0) throw new Error(`bad payload size ${payloadBytes}`);
+  let end = 0;
+  for (const t of tensors) {
+    const key = t.param.key;
+    const s = t.param.shape;
+    const shapeOk = t.layout === 'conv3x3-oc8' ? s.length === 4 && s[2] === 3 && s[3] === 3 : s.length === (t.layout === 'fc-oc8' ? 2 : 1);
+    if (!shapeOk) throw new Error(`${key}: shape [${s}] does not fit layout ${t.layout}`);
+    if (t.byteLength !== packedByteLength(t.param, t.layout)) throw new Error(`${key}: byteLength ${t.byteLength} ≠ packed size ${packedByteLength(t.param, t.layout)}`);
+    if (!Number.isSafeInteger(t.offset) || t.offset % TENSOR_ALIGN !== 0) throw new Error(`${key}: offset ${t.offset} is not a multiple of ${TENSOR_ALIGN}`);
+    if (t.offset < end) throw new Error(`${key}: offset ${t.offset} is before the end (${end}) of the previous tensor: not sorted or overlapping`);
+    end = t.offset + t.byteLength;
+    if (end > payloadBytes) throw new Error(`${key}: ends at ${end}, beyond the ${payloadBytes}-byte payload`);
+  }
+}
+
+const bytesOf = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+
+/** Write failures (disk full, …) are the user's environment, so they get a one-line VggcError. */
+function writeFully(fd: number, bytes: Uint8Array, position: number, path: string): void {
+  try {
+    for (let done = 0; done < bytes.length; ) {
+      done += fs.writeSync(fd, bytes, done, bytes.length - done, position + done);
+    }
+  } catch (e) {
+    throw new VggcError(`${path}: cannot write weights file (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+}

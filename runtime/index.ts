@@ -1,0 +1,13 @@
+/**
+ * vggc runtime: load a compiled model folder and run it.
+ *
+ *   import { loadModel } from 'vggc';
+ *   const model = await loadModel('build/vgg11');
+ *   const logits = await model.infer(input);   // Float32Array, N×C×H×W → N×numClasses
+ *   model.dispose();
+ */
+export { loadModel, type LoadOptions } from './load-node.js';
+export type { VggcModel } from './model.js';
+export type { Manifest, ManifestStep, Preprocessing } from './manifest.js';
+export { VggcError, isVggcError } from './errors.js';
+export { readNpy, writeNpy, type NpyArray } from './npy.js';

@@ -1,0 +1,44 @@
+/**
+ * Checks a parsed model.json before anything is allocated: a manifest that was edited by hand or
+ * belongs to another version must give a clear error, never an out-of-bounds write in wasm memory.
+ */
+import { VggcError } from './errors.js';
+import { MANIFEST_FORMAT, MANIFEST_VERSION, type Manifest } from './manifest.js';
+
+const PAGE = 65536;
+const MAX_PAGES = 65536;
+
+export function checkManifest(raw: unknown, file: string): Manifest {
+  const fail = (msg: string): never => {
+    throw new VggcError(`${file}: ${msg}`);
+  };
+  if (typeof raw !== 'object' || raw === null) fail('expected a JSON object');
+  const m = raw as Manifest;
+  if (m.format !== MANIFEST_FORMAT) fail(`not a vggc model manifest (format is ${JSON.stringify(m.format)}, expected "${MANIFEST_FORMAT}")`);
+  if (m.formatVersion !== MANIFEST_VERSION) fail(`manifest version ${m.formatVersion} is not supported by this runtime (expected ${MANIFEST_VERSION}); recompile the model`);
+  const int = (v: unknown, field: string, min = 0): number => {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) fail(`${field} must be an integer ≥ ${min}, found ${JSON.stringify(v)}`);
+    return v as number;
+  };
+  const pages = int(m.memory?.pages, 'memory.pages', 1);
+  if (pages > MAX_PAGES) fail(`memory.pages is ${pages}, more than WebAssembly's ${MAX_PAGES}`);
+  const limit = pages * PAGE;
+  const inside = (start: number, bytes: number, what: string): void => {
+    if (start + bytes > limit) fail(`${what} (bytes ${start}–${start + bytes}) lies outside the model's ${limit}-byte memory`);
+  };
+  const [c, h, w] = Array.isArray(m.input?.shape) ? m.input.shape : fail('input.shape is missing');
+  inside(int(m.input.offset, 'input.offset'), int(c, 'input.shape[0]', 1) * int(h, 'input.shape[1]', 1) * int(w, 'input.shape[2]', 1) * 4, 'the input');
+  inside(int(m.output?.offset, 'output.offset'), int(m.output.numClasses, 'output.numClasses', 1) * 4, 'the output');
+  inside(int(m.memory.weightsBase, 'memory.weightsBase'), int(m.weights?.payloadBytes, 'weights.payloadBytes'), 'the weights');
+  int(m.weights.headerBytes, 'weights.headerBytes');
+  if (typeof m.weights.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(m.weights.sha256)) fail('weights.sha256 must be 64 hex digits');
+  if (!Array.isArray(m.steps) || m.steps.length === 0) fail('steps must be a non-empty list');
+  m.steps.forEach((s, i) => {
+    if (typeof s.function !== 'string') fail(`steps[${i}].function must be a string`);
+    int(s.workItems, `steps[${i}].workItems`, 1);
+  });
+  for (const f of [m.wasm?.file, m.weights.file]) {
+    if (typeof f !== 'string' || !/^[\w.-]+$/.test(f) || f.startsWith('.')) fail(`file name ${JSON.stringify(f)} must be a plain name inside the model folder`);
+  }
+  return m;
+}

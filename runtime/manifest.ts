@@ -1,0 +1,69 @@
+/**
+ * model.json: everything the runtime needs to know about a compiled model, written by `vggc compile`.
+ * Shared by the compiler (writer) and the runtime (reader); plain data, no Node built-ins.
+ */
+
+export const MANIFEST_FORMAT = 'vggc-model';
+export const MANIFEST_VERSION = 1;
+
+export interface ManifestStep {
+  /** Exported wasm function: `(start: i32, end: i32) => void` over `workItems` independent items. */
+  readonly function: string;
+  readonly kind: 'pack-input' | 'conv' | 'pool-flatten' | 'linear';
+  readonly kernel: string;
+  readonly workItems: number;
+  readonly macs: number;
+  readonly description: string;
+}
+
+export interface Preprocessing {
+  /** Channels the network takes: 1 (grayscale) or 3 (RGB). */
+  readonly channels: number;
+  /** Resize so the shorter side has this many pixels, then centre-crop to inputSize. */
+  readonly resizeShorterSide: number;
+  readonly mean: readonly number[];
+  readonly std: readonly number[];
+}
+
+export interface Manifest {
+  readonly format: typeof MANIFEST_FORMAT;
+  readonly formatVersion: number;
+  readonly vggcVersion: string;
+  readonly name: string;
+  /** The validated config the model was compiled from (defaults filled in). */
+  readonly config: {
+    readonly name: string;
+    readonly blocks: readonly (readonly number[])[];
+    readonly inputSize: readonly number[];
+    readonly batchNorm: boolean;
+    readonly avgPool: readonly number[] | null;
+    readonly classifier: readonly number[];
+    readonly numClasses: number;
+  };
+  readonly kernels: 'wasmsimd' | 'scalar-ref';
+  readonly wasm: { readonly file: string; readonly bytes: number; readonly sha256: string };
+  readonly weights: {
+    readonly file: string;
+    readonly headerBytes: number;
+    readonly payloadBytes: number;
+    readonly sha256: string;
+    readonly source: string;
+    readonly tensors: readonly { readonly key: string; readonly shape: readonly number[]; readonly layout: string; readonly offset: number; readonly byteLength: number }[];
+  };
+  readonly memory: {
+    /** Pages of 64 KiB the runtime must provide. */
+    readonly pages: number;
+    readonly arenaBase: number;
+    readonly arenaBytes: number;
+    readonly peakLiveBytes: number;
+    /** Where weights.bin's payload goes in wasm memory. */
+    readonly weightsBase: number;
+  };
+  /** One image, C×H×W float32, is written here before the first step. */
+  readonly input: { readonly offset: number; readonly shape: readonly [number, number, number] };
+  /** numClasses float32 logits are read from here after the last step. */
+  readonly output: { readonly offset: number; readonly numClasses: number };
+  readonly steps: readonly ManifestStep[];
+  readonly preprocessing: Preprocessing;
+  readonly totals: { readonly params: number; readonly macs: number };
+}

@@ -1,0 +1,97 @@
+/**
+ * A loaded model: one wasm instance on one memory holding arena and weights. Platform-independent:
+ * the loaders (Node: load-node.ts) provide the compiled module and fill the weights.
+ */
+import { VggcError } from './errors.js';
+import type { Manifest } from './manifest.js';
+
+/** Name of model.wasm's custom section that names the weights it was compiled for. */
+export const WASM_TAG_SECTION = 'vggc';
+
+export interface VggcModel {
+  readonly manifest: Manifest;
+  /** [channels, height, width] of one input image. */
+  readonly inputShape: readonly [number, number, number];
+  readonly numClasses: number;
+  /**
+   * Runs the network on `n` images (N×C×H×W float32, NCHW like PyTorch) and returns the N×numClasses
+   * logits. Calls are queued: concurrent calls never mix their results.
+   */
+  infer(input: Float32Array, n?: number): Promise<Float32Array>;
+  /** Releases the wasm memory; later infer() calls reject. */
+  dispose(): void;
+}
+
+type StepFn = (start: number, end: number) => void;
+
+export function readWasmTag(module: WebAssembly.Module, file: string): { weightsSha256: string; kernels: string } {
+  const sections = WebAssembly.Module.customSections(module, WASM_TAG_SECTION);
+  if (sections.length !== 1) throw new VggcError(`${file}: not a vggc model (no "${WASM_TAG_SECTION}" section)`);
+  try {
+    const tag = JSON.parse(new TextDecoder().decode(sections[0]));
+    if (typeof tag.weightsSha256 !== 'string') throw new Error('no weightsSha256');
+    return tag;
+  } catch {
+    throw new VggcError(`${file}: the "${WASM_TAG_SECTION}" section is damaged`);
+  }
+}
+
+export async function instantiateModel(
+  manifest: Manifest,
+  module: WebAssembly.Module,
+  fillWeights: (memory: WebAssembly.Memory) => void | Promise<void>,
+  label: string,
+): Promise<VggcModel> {
+  let memory: WebAssembly.Memory | null = new WebAssembly.Memory({ initial: manifest.memory.pages, maximum: manifest.memory.pages });
+  const instance = await WebAssembly.instantiate(module, { env: { memory } });
+  const steps = manifest.steps.map((s) => {
+    const fn = instance.exports[s.function];
+    if (typeof fn !== 'function') throw new VggcError(`${label}: model.wasm has no function ${s.function} that model.json lists`);
+    return { fn: fn as StepFn, workItems: s.workItems };
+  });
+  await fillWeights(memory);
+  const [c, h, w] = manifest.input.shape;
+  const imageFloats = c * h * w;
+  const numClasses = manifest.output.numClasses;
+  let queue: Promise<unknown> = Promise.resolve();
+
+  const runOne = (mem: WebAssembly.Memory, image: Float32Array, out: Float32Array): void => {
+    new Float32Array(mem.buffer, manifest.input.offset, imageFloats).set(image);
+    for (const step of steps) step.fn(0, step.workItems);
+    out.set(new Float32Array(mem.buffer, manifest.output.offset, numClasses));
+  };
+
+  const model: VggcModel = {
+    manifest,
+    inputShape: [c, h, w],
+    numClasses,
+    infer(input: Float32Array, n = 1): Promise<Float32Array> {
+      const run = async (): Promise<Float32Array> => {
+        if (!memory) throw new VggcError(`${label}: infer() called after dispose()`);
+        if (!(input instanceof Float32Array)) throw new VggcError(`infer: input must be a Float32Array, found ${describeValue(input)}`);
+        if (!Number.isSafeInteger(n) || n < 1) throw new VggcError(`infer: n must be a positive integer, found ${String(n)}`);
+        if (input.length !== n * imageFloats) {
+          throw new VggcError(`infer: input has ${input.length} floats but ${n} image(s) of ${c}×${h}×${w} need ${n * imageFloats}`);
+        }
+        const logits = new Float32Array(n * numClasses);
+        for (let i = 0; i < n; i++) {
+          runOne(memory, input.subarray(i * imageFloats, (i + 1) * imageFloats), logits.subarray(i * numClasses, (i + 1) * numClasses));
+        }
+        return logits;
+      };
+      const result = queue.then(run, run);
+      queue = result.catch(() => undefined);
+      return result;
+    },
+    dispose() {
+      memory = null;
+    },
+  };
+  return model;
+}
+
+function describeValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (typeof v === 'object') return (v as object).constructor?.name ?? 'object';
+  return typeof v;
+}

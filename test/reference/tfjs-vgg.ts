@@ -1,0 +1,109 @@
+/**
+ * An independent reference forward pass: the same VGG computed with TensorFlow.js's CPU backend.
+ * It shares no code with the compiler (only the VggConfig type), works NHWC where PyTorch works
+ * NCHW, and builds AdaptiveAvgPool2d from a pooling matrix, so agreeing with the PyTorch goldens
+ * is evidence that both references are right.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu'; // registers the 'cpu' backend
+import type { VggConfig } from '../../compiler/config/config.js';
+
+/**
+ * Logits N×numClasses for `input` (N×C×H×W, NCHW as PyTorch), with `weights` under torchvision's
+ * state_dict keys in PyTorch's layouts (conv [O, I, 3, 3], linear [out, in]).
+ */
+export async function tfjsForward(config: VggConfig, weights: Map<string, Float32Array>, input: Float32Array, n: number): Promise<Float32Array> {
+  // PROD silences the cpu backend's "install tfjs-node" banner; it only skips debug-mode checks.
+  tf.env().set('PROD', true);
+  await tf.setBackend('cpu');
+  const [h0, w0] = config.inputSize;
+  const c0 = config.blocks[0][0];
+  if (input.length !== n * c0 * h0 * w0) throw new Error(`input has ${input.length} values, expected ${n}×${c0}×${h0}×${w0}`);
+  const param = (key: string, shape: number[]): tf.Tensor => {
+    const data = weights.get(key);
+    if (!data) throw new Error(`missing weight ${key}`);
+    return tf.tensor(data, shape);
+  };
+
+  const logits = tf.tidy(() => {
+    // NCHW → NHWC: tf.conv2d and tf.maxPool want channels last.
+    let x: tf.Tensor4D = tf.transpose(tf.tensor4d(input, [n, c0, h0, w0]), [0, 2, 3, 1]);
+    let featureIndex = 0; // torchvision's index into `features`: conv, relu per layer, pool per block
+    for (const [inChannels, numConv, features] of config.blocks) {
+      let c = inChannels;
+      for (let j = 0; j < numConv; j++) {
+        // PyTorch [O, I, kh, kw] → TF HWIO. 'same' with a 3×3 kernel at stride 1 pads 1 on each side.
+        const filter = tf.transpose(param(`features.${featureIndex}.weight`, [features, c, 3, 3]), [2, 3, 1, 0]) as tf.Tensor4D;
+        const bias = param(`features.${featureIndex}.bias`, [features]);
+        x = tf.relu(tf.add<tf.Tensor4D>(tf.conv2d(x, filter, 1, 'same'), bias));
+        c = features;
+        featureIndex += 2;
+      }
+      // 'valid' drops an odd last row/column, like PyTorch's floor mode.
+      x = tf.maxPool(x, 2, 2, 'valid');
+      featureIndex += 1;
+    }
+
+    const [, h, w, c] = x.shape;
+    // To NCHW so that flattening gives PyTorch's feature order (c, then y, then x).
+    const rows = tf.reshape(tf.transpose(x, [0, 3, 1, 2]), [n * c, h * w]);
+    let flat: tf.Tensor2D;
+    if (config.avgPool) {
+      const [oh, ow] = config.avgPool;
+      flat = tf.reshape(tf.matMul(rows, adaptivePoolMatrix(h, w, oh, ow)), [n, c * oh * ow]);
+    } else {
+      flat = tf.reshape(rows, [n, c * h * w]);
+    }
+
+    const widths = [...config.classifier, config.numClasses];
+    widths.forEach((out, k) => {
+      const inFeatures = flat.shape[1];
+      const weight = param(`classifier.${3 * k}.weight`, [out, inFeatures]);
+      const bias = param(`classifier.${3 * k}.bias`, [out]);
+      flat = tf.add(tf.matMul(flat, weight as tf.Tensor2D, false, true), bias);
+      if (k < widths.length - 1) flat = tf.relu(flat); // Dropout is the identity in eval mode
+    });
+    return flat;
+  });
+  const out = (await logits.data()) as Float32Array;
+  logits.dispose();
+  return out;
+}
+
+/**
+ * PyTorch's AdaptiveAvgPool2d as a (h·w)×(oh·ow) matrix: output (i, j) averages rows
+ * [floor(i·h/oh), ceil((i+1)·h/oh)) and columns [floor(j·w/ow), ceil((j+1)·w/ow)). Windows overlap
+ * when the size does not divide, and repeat input cells when upsampling (oh > h).
+ */
+export function adaptivePoolMatrix(h: number, w: number, oh: number, ow: number): tf.Tensor2D {
+  const m = new Float32Array(h * w * oh * ow);
+  for (let i = 0; i < oh; i++) {
+    const y0 = Math.floor((i * h) / oh);
+    const y1 = Math.ceil(((i + 1) * h) / oh);
+    for (let j = 0; j < ow; j++) {
+      const x0 = Math.floor((j * w) / ow);
+      const x1 = Math.ceil(((j + 1) * w) / ow);
+      const weight = 1 / ((y1 - y0) * (x1 - x0));
+      for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) m[(y * w + x) * oh * ow + i * ow + j] = weight;
+    }
+  }
+  return tf.tensor2d(m, [h * w, oh * ow]);
+}
+
+/** The seed notebook's key for each torchvision key (conv_backbone.features.{b}.conv_block.{2j} ↔ features.{i}). */
+export function notebookKeyMap(config: VggConfig): Map<string, string> {
+  const map = new Map<string, string>();
+  let featureIndex = 0;
+  config.blocks.forEach(([, numConv], b) => {
+    for (let j = 0; j < numConv; j++) {
+      for (const p of ['weight', 'bias']) map.set(`conv_backbone.features.${b}.conv_block.${2 * j}.${p}`, `features.${featureIndex}.${p}`);
+      featureIndex += 2;
+    }
+    featureIndex += 1;
+  });
+  // The classifier's keys are the same in both layouts.
+  for (let k = 0; k <= config.classifier.length; k++) {
+    for (const p of ['weight', 'bias']) map.set(`classifier.${3 * k}.${p}`, `classifier.${3 * k}.${p}`);
+  }
+  return map;
+}
