@@ -14,7 +14,7 @@ import type { VggConfig } from './config/config.js';
 import { buildGraph, paramCount, type LayerGraph } from './graph/graph.js';
 import { fuse } from './fuse/fuse.js';
 import { schedule, type KernelVariant } from './schedule/schedule.js';
-import { planMemory, type MemoryPlan } from './plan/plan.js';
+import { planMemory, type ArenaTensor, type MemoryPlan } from './plan/plan.js';
 import { emitModule } from './codegen/module.js';
 import { compileAssemblyScript } from './assemble/asc.js';
 import { finishModule } from './assemble/binaryen.js';
@@ -25,7 +25,7 @@ import { WEIGHTS_HEADER_BYTES } from './weights/layout.js';
 import type { WeightSource } from './weights/source.js';
 import { stageOutputDir } from './emit/output-dir.js';
 import { packageVersion } from './paths.js';
-import { MANIFEST_FORMAT, MANIFEST_VERSION, type Manifest, type Preprocessing } from '../runtime/manifest.js';
+import { MANIFEST_FORMAT, MANIFEST_VERSION, type Manifest, type Preprocessing, type StepTensor } from '../runtime/manifest.js';
 
 export interface CompileOptions {
   /** Path of the config file (used in error messages too). */
@@ -94,14 +94,16 @@ const IMAGENET_STD = [0.229, 0.224, 0.225];
 /** torchvision's ImageNet evaluation transform: resize to 256, centre crop 224. */
 const RESIZE_RATIO = 256 / 224;
 
-export function defaultPreprocessing(config: VggConfig): Preprocessing {
+/** The config's preprocessing, or torchvision's ImageNet evaluation transform scaled to the input size. */
+export function preprocessingFor(config: VggConfig): Preprocessing {
   const channels = config.blocks[0][0];
-  const gray = channels === 1;
+  if (config.preprocessing) return { channels, ...config.preprocessing };
+  const imagenet = channels === 3;
   return {
     channels,
-    resizeShorterSide: Math.round(Math.min(...config.inputSize) * RESIZE_RATIO),
-    mean: gray ? [0.5] : channels === 3 ? IMAGENET_MEAN : new Array(channels).fill(0.5),
-    std: gray ? [0.5] : channels === 3 ? IMAGENET_STD : new Array(channels).fill(0.5),
+    resize: { shorterSide: Math.round(Math.min(...config.inputSize) * RESIZE_RATIO) },
+    mean: imagenet ? IMAGENET_MEAN : new Array(channels).fill(0.5),
+    std: imagenet ? IMAGENET_STD : new Array(channels).fill(0.5),
   };
 }
 
@@ -134,10 +136,19 @@ function buildManifest(graph: LayerGraph, plan: MemoryPlan, wasm: Uint8Array, we
       workItems: s.schedule.workItems,
       macs: 'macs' in s.schedule ? s.schedule.macs : 0,
       description: describeStep(s.schedule),
+      output: stepTensor(s.output),
     })),
-    preprocessing: defaultPreprocessing(config),
+    preprocessing: preprocessingFor(config),
+    labels: config.labels,
     totals: { params: paramCount(graph), macs },
   };
+}
+
+function stepTensor(t: ArenaTensor): StepTensor {
+  const l = t.layout;
+  if (l.kind === 'vector') return { offset: t.offset, bytes: t.bytes, layout: 'vector', shape: [l.length] };
+  const shape = [l.shape.c, l.shape.h, l.shape.w];
+  return l.kind === 'nchw' ? { offset: t.offset, bytes: t.bytes, layout: 'nchw', shape } : { offset: t.offset, bytes: t.bytes, layout: 'nhwc-pad1', shape, channelStride: l.channelStride };
 }
 
 function describeStep(s: MemoryPlan['steps'][number]['schedule']): string {

@@ -14,13 +14,31 @@ export interface ManifestStep {
   readonly workItems: number;
   readonly macs: number;
   readonly description: string;
+  /** Where the step writes its result (for debugging and per-layer tests). */
+  readonly output: StepTensor;
 }
 
+/** An activation in the arena: `nhwc-pad1` = (h+2)×(w+2)×channelStride floats with a zero border. */
+export interface StepTensor {
+  readonly offset: number;
+  readonly bytes: number;
+  readonly layout: 'nchw' | 'nhwc-pad1' | 'vector';
+  /** [c, h, w] for maps, [length] for vectors. */
+  readonly shape: readonly number[];
+  readonly channelStride?: number;
+}
+
+/**
+ * Image → tensor, in order: decode; convert to `channels` (1: grayscale, 3: RGB); resize; crop or pad to
+ * the input size; scale pixels to [0, 1]; normalise (x − mean) / std per channel.
+ */
 export interface Preprocessing {
-  /** Channels the network takes: 1 (grayscale) or 3 (RGB). */
   readonly channels: number;
-  /** Resize so the shorter side has this many pixels, then centre-crop to inputSize. */
-  readonly resizeShorterSide: number;
+  /**
+   * `shorterSide`: resize so the shorter side has this many pixels, then centre-crop (torchvision's
+   * Resize + CenterCrop). `fit`: resize to fit inside [height, width], then zero-pad centred.
+   */
+  readonly resize: { readonly shorterSide: number } | { readonly fit: readonly number[] };
   readonly mean: readonly number[];
   readonly std: readonly number[];
 }
@@ -39,6 +57,8 @@ export interface Manifest {
     readonly avgPool: readonly number[] | null;
     readonly classifier: readonly number[];
     readonly numClasses: number;
+    readonly labels: readonly string[] | null;
+    readonly preprocessing: unknown;
   };
   readonly kernels: 'wasmsimd' | 'scalar-ref';
   readonly wasm: { readonly file: string; readonly bytes: number; readonly sha256: string };
@@ -65,5 +85,7 @@ export interface Manifest {
   readonly output: { readonly offset: number; readonly numClasses: number };
   readonly steps: readonly ManifestStep[];
   readonly preprocessing: Preprocessing;
+  /** Class names (numClasses of them), or null when none were given. */
+  readonly labels: readonly string[] | null;
   readonly totals: { readonly params: number; readonly macs: number };
 }

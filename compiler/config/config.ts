@@ -17,6 +17,26 @@ export interface VggConfig {
   /** Hidden widths of the fully-connected layers before the last one (torchvision: [4096, 4096]). */
   readonly classifier: readonly number[];
   readonly numClasses: number;
+  /** Class names, numClasses of them, or null (predictions then show class indices). */
+  readonly labels: readonly string[] | null;
+  /** How images become input tensors; null = the defaults for the input size and channel count. */
+  readonly preprocessing: PreprocessingConfig | null;
+}
+
+/**
+ * Image → tensor, in order: decode; convert to the network's channel count; resize; crop or pad to
+ * inputSize; scale pixels to [0, 1]; normalise (x − mean) / std per channel.
+ */
+export interface PreprocessingConfig {
+  /**
+   * `shorterSide`: resize so the shorter side has this many pixels, then centre-crop to inputSize
+   * (torchvision's Resize(256) + CenterCrop(224)).
+   * `fit`: resize to fit inside [height, width] keeping the aspect ratio, then zero-pad centred to
+   * inputSize (pad value 0 before normalisation).
+   */
+  readonly resize: { readonly shorterSide: number } | { readonly fit: readonly [number, number] };
+  readonly mean: readonly number[];
+  readonly std: readonly number[];
 }
 
 /** Defaults for every field but `blocks`: torchvision's ImageNet VGG. */

@@ -6,9 +6,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { VggcError } from '../errors.js';
-import { CONFIG_DEFAULTS, type Block, type VggConfig } from './config.js';
+import { CONFIG_DEFAULTS, type Block, type PreprocessingConfig, type VggConfig } from './config.js';
 
-const KNOWN_FIELDS = ['name', 'blocks', 'inputSize', 'batchNorm', 'avgPool', 'classifier', 'numClasses'];
+const KNOWN_FIELDS = ['name', 'blocks', 'inputSize', 'batchNorm', 'avgPool', 'classifier', 'numClasses', 'labels', 'preprocessing'];
 /** Far above any real VGG; keeps every size computation exact in float64 and int32 codegen. */
 const MAX_DIMENSION = 65536;
 
@@ -71,6 +71,10 @@ export function parseConfig(text: string, file = 'config.json'): VggConfig {
   const numClasses = obj.numClasses === undefined ? CONFIG_DEFAULTS.numClasses : obj.numClasses;
   positiveInt(numClasses, 'numClasses', fail);
 
+  const labels = obj.labels === undefined || obj.labels === null ? null : parseLabels(obj.labels, numClasses as number, 'labels', fail);
+  const channels = blocks[0][0];
+  const preprocessing = obj.preprocessing === undefined || obj.preprocessing === null ? null : parsePreprocessing(obj.preprocessing, channels, inputSize, fail);
+
   return {
     name: name as string,
     blocks,
@@ -79,7 +83,53 @@ export function parseConfig(text: string, file = 'config.json'): VggConfig {
     avgPool,
     classifier: [...(classifier as number[])],
     numClasses: numClasses as number,
+    labels,
+    preprocessing,
   };
+}
+
+/** Class names: exactly numClasses non-empty strings (also used for `--labels FILE`). */
+export function parseLabels(v: unknown, numClasses: number, field: string, fail: (m: string) => never): string[] {
+  if (!Array.isArray(v)) fail(`${field} must be a list of ${numClasses} class names, found ${describe(v)}`);
+  const arr = v as unknown[];
+  if (arr.length !== numClasses) fail(`${field} has ${arr.length} names but the model has ${numClasses} classes`);
+  arr.forEach((l, i) => {
+    if (typeof l !== 'string' || l.length === 0 || l.length > 200) fail(`${field}[${i}] must be a non-empty string of at most 200 characters, found ${describe(l)}`);
+  });
+  return arr as string[];
+}
+
+const PREPROCESSING_FIELDS = ['resize', 'mean', 'std'];
+
+function parsePreprocessing(v: unknown, channels: number, inputSize: readonly [number, number], fail: (m: string) => never): PreprocessingConfig {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(`preprocessing must be an object with resize, mean and std, found ${describe(v)}`);
+  const p = v as Record<string, unknown>;
+  for (const key of Object.keys(p)) if (!PREPROCESSING_FIELDS.includes(key)) fail(`unknown field "preprocessing.${key}" (known: ${PREPROCESSING_FIELDS.join(', ')})`);
+  const r = p.resize as Record<string, unknown> | undefined;
+  let resize: PreprocessingConfig['resize'];
+  if (typeof r !== 'object' || r === null || Array.isArray(r) || Object.keys(r).length !== 1) {
+    fail(`preprocessing.resize must be {"shorterSide": N} or {"fit": [height, width]}, found ${describe(r)}`);
+  }
+  const rr = r as Record<string, unknown>;
+  if ('shorterSide' in rr) {
+    const side = positiveInt(rr.shorterSide, 'preprocessing.resize.shorterSide', fail);
+    if (side < Math.min(inputSize[0], inputSize[1])) fail(`preprocessing.resize.shorterSide is ${side}, smaller than the input it must be cropped to (${inputSize[0]}×${inputSize[1]})`);
+    resize = { shorterSide: side };
+  } else if ('fit' in rr) {
+    const fit = pair(rr.fit, 'preprocessing.resize.fit', '[height, width]', fail);
+    if (fit[0] > inputSize[0] || fit[1] > inputSize[1]) fail(`preprocessing.resize.fit [${fit[0]}, ${fit[1]}] is larger than inputSize [${inputSize[0]}, ${inputSize[1]}]`);
+    resize = { fit };
+  } else {
+    fail(`preprocessing.resize must be {"shorterSide": N} or {"fit": [height, width]}, found ${describe(r)}`);
+  }
+  const perChannel = (x: unknown, field: string, positive: boolean): number[] => {
+    if (!Array.isArray(x) || x.length !== channels) fail(`${field} must list ${channels} number(s), one per input channel, found ${describe(x)}`);
+    return (x as unknown[]).map((n, i) => {
+      if (typeof n !== 'number' || !Number.isFinite(n) || (positive && n <= 0)) fail(`${field}[${i}] must be a ${positive ? 'positive' : 'finite'} number, found ${describe(n)}`);
+      return n as number;
+    });
+  };
+  return { resize: resize!, mean: perChannel(p.mean, 'preprocessing.mean', false), std: perChannel(p.std, 'preprocessing.std', true) };
 }
 
 function parseJson(text: string, file: string): unknown {

@@ -1,0 +1,125 @@
+#!/usr/bin/env node
+/**
+ * vggc command line: compile, run, summary. User errors print one line and exit 1; usage errors exit 2.
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { writeFileSync } from 'node:fs';
+import { isVggcError, VggcError } from './errors.js';
+import { compileModel, planFromConfig, type ProgressEvent } from './pipeline.js';
+import { readConfigFile } from './config/parse.js';
+import { renderSummary } from './summary/summary.js';
+import { packageVersion } from './paths.js';
+import { loadModel } from '../runtime/load-node.js';
+import { readNpy, writeNpy } from '../runtime/npy.js';
+
+const program = new Command();
+let verbose = false;
+
+program
+  .name('vggc')
+  .description('Compile VGG networks into standalone WebAssembly with SIMD kernels specialised for exactly that network.')
+  .version(packageVersion())
+  .option('--verbose', 'show stack traces and extra detail')
+  .hook('preAction', (cmd) => {
+    verbose = Boolean(cmd.opts().verbose);
+  })
+  .showHelpAfterError('(run vggc --help for usage)')
+  .exitOverride();
+
+program
+  .command('compile')
+  .description('compile a config (and weights) into DIR: model.wasm, weights.bin, model.json, model.ts')
+  .argument('<config>', 'model config JSON (see README: "Config format")')
+  .requiredOption('-o, --out <dir>', 'output folder (replaced atomically when the compile succeeds)')
+  .option('-w, --weights <file>', 'weights as .safetensors (F32/F16/BF16, torchvision or seed-notebook key names); default: seeded random weights')
+  .option('--seed <n>', 'seed for random weights when --weights is not given', parseNonNegativeInt, 0)
+  .addOption(new Option('--kernels <variant>', 'kernel variant: wasmsimd (fast) or scalar-ref (plain reference loops)').choices(['wasmsimd', 'scalar-ref']).default('wasmsimd'))
+  .option('--allow-nonfinite', 'accept NaN/Inf weight values instead of refusing them')
+  .option('-q, --quiet', 'no progress output')
+  .action(async (config: string, o: { out: string; weights?: string; seed: number; kernels: 'wasmsimd' | 'scalar-ref'; allowNonfinite?: boolean; quiet?: boolean }) => {
+    const started = Date.now();
+    const progress = o.quiet ? undefined : progressPrinter();
+    const result = await compileModel({ configPath: config, outDir: o.out, weightsPath: o.weights, seed: o.seed, kernels: o.kernels, allowNonfinite: o.allowNonfinite, onProgress: progress });
+    const m = result.manifest;
+    if (!o.quiet) {
+      process.stderr.write('\n');
+      console.log(`compiled ${m.name} → ${o.out} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      console.log(`  model.wasm  ${(m.wasm.bytes / 1024).toFixed(1)} KB  (${m.steps.length} specialised ${m.kernels} layer functions)`);
+      console.log(`  weights.bin ${(m.weights.payloadBytes / 1e6).toFixed(1)} MB  (${m.weights.source})`);
+      console.log(`  arena ${(m.memory.arenaBytes / 1e6).toFixed(2)} MB, ${m.totals.params.toLocaleString('en-US')} parameters, ${(m.totals.macs / 1e9).toFixed(2)} G multiply-adds per image`);
+    }
+  });
+
+program
+  .command('run')
+  .description('run a compiled model on a float32 .npy batch (N×C×H×W) and write the logits (N×classes) as .npy')
+  .argument('<dir>', 'folder written by vggc compile')
+  .requiredOption('-i, --input <file>', 'input .npy, float32, shape N×C×H×W (or C×H×W for one image)')
+  .requiredOption('-o, --output <file>', 'output .npy for the logits')
+  .action(async (dir: string, o: { input: string; output: string }) => {
+    const model = await loadModel(dir);
+    const x = readNpy(o.input);
+    const [c, h, w] = model.inputShape;
+    const shape = x.shape.length === 3 ? [1, ...x.shape] : x.shape;
+    if (shape.length !== 4 || shape[1] !== c || shape[2] !== h || shape[3] !== w) {
+      throw new VggcError(`${o.input}: shape [${x.shape.join(', ')}] does not match the model's input N×${c}×${h}×${w}`);
+    }
+    const started = performance.now();
+    const logits = await model.infer(x.data, shape[0]);
+    const ms = performance.now() - started;
+    writeNpy(o.output, [shape[0], model.numClasses], logits);
+    console.log(`${shape[0]} image(s) → ${o.output} [${shape[0]}, ${model.numClasses}] in ${ms.toFixed(1)} ms`);
+    model.dispose();
+  });
+
+program
+  .command('summary')
+  .description("print the layer table (output shapes, parameters, multiply-adds), the fused kernels and the memory plan")
+  .argument('<config>', 'model config JSON')
+  .addOption(new Option('--kernels <variant>', 'kernel variant to plan for').choices(['wasmsimd', 'scalar-ref']).default('wasmsimd'))
+  .action((config: string, o: { kernels: 'wasmsimd' | 'scalar-ref' }) => {
+    console.log(renderSummary(planFromConfig(readConfigFile(config), config, o.kernels)));
+  });
+
+function parseNonNegativeInt(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('expected a non-negative integer');
+  return n;
+}
+
+function progressPrinter(): (e: ProgressEvent) => void {
+  const tty = process.stderr.isTTY;
+  let lastPercent = -1;
+  return (e) => {
+    if (e.stage !== 'weights') {
+      process.stderr.write(`${tty ? '\r\x1b[K' : ''}${e.message}…${tty ? '' : '\n'}`);
+      return;
+    }
+    const percent = e.totalBytes ? Math.floor((100 * e.doneBytes) / e.totalBytes) : 100;
+    if (percent === lastPercent || (!tty && percent % 25 !== 0)) return;
+    lastPercent = percent;
+    const text = `packing weights ${String(percent).padStart(3)}% (${(e.doneBytes / 1e6).toFixed(0)} / ${(e.totalBytes / 1e6).toFixed(0)} MB)`;
+    process.stderr.write(tty ? `\r\x1b[K${text}` : `${text}\n`);
+  };
+}
+
+async function main(): Promise<void> {
+  try {
+    await program.parseAsync(process.argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      process.exitCode = e.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    if (isVggcError(e)) {
+      process.stderr.write(`${process.stderr.isTTY ? '\r\x1b[K' : ''}error: ${e.message}\n`);
+      if (verbose) process.stderr.write(`${e.stack}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    process.stderr.write(`internal error in vggc (please report it): ${(e as Error)?.stack ?? String(e)}\n`);
+    process.exitCode = 70;
+  }
+}
+
+await main();

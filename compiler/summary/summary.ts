@@ -1,0 +1,81 @@
+/**
+ * `vggc summary`: the seed notebook's torchsummary table (each module's output shape and parameter
+ * count, numbered the same way), plus multiply-adds, totals, the fused steps with their kernels, and
+ * the memory plan.
+ */
+import type { Op } from '../graph/graph.js';
+import { paramCount } from '../graph/graph.js';
+import type { MemoryPlan } from '../plan/plan.js';
+import { grouped } from '../codegen/text.js';
+
+const MB = 1e6;
+
+export function renderSummary(plan: MemoryPlan): string {
+  const graph = plan.schedule.fused.graph;
+  const { config, input } = graph;
+  const rows: Array<[string, string, number, number]> = [];
+  let n = 0;
+  const add = (type: string, shape: number[], params: number, macs: number): void => {
+    rows.push([`${type}-${++n}`, `[-1, ${shape.join(', ')}]`, params, macs]);
+  };
+  for (const op of graph.ops) addOp(op, add);
+  const line = '-'.repeat(86);
+  const out: string[] = [];
+  out.push(`${config.name}: input ${input.c}×${input.h}×${input.w} → ${graph.numClasses} classes`);
+  out.push(line);
+  out.push(`${'Layer (type)'.padStart(25)}  ${'Output Shape'.padStart(25)}  ${'Param #'.padStart(15)}  ${'MACs'.padStart(15)}`);
+  out.push('='.repeat(86));
+  for (const [name, shape, params, macs] of rows) {
+    out.push(`${name.padStart(25)}  ${shape.padStart(25)}  ${grouped(params).padStart(15)}  ${(macs ? grouped(macs) : '').padStart(15)}`);
+  }
+  out.push('='.repeat(86));
+  const total = paramCount(graph);
+  const macs = rows.reduce((s, r) => s + r[3], 0);
+  out.push(`Total params: ${grouped(total)}`);
+  out.push(`Trainable params: ${grouped(total)}`);
+  out.push(`Non-trainable params: 0`);
+  out.push(`Multiply-adds: ${grouped(macs)} (${(macs / 1e9).toFixed(2)} G per image)`);
+  out.push(line);
+  out.push(`Compiled steps (${plan.schedule.variant} kernels; fusion and tiling decided by vggc):`);
+  for (const s of plan.steps) {
+    const sch = s.schedule;
+    const what =
+      sch.kind === 'conv' ? `${sch.step.conv.id}${sch.step.pool ? ' + ReLU + max-pool' : ' + ReLU'}, tile ${sch.tile.rows}×${sch.tile.cols}×${sch.tile.channels}`
+      : sch.kind === 'linear' ? `${sch.step.linear.id}${sch.step.relu ? ' + ReLU' : ''}`
+      : sch.kind === 'pool-flatten' ? (sch.step.avgPool ? 'adaptive avg-pool + flatten' : 'flatten')
+      : 'input → padded NHWC';
+    const m = 'macs' in sch ? `${(sch.macs / 1e6).toFixed(1)} M MACs` : '';
+    out.push(`  ${String(s.index).padStart(2)}  ${what.padEnd(40)} ${sch.kernel.padEnd(50)} ${m}`);
+  }
+  out.push(line);
+  out.push(`Memory plan (static, fixed at compile time):`);
+  out.push(`  activation arena: ${(plan.arenaBytes / MB).toFixed(2)} MB (largest pair of live tensors ${(plan.peakLiveBytes / MB).toFixed(2)} MB); the pre-pool maps of fused layers are never stored`);
+  out.push(`  weights:          ${(plan.weightsPayloadBytes / MB).toFixed(2)} MB (packed in kernel order)`);
+  out.push(`  wasm memory:      ${grouped(plan.memoryPages)} pages = ${((plan.memoryPages * 65536) / MB).toFixed(2)} MB`);
+  return out.join('\n');
+}
+
+function addOp(op: Op, add: (type: string, shape: number[], params: number, macs: number) => void): void {
+  switch (op.kind) {
+    case 'conv3x3': {
+      const { input: i, output: o } = op;
+      add('Conv2d', [o.c, o.h, o.w], o.c * i.c * 9 + o.c, o.c * o.h * o.w * i.c * 9);
+      return;
+    }
+    case 'relu':
+      add('ReLU', 'c' in op.shape ? [op.shape.c, op.shape.h, op.shape.w] : [op.shape.features], 0, 0);
+      if (!('c' in op.shape)) add('Dropout', [op.shape.features], 0, 0);
+      return;
+    case 'maxpool2x2':
+      add('MaxPool2d', [op.output.c, op.output.h, op.output.w], 0, 0);
+      return;
+    case 'adaptiveAvgPool':
+      add('AdaptiveAvgPool2d', [op.output.c, op.output.h, op.output.w], 0, 0);
+      return;
+    case 'flatten':
+      return; // torch.flatten is a function, not a module: torchsummary shows no row for it
+    case 'linear':
+      add('Linear', [op.outFeatures], op.outFeatures * op.inFeatures + op.outFeatures, op.outFeatures * op.inFeatures);
+      return;
+  }
+}

@@ -1,0 +1,60 @@
+/** Shared test utilities: temp folders, compiling fixtures, comparing logits. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, expect } from 'vitest';
+import { compileModel, type CompileOptions } from '../compiler/pipeline.js';
+import type { KernelVariant } from '../compiler/schedule/schedule.js';
+
+export const ROOT = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
+export const GOLDEN = join(ROOT, 'test/golden');
+export const GOLDENS = ['small-rect', 'notebook', 'gray-odd'] as const;
+
+/** A temp folder removed after the file's tests. */
+export function tempDir(prefix = 'vggc-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export async function compileGolden(name: string, kernels: KernelVariant, into: string, extra: Partial<CompileOptions> = {}): Promise<string> {
+  const outDir = join(into, `${name}-${kernels}`);
+  await compileModel({ configPath: join(GOLDEN, name, 'config.json'), weightsPath: join(GOLDEN, name, 'weights.safetensors'), outDir, kernels, ...extra });
+  return outDir;
+}
+
+export interface Comparison {
+  /** max |y − ref| / max |ref| */
+  relError: number;
+  sameArgmax: boolean;
+}
+
+export function compareLogits(y: Float32Array, ref: Float32Array, numClasses: number): Comparison {
+  expect(y.length).toBe(ref.length);
+  let maxDiff = 0;
+  let maxRef = 0;
+  for (let i = 0; i < ref.length; i++) {
+    maxDiff = Math.max(maxDiff, Math.abs(y[i] - ref[i]));
+    maxRef = Math.max(maxRef, Math.abs(ref[i]));
+  }
+  let sameArgmax = true;
+  for (let n = 0; n < ref.length / numClasses; n++) {
+    if (argmax(y.subarray(n * numClasses, (n + 1) * numClasses)) !== argmax(ref.subarray(n * numClasses, (n + 1) * numClasses))) sameArgmax = false;
+  }
+  return { relError: maxDiff / maxRef, sameArgmax };
+}
+
+export function argmax(v: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < v.length; i++) if (v[i] > v[best]) best = i;
+  return best;
+}
+
+/** The project's parity tolerance against PyTorch and TensorFlow.js. */
+export const TOLERANCE = 1e-4;
+
+export function expectParity(y: Float32Array, ref: Float32Array, numClasses: number): void {
+  const c = compareLogits(y, ref, numClasses);
+  expect(c.relError).toBeLessThanOrEqual(TOLERANCE);
+  expect(c.sameArgmax).toBe(true);
+}
