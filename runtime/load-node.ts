@@ -6,7 +6,7 @@ import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs'
 import { join } from 'node:path';
 import { VggcError } from './errors.js';
 import { checkManifest } from './manifest-check.js';
-import { instantiateModel, readWasmTag, type VggcModel } from './model.js';
+import { createInstance, readWasmTag, wrapInstance, type ModelInstance, type VggcModel } from './model.js';
 import { parseWeightsHeader, WEIGHTS_HEADER_BYTES } from './weights-file.js';
 
 export interface LoadOptions {
@@ -18,6 +18,11 @@ export interface LoadOptions {
 const READ_CHUNK = 64 * 1024 * 1024;
 
 export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<VggcModel> {
+  return wrapInstance(await loadInstance(dir, opts), dir);
+}
+
+/** The low-level view (memory + layer functions): for per-layer timing and per-layer tests. */
+export async function loadInstance(dir: string, opts: LoadOptions = {}): Promise<ModelInstance> {
   const manifestPath = join(dir, 'model.json');
   const manifest = checkManifest(readJson(manifestPath), manifestPath);
   const wasmPath = join(dir, manifest.wasm.file);
@@ -44,7 +49,7 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Vg
     if (payloadBytes !== manifest.weights.payloadBytes) throw new VggcError(`${weightsPath}: holds ${payloadBytes} bytes of weights, model.json expects ${manifest.weights.payloadBytes}`);
     const size = fstatSync(fd).size;
     if (size !== WEIGHTS_HEADER_BYTES + payloadBytes) throw new VggcError(`${weightsPath}: is ${size} bytes, expected ${WEIGHTS_HEADER_BYTES + payloadBytes} (truncated or padded)`);
-    return await instantiateModel(
+    return await createInstance(
       manifest,
       module,
       (memory) => {

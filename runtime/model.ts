@@ -36,20 +36,40 @@ export function readWasmTag(module: WebAssembly.Module, file: string): { weights
   }
 }
 
-export async function instantiateModel(
+/** One layer function of the instance, with its manifest entry. */
+export interface InstanceStep {
+  readonly fn: StepFn;
+  readonly workItems: number;
+  readonly info: Manifest['steps'][number];
+}
+
+/** The low-level view of a loaded model: its memory and its layer functions, in order. */
+export interface ModelInstance {
+  readonly manifest: Manifest;
+  readonly memory: WebAssembly.Memory;
+  readonly steps: readonly InstanceStep[];
+}
+
+export async function createInstance(
   manifest: Manifest,
   module: WebAssembly.Module,
   fillWeights: (memory: WebAssembly.Memory) => void | Promise<void>,
   label: string,
-): Promise<VggcModel> {
-  let memory: WebAssembly.Memory | null = new WebAssembly.Memory({ initial: manifest.memory.pages, maximum: manifest.memory.pages });
+): Promise<ModelInstance> {
+  const memory = new WebAssembly.Memory({ initial: manifest.memory.pages, maximum: manifest.memory.pages });
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
-  const steps = manifest.steps.map((s) => {
-    const fn = instance.exports[s.function];
-    if (typeof fn !== 'function') throw new VggcError(`${label}: model.wasm has no function ${s.function} that model.json lists`);
-    return { fn: fn as StepFn, workItems: s.workItems };
+  const steps = manifest.steps.map((info) => {
+    const fn = instance.exports[info.function];
+    if (typeof fn !== 'function') throw new VggcError(`${label}: model.wasm has no function ${info.function} that model.json lists`);
+    return { fn: fn as StepFn, workItems: info.workItems, info };
   });
   await fillWeights(memory);
+  return { manifest, memory, steps };
+}
+
+export function wrapInstance(inst: ModelInstance, label: string): VggcModel {
+  const { manifest, steps } = inst;
+  let memory: WebAssembly.Memory | null = inst.memory;
   const [c, h, w] = manifest.input.shape;
   const imageFloats = c * h * w;
   const numClasses = manifest.output.numClasses;
