@@ -11,6 +11,8 @@ import { renderSummary } from './summary/summary.js';
 import { packageVersion } from './paths.js';
 import { loadModel } from '../runtime/load-node.js';
 import { readNpy, writeNpy } from '../runtime/npy.js';
+import { imageToTensor } from '../runtime/image-node.js';
+import { topK, type Prediction } from '../runtime/predict.js';
 
 const program = new Command();
 let verbose = false;
@@ -35,11 +37,12 @@ program
   .option('--seed <n>', 'seed for random weights when --weights is not given', parseNonNegativeInt, 0)
   .addOption(new Option('--kernels <variant>', 'kernel variant: wasmsimd (fast) or scalar-ref (plain reference loops)').choices(['wasmsimd', 'scalar-ref']).default('wasmsimd'))
   .option('--allow-nonfinite', 'accept NaN/Inf weight values instead of refusing them')
+  .option('--labels <file>', 'class names (JSON list or one per line), overriding the config; 1000-class models get the ImageNet names by default')
   .option('-q, --quiet', 'no progress output')
-  .action(async (config: string, o: { out: string; weights?: string; seed: number; kernels: 'wasmsimd' | 'scalar-ref'; allowNonfinite?: boolean; quiet?: boolean }) => {
+  .action(async (config: string, o: { out: string; weights?: string; seed: number; kernels: 'wasmsimd' | 'scalar-ref'; allowNonfinite?: boolean; labels?: string; quiet?: boolean }) => {
     const started = Date.now();
     const progress = o.quiet ? undefined : progressPrinter();
-    const result = await compileModel({ configPath: config, outDir: o.out, weightsPath: o.weights, seed: o.seed, kernels: o.kernels, allowNonfinite: o.allowNonfinite, onProgress: progress });
+    const result = await compileModel({ configPath: config, outDir: o.out, weightsPath: o.weights, seed: o.seed, kernels: o.kernels, allowNonfinite: o.allowNonfinite, labelsPath: o.labels, onProgress: progress });
     const m = result.manifest;
     if (!o.quiet) {
       process.stderr.write('\n');
@@ -73,6 +76,41 @@ program
   });
 
 program
+  .command('predict')
+  .description('classify image files (PNG, JPEG, WebP) with a compiled model: top-K classes with probabilities')
+  .argument('<dir>', 'folder written by vggc compile')
+  .argument('<images...>', 'image files')
+  .option('-k, --top <k>', 'how many classes to show per image', parsePositiveInt, 5)
+  .option('--json', 'print a JSON array: [{ file, predictions: [{ label, index, probability }] }]')
+  .action(async (dir: string, images: string[], o: { top: number; json?: boolean }) => {
+    const model = await loadModel(dir);
+    const { preprocessing, labels, config } = model.manifest;
+    const results: Array<{ file: string; predictions?: Prediction[]; error?: string }> = [];
+    for (const file of images) {
+      try {
+        const x = await imageToTensor(file, preprocessing, [config.inputSize[0], config.inputSize[1]]);
+        const predictions = topK(await model.infer(x), o.top, labels);
+        results.push({ file, predictions });
+        if (!o.json) {
+          console.log(file);
+          for (const [i, p] of predictions.entries()) console.log(`  ${i + 1}. ${p.label.padEnd(24)} ${(100 * p.probability).toFixed(2).padStart(6)}%`);
+        }
+      } catch (e) {
+        if (!isVggcError(e)) throw e;
+        results.push({ file, error: e.message });
+        process.stderr.write(`error: ${e.message}\n`);
+      }
+    }
+    if (o.json) console.log(JSON.stringify(results, null, 2));
+    const failed = results.filter((r) => r.error).length;
+    if (failed) {
+      process.stderr.write(`${failed} of ${images.length} image(s) failed: ${results.filter((r) => r.error).map((r) => r.file).join(', ')}\n`);
+      process.exitCode = 1;
+    }
+    model.dispose();
+  });
+
+program
   .command('summary')
   .description("print the layer table (output shapes, parameters, multiply-adds), the fused kernels and the memory plan")
   .argument('<config>', 'model config JSON')
@@ -80,6 +118,12 @@ program
   .action((config: string, o: { kernels: 'wasmsimd' | 'scalar-ref' }) => {
     console.log(renderSummary(planFromConfig(readConfigFile(config), config, o.kernels)));
   });
+
+function parsePositiveInt(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
 
 function parseNonNegativeInt(v: string): number {
   const n = Number(v);

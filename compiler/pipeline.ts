@@ -24,6 +24,7 @@ import { packWeights } from './weights/pack.js';
 import { WEIGHTS_HEADER_BYTES } from './weights/layout.js';
 import type { WeightSource } from './weights/source.js';
 import { stageOutputDir } from './emit/output-dir.js';
+import { defaultLabels, readLabelsFile } from './labels/labels.js';
 import { packageVersion } from './paths.js';
 import { MANIFEST_FORMAT, MANIFEST_VERSION, type Manifest, type Preprocessing, type StepTensor } from '../runtime/manifest.js';
 
@@ -36,6 +37,8 @@ export interface CompileOptions {
   readonly seed?: number;
   readonly kernels?: KernelVariant;
   readonly allowNonfinite?: boolean;
+  /** Class names file (JSON list or one per line); overrides the config's `labels`. */
+  readonly labelsPath?: string;
   readonly onProgress?: (event: ProgressEvent) => void;
 }
 
@@ -60,6 +63,7 @@ export async function compileModel(opts: CompileOptions): Promise<CompileResult>
   const kernels = opts.kernels ?? 'wasmsimd';
   const plan = planFromConfig(config, opts.configPath, kernels);
   const graph = plan.schedule.fused.graph;
+  const labels = opts.labelsPath ? readLabelsFile(opts.labelsPath, config.numClasses) : (config.labels ?? defaultLabels(config.numClasses));
   const seed = opts.seed ?? 0;
   const source: WeightSource = opts.weightsPath
     ? openSafetensors(opts.weightsPath, graph.params, { allowNonfinite: opts.allowNonfinite })
@@ -75,7 +79,7 @@ export async function compileModel(opts: CompileOptions): Promise<CompileResult>
     );
     const wasm = finishModule(rawWasm, { format: 'vggc-wasm', weightsSha256: packed.sha256, kernels });
     progress({ stage: 'write', message: 'writing model.wasm and model.json' });
-    const manifest = buildManifest(graph, plan, wasm, packed.sha256, source.description);
+    const manifest = buildManifest(graph, plan, wasm, packed.sha256, source.description, labels);
     writeFileSync(join(staging.path, 'model.wasm'), wasm);
     writeFileSync(join(staging.path, 'model.ts'), asSource);
     writeFileSync(join(staging.path, 'model.json'), `${JSON.stringify(manifest, null, 2)}\n`);
@@ -107,7 +111,7 @@ export function preprocessingFor(config: VggConfig): Preprocessing {
   };
 }
 
-function buildManifest(graph: LayerGraph, plan: MemoryPlan, wasm: Uint8Array, weightsSha256: string, weightsSource: string): Manifest {
+function buildManifest(graph: LayerGraph, plan: MemoryPlan, wasm: Uint8Array, weightsSha256: string, weightsSource: string, labels: readonly string[] | null): Manifest {
   const config = graph.config;
   const macs = plan.steps.reduce((n, s) => n + ('macs' in s.schedule ? s.schedule.macs : 0), 0);
   return {
@@ -139,7 +143,7 @@ function buildManifest(graph: LayerGraph, plan: MemoryPlan, wasm: Uint8Array, we
       output: stepTensor(s.output),
     })),
     preprocessing: preprocessingFor(config),
-    labels: config.labels,
+    labels,
     totals: { params: paramCount(graph), macs },
   };
 }

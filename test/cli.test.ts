@@ -1,0 +1,287 @@
+// The command line, exercised through the BUILT file dist/compiler/cli.js (`npm test` runs tsc first).
+// User errors: exactly one stderr line `error: …`, exit 1, no stack trace. Usage errors: exit 2.
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { readConfigFile } from '../compiler/config/parse.js';
+import { buildGraph } from '../compiler/graph/graph.js';
+import { writeSafetensors, type SafetensorsTensor } from '../compiler/weights/safetensors-write.js';
+import { readNpy } from '../runtime/npy.js';
+import { GOLDEN, ROOT, tempDir } from './helpers.js';
+
+const CLI = join(ROOT, 'dist/compiler/cli.js');
+const SMALL = join(GOLDEN, 'small-rect');
+const SMALL_CONFIG = join(SMALL, 'config.json');
+const SMALL_WEIGHTS = join(SMALL, 'weights.safetensors');
+const BAD_CONFIG = 'test/fixtures/bad/config';
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function vggc(...args: string[]): Run {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  if (r.error) throw r.error;
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A user error: exit 1 and exactly one stderr line `error: …` (no stack trace). Returns the message. */
+function expectUserError(r: Run): string {
+  expect(r.status, `stdout: ${r.stdout}\nstderr: ${r.stderr}`).toBe(1);
+  const lines = r.stderr.split('\n').filter((l) => l.length > 0);
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^error: \S/);
+  expect(r.stderr).not.toMatch(/^\s+at /m);
+  expect(r.stderr).not.toMatch(/internal error/);
+  return lines[0].slice('error: '.length);
+}
+
+function manifestOf(dir: string): { weights: { sha256: string; source: string }; wasm: { sha256: string } } {
+  return JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
+}
+
+/** small-rect's parameters with fresh data; `edit` may change a tensor's shape or values. */
+function writeSmallRectWeights(path: string, edit: (t: SafetensorsTensor) => SafetensorsTensor = (t) => t): void {
+  const graph = buildGraph(readConfigFile(SMALL_CONFIG));
+  const tensors = graph.params.map((p) => {
+    const n = p.shape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(n).map((_, i) => Math.sin(i + n) * 0.1);
+    return edit({ key: p.key, shape: [...p.shape], data });
+  });
+  writeSafetensors(path, tensors);
+}
+
+beforeAll(() => {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npx tsc -p tsconfig.json\` (npm test does) before these tests`);
+});
+
+describe('usage', () => {
+  it('--help exits 0 and lists the commands', () => {
+    const r = vggc('--help');
+    expect(r.status).toBe(0);
+    for (const cmd of ['compile', 'run', 'summary']) expect(r.stdout).toMatch(new RegExp(`^\\s+${cmd} `, 'm'));
+  });
+
+  it('an unknown command exits 2', () => {
+    const r = vggc('frobnicate');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/unknown command 'frobnicate'/);
+  });
+
+  it('compile without -o exits 2', () => {
+    const r = vggc('compile', SMALL_CONFIG);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/required option '-o, --out <dir>'/);
+  });
+
+  it('run without -i exits 2', () => {
+    expect(vggc('run', 'somewhere', '-o', 'out.npy').status).toBe(2);
+  });
+
+  it('a bad --seed exits 2', () => {
+    expect(vggc('compile', SMALL_CONFIG, '-o', 'x', '--seed', '-1').status).toBe(2);
+  });
+});
+
+describe('summary', () => {
+  it('prints torchvision VGG16 parameter total', () => {
+    const r = vggc('summary', 'examples/vgg16.json');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('Total params: 138,357,544');
+  });
+
+  it('a too-big network fails in summary too, naming the size', () => {
+    const msg = expectUserError(vggc('summary', `${BAD_CONFIG}/too-big.json`));
+    expect(msg).toBe(`${BAD_CONFIG}/too-big.json: the model needs 4.93 GiB of wasm memory (weights 4.91 GiB + activations 0.02 GiB) but WebAssembly allows at most 4 GiB`);
+  });
+});
+
+describe('compile and run the small-rect golden', () => {
+  const tmp = tempDir('vggc-cli-');
+  const dir = join(tmp, 'small-rect');
+
+  beforeAll(() => {
+    const r = vggc('compile', SMALL_CONFIG, '-w', SMALL_WEIGHTS, '-q', '-o', dir);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe('');
+  });
+
+  it('writes model.wasm, weights.bin, model.json, model.ts', () => {
+    expect(readdirSync(dir).sort()).toEqual(['model.json', 'model.ts', 'model.wasm', 'weights.bin']);
+    expect(manifestOf(dir).weights.source).toBe(SMALL_WEIGHTS);
+  });
+
+  it('run writes logits matching PyTorch within 1e-4 · max|y|', () => {
+    const out = join(tmp, 'out.npy');
+    const r = vggc('run', dir, '-i', join(SMALL, 'input.npy'), '-o', out);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^2 image\(s\) → .*out\.npy \[2, 10\]/);
+    const y = readNpy(out);
+    const ref = readNpy(join(SMALL, 'logits.npy'));
+    expect(y.shape).toEqual([2, 10]);
+    expect(ref.shape).toEqual([2, 10]);
+    let maxDiff = 0;
+    let maxRef = 0;
+    for (let i = 0; i < ref.data.length; i++) {
+      maxDiff = Math.max(maxDiff, Math.abs(y.data[i] - ref.data[i]));
+      maxRef = Math.max(maxRef, Math.abs(ref.data[i]));
+    }
+    expect(maxRef).toBeGreaterThan(0);
+    expect(maxDiff).toBeLessThanOrEqual(1e-4 * maxRef);
+  });
+
+  it('run on an input of the wrong shape', () => {
+    const input = join(GOLDEN, 'notebook/input.npy');
+    expect(expectUserError(vggc('run', dir, '-i', input, '-o', join(tmp, 'o.npy')))).toBe(
+      `${input}: shape [1, 3, 32, 32] does not match the model's input N×3×64×48`,
+    );
+    expect(existsSync(join(tmp, 'o.npy'))).toBe(false);
+  });
+
+  it('run on a non-npy input', () => {
+    expect(expectUserError(vggc('run', dir, '-i', SMALL_CONFIG, '-o', join(tmp, 'o.npy')))).toBe(`${SMALL_CONFIG}: not a .npy file`);
+  });
+
+  it('run on a missing input', () => {
+    const input = join(tmp, 'nope.npy');
+    expect(expectUserError(vggc('run', dir, '-i', input, '-o', join(tmp, 'o.npy')))).toBe(`${input}: cannot read (ENOENT)`);
+  });
+
+  it('run on a missing model folder', () => {
+    const missing = join(tmp, 'no-such-model');
+    expect(expectUserError(vggc('run', missing, '-i', join(SMALL, 'input.npy'), '-o', join(tmp, 'o.npy')))).toBe(
+      `${missing}/model.json: cannot read (ENOENT); is this a folder written by vggc compile?`,
+    );
+  });
+});
+
+describe('seeded random weights', () => {
+  const tmp = tempDir('vggc-cli-seed-');
+
+  it('compile without --weights works, and the same seed gives the same weights', () => {
+    const a = join(tmp, 'a');
+    const b = join(tmp, 'b');
+    const c = join(tmp, 'c');
+    const d = join(tmp, 'd');
+    expect(vggc('compile', SMALL_CONFIG, '-q', '-o', a).status).toBe(0);
+    expect(vggc('compile', SMALL_CONFIG, '-q', '--seed', '0', '-o', b).status).toBe(0);
+    expect(vggc('compile', SMALL_CONFIG, '-q', '--seed', '7', '-o', c).status).toBe(0);
+    expect(vggc('compile', SMALL_CONFIG, '-q', '--seed', '7', '-o', d).status).toBe(0);
+    const [ma, mb, mc, md] = [a, b, c, d].map(manifestOf);
+    expect(ma.weights.source).toBe('seeded random weights (seed 0)');
+    expect(mc.weights.source).toBe('seeded random weights (seed 7)');
+    expect(ma.weights.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(mb.weights.sha256).toBe(ma.weights.sha256);
+    expect(md.weights.sha256).toBe(mc.weights.sha256);
+    expect(mc.weights.sha256).not.toBe(ma.weights.sha256);
+    // Fully deterministic: identical files for identical inputs.
+    for (const f of ['weights.bin', 'model.wasm', 'model.json']) expect(readFileSync(join(b, f)).equals(readFileSync(join(a, f))), f).toBe(true);
+    // And the model runs.
+    const r = vggc('run', a, '-i', join(SMALL, 'input.npy'), '-o', join(tmp, 'out.npy'));
+    expect(r.status, r.stderr).toBe(0);
+    const y = readNpy(join(tmp, 'out.npy'));
+    expect(y.shape).toEqual([2, 10]);
+    expect(y.data.every(Number.isFinite)).toBe(true);
+  });
+});
+
+describe('compile errors: one line, exit 1', () => {
+  const tmp = tempDir('vggc-cli-err-');
+
+  it('missing config', () => {
+    expect(expectUserError(vggc('compile', 'no/such/config.json', '-q', '-o', join(tmp, 'x')))).toBe('no/such/config.json: cannot read the config file (ENOENT)');
+    expect(existsSync(join(tmp, 'x'))).toBe(false);
+  });
+
+  const badConfigs: [file: string, message: string][] = [
+    ['syntax-missing-comma.json', "invalid JSON at line 3, column 3: Expected ',' or '}' after property value"],
+    ['not-object.json', 'expected a JSON object with a "blocks" field, found [[3,1,8],[8,1,16]]'],
+    ['wrong-chaining.json', 'blocks[2][0] is 64 but blocks[1] outputs 128 features'],
+    ['batchnorm.json', 'batchNorm: true is not supported yet (BatchNorm folding is planned); use a model without BatchNorm'],
+    ['unknown-field.json', 'unknown field "dropout" (known fields: name, blocks, inputSize, batchNorm, avgPool, classifier, numClasses, labels, preprocessing)'],
+    ['preprocessing-std-zero.json', 'preprocessing.std[1] must be a positive number, found 0'],
+    ['too-big.json', 'the model needs 4.93 GiB of wasm memory (weights 4.91 GiB + activations 0.02 GiB) but WebAssembly allows at most 4 GiB'],
+  ];
+  it.each(badConfigs)('bad config %s', (file, message) => {
+    const out = join(tmp, file);
+    expect(expectUserError(vggc('compile', `${BAD_CONFIG}/${file}`, '-q', '-o', out))).toBe(`${BAD_CONFIG}/${file}: ${message}`);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('weights file with a mis-shaped tensor', () => {
+    const w = join(tmp, 'misshaped.safetensors');
+    writeSmallRectWeights(w, (t) => (t.key === 'classifier.0.weight' ? { ...t, shape: [t.shape[1], t.shape[0]] } : t));
+    const graph = buildGraph(readConfigFile(SMALL_CONFIG));
+    const [rows, cols] = graph.params.find((p) => p.key === 'classifier.0.weight')!.shape;
+    const msg = expectUserError(vggc('compile', SMALL_CONFIG, '-w', w, '-q', '-o', join(tmp, 'y')));
+    expect(msg).toMatch(new RegExp(`^${w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: `));
+    expect(msg).toContain('classifier.0.weight');
+    expect(msg).toContain(`${cols}`);
+    expect(msg).toContain(`${rows}`);
+    expect(existsSync(join(tmp, 'y'))).toBe(false);
+  });
+
+  it('missing weights file', () => {
+    const w = join(tmp, 'absent.safetensors');
+    expect(expectUserError(vggc('compile', SMALL_CONFIG, '-w', w, '-q', '-o', join(tmp, 'z')))).toBe(`${w}: cannot open weights file (ENOENT)`);
+  });
+});
+
+describe('atomic output folder', () => {
+  const tmp = tempDir('vggc-cli-atomic-');
+  const parent = join(tmp, 'parent');
+  const dir = join(parent, 'model');
+
+  const tempFolders = (): string[] => readdirSync(parent).filter((n) => n.startsWith('.') && n.includes('vggc-tmp'));
+  const snapshot = (): Record<string, string> =>
+    Object.fromEntries(readdirSync(dir).sort().map((f) => [f, readFileSync(join(dir, f)).toString('base64')]));
+
+  beforeAll(() => {
+    mkdirSync(parent);
+    const r = vggc('compile', SMALL_CONFIG, '-w', SMALL_WEIGHTS, '-q', '-o', dir);
+    expect(r.status, r.stderr).toBe(0);
+  });
+
+  it('a compile that fails early (mis-shaped weights) leaves the previous output untouched', () => {
+    const before = snapshot();
+    const w = join(tmp, 'misshaped.safetensors');
+    writeSmallRectWeights(w, (t) => (t.key === 'features.0.weight' ? { ...t, shape: [t.shape[0], t.shape[1], 9], data: t.data } : t));
+    expectUserError(vggc('compile', SMALL_CONFIG, '-w', w, '-q', '-o', dir));
+    expect(snapshot()).toEqual(before);
+    expect(tempFolders()).toEqual([]);
+    expect(readdirSync(parent)).toEqual(['model']);
+  });
+
+  it('a compile that fails while writing weights (a NaN in the last tensor) leaves the previous output untouched', () => {
+    const before = snapshot();
+    const w = join(tmp, 'nan.safetensors');
+    const graph = buildGraph(readConfigFile(SMALL_CONFIG));
+    const last = graph.params[graph.params.length - 1].key;
+    writeSmallRectWeights(w, (t) => {
+      if (t.key !== last) return t;
+      const data = t.data.slice();
+      data[data.length - 1] = Number.NaN;
+      return { ...t, data };
+    });
+    const msg = expectUserError(vggc('compile', SMALL_CONFIG, '-w', w, '-q', '-o', dir));
+    expect(msg).toContain(last);
+    expect(msg).toContain('NaN');
+    expect(snapshot()).toEqual(before);
+    expect(tempFolders()).toEqual([]);
+    expect(readdirSync(parent)).toEqual(['model']);
+  });
+
+  it('a successful recompile replaces the folder and leaves no temp folders', () => {
+    const other = join(tmp, 'copy-of-old');
+    cpSync(dir, other, { recursive: true });
+    const r = vggc('compile', SMALL_CONFIG, '-q', '--seed', '3', '-o', dir);
+    expect(r.status, r.stderr).toBe(0);
+    expect(manifestOf(dir).weights.source).toBe('seeded random weights (seed 3)');
+    expect(manifestOf(dir).weights.sha256).not.toBe(manifestOf(other).weights.sha256);
+    expect(readdirSync(parent)).toEqual(['model']);
+  });
+});
