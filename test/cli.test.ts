@@ -32,7 +32,7 @@ function vggc(...args: string[]): Run {
 function expectUserError(r: Run): string {
   expect(r.status, `stdout: ${r.stdout}\nstderr: ${r.stderr}`).toBe(1);
   const lines = r.stderr.split('\n').filter((l) => l.length > 0);
-  expect(lines).toHaveLength(1);
+  expect(lines, r.stderr).toHaveLength(1);
   expect(lines[0]).toMatch(/^error: \S/);
   expect(r.stderr).not.toMatch(/^\s+at /m);
   expect(r.stderr).not.toMatch(/internal error/);
