@@ -8,6 +8,7 @@ import { isVggcError, VggcError } from './errors.js';
 import { compileModel, planFromConfig, type ProgressEvent } from './pipeline.js';
 import { readConfigFile } from './config/parse.js';
 import { renderSummary } from './summary/summary.js';
+import type { ConvAlgorithmChoice } from './schedule/schedule.js';
 import { packageVersion } from './paths.js';
 import { loadModel } from '../runtime/load-node.js';
 import { readNpy, writeNpy } from '../runtime/npy.js';
@@ -36,13 +37,14 @@ program
   .option('-w, --weights <file>', 'weights as .safetensors (F32/F16/BF16, torchvision or seed-notebook key names); default: seeded random weights')
   .option('--seed <n>', 'seed for random weights when --weights is not given', parseNonNegativeInt, 0)
   .addOption(new Option('--kernels <variant>', 'kernel variant: wasmsimd (fast) or scalar-ref (plain reference loops)').choices(['wasmsimd', 'scalar-ref']).default('wasmsimd'))
+  .addOption(new Option('--conv <algorithm>', '3×3 convolution algorithm: auto (the scheduler decides per layer), direct, or winograd (F(4×4,3×3))').choices(['auto', 'direct', 'winograd']).default('auto'))
   .option('--allow-nonfinite', 'accept NaN/Inf weight values instead of refusing them')
   .option('--labels <file>', 'class names (JSON list or one per line), overriding the config; 1000-class models get the ImageNet names by default')
   .option('-q, --quiet', 'no progress output')
-  .action(async (config: string, o: { out: string; weights?: string; seed: number; kernels: 'wasmsimd' | 'scalar-ref'; allowNonfinite?: boolean; labels?: string; quiet?: boolean }) => {
+  .action(async (config: string, o: { out: string; weights?: string; seed: number; kernels: 'wasmsimd' | 'scalar-ref'; conv: ConvAlgorithmChoice; allowNonfinite?: boolean; labels?: string; quiet?: boolean }) => {
     const started = Date.now();
     const progress = o.quiet ? undefined : progressPrinter();
-    const result = await compileModel({ configPath: config, outDir: o.out, weightsPath: o.weights, seed: o.seed, kernels: o.kernels, allowNonfinite: o.allowNonfinite, labelsPath: o.labels, onProgress: progress });
+    const result = await compileModel({ configPath: config, outDir: o.out, weightsPath: o.weights, seed: o.seed, kernels: o.kernels, conv: o.conv, allowNonfinite: o.allowNonfinite, labelsPath: o.labels, onProgress: progress });
     const m = result.manifest;
     if (!o.quiet) {
       process.stderr.write('\n');
@@ -116,7 +118,7 @@ program
   .argument('<config>', 'model config JSON')
   .addOption(new Option('--kernels <variant>', 'kernel variant to plan for').choices(['wasmsimd', 'scalar-ref']).default('wasmsimd'))
   .action((config: string, o: { kernels: 'wasmsimd' | 'scalar-ref' }) => {
-    console.log(renderSummary(planFromConfig(readConfigFile(config), config, o.kernels)));
+    console.log(renderSummary(planFromConfig(readConfigFile(config), config, { variant: o.kernels })));
   });
 
 function parsePositiveInt(v: string): number {

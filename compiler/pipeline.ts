@@ -13,7 +13,7 @@ import { readConfigFile } from './config/parse.js';
 import type { VggConfig } from './config/config.js';
 import { buildGraph, paramCount, type LayerGraph } from './graph/graph.js';
 import { fuse } from './fuse/fuse.js';
-import { schedule, type KernelVariant } from './schedule/schedule.js';
+import { schedule, type ConvAlgorithmChoice, type KernelVariant, type ScheduleOptions } from './schedule/schedule.js';
 import { planMemory, type ArenaTensor, type MemoryPlan } from './plan/plan.js';
 import { emitModule } from './codegen/module.js';
 import { compileAssemblyScript } from './assemble/asc.js';
@@ -36,6 +36,8 @@ export interface CompileOptions {
   readonly weightsPath?: string;
   readonly seed?: number;
   readonly kernels?: KernelVariant;
+  /** Convolution algorithm: per-layer choice by the scheduler (`auto`, default), or forced. */
+  readonly conv?: ConvAlgorithmChoice;
   readonly allowNonfinite?: boolean;
   /** Class names file (JSON list or one per line); overrides the config's `labels`. */
   readonly labelsPath?: string;
@@ -53,15 +55,15 @@ export interface CompileResult {
 }
 
 /** Stages 1–5: config → memory plan, no I/O beyond reading the config. */
-export function planFromConfig(config: VggConfig, label: string, kernels: KernelVariant = 'wasmsimd'): MemoryPlan {
-  return planMemory(schedule(fuse(buildGraph(config)), kernels), label);
+export function planFromConfig(config: VggConfig, label: string, opts: ScheduleOptions = {}): MemoryPlan {
+  return planMemory(schedule(fuse(buildGraph(config)), opts), label);
 }
 
 export async function compileModel(opts: CompileOptions): Promise<CompileResult> {
   const progress = opts.onProgress ?? (() => {});
   const config = readConfigFile(opts.configPath);
   const kernels = opts.kernels ?? 'wasmsimd';
-  const plan = planFromConfig(config, opts.configPath, kernels);
+  const plan = planFromConfig(config, opts.configPath, { variant: kernels, conv: opts.conv });
   const graph = plan.schedule.fused.graph;
   const labels = opts.labelsPath ? readLabelsFile(opts.labelsPath, config.numClasses) : (config.labels ?? defaultLabels(config.numClasses));
   const seed = opts.seed ?? 0;
@@ -152,7 +154,9 @@ function stepTensor(t: ArenaTensor): StepTensor {
   const l = t.layout;
   if (l.kind === 'vector') return { offset: t.offset, bytes: t.bytes, layout: 'vector', shape: [l.length] };
   const shape = [l.shape.c, l.shape.h, l.shape.w];
-  return l.kind === 'nchw' ? { offset: t.offset, bytes: t.bytes, layout: 'nchw', shape } : { offset: t.offset, bytes: t.bytes, layout: 'nhwc-pad1', shape, channelStride: l.channelStride };
+  return l.kind === 'nchw'
+    ? { offset: t.offset, bytes: t.bytes, layout: 'nchw', shape }
+    : { offset: t.offset, bytes: t.bytes, layout: 'nhwc-pad1', shape, channelStride: l.channelStride, rows: l.rows, cols: l.cols };
 }
 
 function describeStep(s: MemoryPlan['steps'][number]['schedule']): string {

@@ -18,7 +18,10 @@ export interface ManifestStep {
   readonly output: StepTensor;
 }
 
-/** An activation in the arena: `nhwc-pad1` = (h+2)×(w+2)×channelStride floats with a zero border. */
+/**
+ * An activation in the arena. `nhwc-pad1`: rows × cols pixels × channelStride floats, the map's
+ * interior starting at pixel (1, 1), everything around it zero.
+ */
 export interface StepTensor {
   readonly offset: number;
   readonly bytes: number;
@@ -26,6 +29,8 @@ export interface StepTensor {
   /** [c, h, w] for maps, [length] for vectors. */
   readonly shape: readonly number[];
   readonly channelStride?: number;
+  readonly rows?: number;
+  readonly cols?: number;
 }
 
 /**

@@ -22,7 +22,8 @@ export interface VggcModel {
   dispose(): void;
 }
 
-type StepFn = (start: number, end: number) => void;
+/** A layer function: runs work items [start, end) using worker `worker`'s scratch. */
+type StepFn = (start: number, end: number, worker: number) => void;
 
 export function readWasmTag(module: WebAssembly.Module, file: string): { weightsSha256: string; kernels: string } {
   const sections = WebAssembly.Module.customSections(module, WASM_TAG_SECTION);
@@ -77,7 +78,7 @@ export function wrapInstance(inst: ModelInstance, label: string): VggcModel {
 
   const runOne = (mem: WebAssembly.Memory, image: Float32Array, out: Float32Array): void => {
     new Float32Array(mem.buffer, manifest.input.offset, imageFloats).set(image);
-    for (const step of steps) step.fn(0, step.workItems);
+    for (const step of steps) step.fn(0, step.workItems, 0);
     out.set(new Float32Array(mem.buffer, manifest.output.offset, numClasses));
   };
 

@@ -7,6 +7,7 @@
 import type { MemoryPlan, PlannedStep } from '../plan/plan.js';
 import { emitConv } from './kernels/conv3x3.js';
 import { emitLinear } from './kernels/linear.js';
+import { emitWinograd } from './kernels/winograd.js';
 import { emitPackInput, emitPoolFlatten } from './kernels/io.js';
 import { commentSafe, grouped } from './text.js';
 
@@ -31,7 +32,7 @@ function emitStep(step: PlannedStep, weightsBase: number): string[] {
     case 'pack-input':
       return emitPackInput(step);
     case 'conv':
-      return emitConv(step, weightsBase);
+      return step.schedule.algorithm === 'winograd-f4x4' ? emitWinograd(step, weightsBase) : emitConv(step, weightsBase);
     case 'pool-flatten':
       return emitPoolFlatten(step);
     case 'linear':

@@ -19,8 +19,12 @@ export const WASM_PAGE_BYTES = 64 * 1024;
 export type TensorLayout =
   /** Network input as the user passes it: C×H×W floats. */
   | { readonly kind: 'nchw'; readonly shape: MapShape }
-  /** H+2 rows × W+2 columns × channelStride floats; the one-pixel border is zero (3×3 pad-1 convolutions read it). */
-  | { readonly kind: 'nhwc-pad1'; readonly shape: MapShape; readonly channelStride: number }
+  /**
+   * `rows` × `cols` pixels × channelStride floats, the map's interior starting at (1, 1). Everything
+   * outside the interior is zero: the one-pixel border that 3×3 pad-1 convolutions read, plus any extra
+   * bottom rows / right columns a Winograd consumer's whole 6×6 input tiles reach into.
+   */
+  | { readonly kind: 'nhwc-pad1'; readonly shape: MapShape; readonly channelStride: number; readonly rows: number; readonly cols: number }
   /** A dense vector of `length` floats (`stored` ≥ length, padded to whole 8-blocks). */
   | { readonly kind: 'vector'; readonly length: number; readonly stored: number };
 
@@ -32,8 +36,16 @@ export interface ArenaTensor {
   readonly offset: number;
 }
 
+/**
+ * Most workers a model can be run with: each gets its own scratch for steps that need one
+ * (Winograd's transformed tiles), indexed by the worker argument of every layer function.
+ */
+export const MAX_WORKERS = 4;
+
 export interface PlannedStep {
   readonly index: number;
+  /** Per-worker scratch (Winograd layers): worker k uses [offset + k·bytesPerWorker, +bytesPerWorker). */
+  readonly scratch?: { readonly offset: number; readonly bytesPerWorker: number };
   /** Name of the exported wasm function: `layer03_conv2_1_pool2_f32_conv3x3p1_…`. */
   readonly exportName: string;
   readonly schedule: ScheduledStep;
@@ -61,24 +73,44 @@ export interface MemoryPlan {
 }
 
 export function planMemory(sched: Schedule, label: string): MemoryPlan {
+  const steps0 = sched.steps;
   const layouts: TensorLayout[] = [{ kind: 'nchw', shape: sched.fused.graph.input }];
-  for (const s of sched.steps) layouts.push(outputLayout(s));
+  steps0.forEach((s, i) => layouts.push(outputLayout(s, steps0[i + 1])));
   const sizes = layouts.map((l) => roundUp(layoutBytes(l), TENSOR_ALIGN));
-  const offsets = placeByLifetime(sizes);
+  // Tensor i is written by step i-1 and read by step i; a scratch lives during its own step only.
+  const items: LiveRange[] = sizes.map((size, i) => ({ size, first: i - 1, last: i }));
+  const scratchItems = new Map<number, LiveRange>();
+  steps0.forEach((s, i) => {
+    const perWorker = scratchBytesPerWorker(s);
+    if (perWorker) {
+      const item = { size: perWorker * MAX_WORKERS, first: i, last: i };
+      scratchItems.set(i, item);
+      items.push(item);
+    }
+  });
+  const offsets = placeByLifetime(items);
   const tensors: ArenaTensor[] = layouts.map((layout, index) => ({ index, layout, bytes: sizes[index], offset: ARENA_BASE + offsets[index] }));
-  const arenaBytes = roundUp(Math.max(...offsets.map((o, i) => o + sizes[i])), TENSOR_ALIGN);
-  const peakLiveBytes = Math.max(...sizes.slice(1).map((s, i) => s + sizes[i]));
+  const arenaBytes = roundUp(Math.max(...items.map((it, i) => offsets[i] + it.size)), TENSOR_ALIGN);
+  const peakLiveBytes = Math.max(...steps0.map((_, i) => items.filter((it) => it.first <= i && i <= it.last).reduce((n, it) => n + it.size, 0)));
+  const scratchOf = (i: number): PlannedStep['scratch'] => {
+    const item = scratchItems.get(i);
+    return item ? { offset: ARENA_BASE + offsets[items.indexOf(item)], bytesPerWorker: item.size / MAX_WORKERS } : undefined;
+  };
 
   const packed: PackedTensor[] = [];
   let payload = 0;
-  const pack = (param: ParamTensor, layout: WeightLayout): PackedTensor => {
-    const t = { param, layout, offset: payload, byteLength: packedByteLength(param, layout) };
+  const pack = (param: ParamTensor, layout: WeightLayout, inChannelsPadded?: number): PackedTensor => {
+    const t = { param, layout, offset: payload, byteLength: packedByteLength(param, layout, inChannelsPadded), inChannelsPadded };
     payload = roundUp(payload + t.byteLength, TENSOR_ALIGN);
     packed.push(t);
     return t;
   };
   const steps: PlannedStep[] = sched.steps.map((schedule, index) => {
-    const base = { index, exportName: exportName(index, schedule), schedule, input: tensors[index], output: tensors[index + 1] };
+    const base = { index, exportName: exportName(index, schedule), schedule, input: tensors[index], output: tensors[index + 1], scratch: scratchOf(index) };
+    if (schedule.kind === 'conv' && schedule.algorithm === 'winograd-f4x4') {
+      const inStride = (tensors[index].layout as { channelStride: number }).channelStride;
+      return { ...base, weight: pack(schedule.step.conv.weight, 'winograd-f4x4-oc8', inStride), bias: pack(schedule.step.conv.bias, 'bias-pad8') };
+    }
     if (schedule.kind === 'conv') return { ...base, weight: pack(schedule.step.conv.weight, 'conv3x3-oc8'), bias: pack(schedule.step.conv.bias, 'bias-pad8') };
     if (schedule.kind === 'linear') return { ...base, weight: pack(schedule.step.linear.weight, 'fc-oc8'), bias: pack(schedule.step.linear.bias, 'bias-pad8') };
     return base;
@@ -96,12 +128,30 @@ export function planMemory(sched: Schedule, label: string): MemoryPlan {
   };
 }
 
-function outputLayout(s: ScheduledStep): TensorLayout {
+/** A map's stored size: its interior plus the zero border, grown to whatever a Winograd consumer's tiles reach. */
+function mapLayout(shape: MapShape, channelStride: number, consumer: ScheduledStep | undefined): TensorLayout {
+  let rows = shape.h + 2;
+  let cols = shape.w + 2;
+  if (consumer?.kind === 'conv' && consumer.winograd) {
+    rows = Math.max(rows, 4 * consumer.winograd.tileRows + 2);
+    cols = Math.max(cols, 4 * consumer.winograd.tileCols + 2);
+  }
+  return { kind: 'nhwc-pad1', shape, channelStride, rows, cols };
+}
+
+/** Winograd: transformed input V [36][tiles][Cin] and GEMM result M [36][tiles][Cout] for one block. */
+function scratchBytesPerWorker(s: ScheduledStep): number {
+  if (s.kind !== 'conv' || !s.winograd) return 0;
+  const inStride = roundUp(s.step.conv.input.c, 8);
+  return roundUp(36 * s.winograd.tilesPerBlockPadded * (inStride + s.outChannelsPadded) * 4, TENSOR_ALIGN);
+}
+
+function outputLayout(s: ScheduledStep, consumer: ScheduledStep | undefined): TensorLayout {
   switch (s.kind) {
     case 'pack-input':
-      return { kind: 'nhwc-pad1', shape: s.input, channelStride: s.input.c };
+      return mapLayout(s.input, s.input.c, consumer);
     case 'conv':
-      return { kind: 'nhwc-pad1', shape: s.step.output, channelStride: s.outChannelsPadded };
+      return mapLayout(s.step.output, s.outChannelsPadded, consumer);
     case 'pool-flatten':
       return { kind: 'vector', length: s.step.features, stored: roundUp(s.step.features, 8) };
     case 'linear':
@@ -114,28 +164,35 @@ export function layoutBytes(l: TensorLayout): number {
     case 'nchw':
       return l.shape.c * l.shape.h * l.shape.w * 4;
     case 'nhwc-pad1':
-      return (l.shape.h + 2) * (l.shape.w + 2) * l.channelStride * 4;
+      return l.rows * l.cols * l.channelStride * 4;
     case 'vector':
       return l.stored * 4;
   }
 }
 
+/** A block of arena memory needed from step `first` to step `last` (inclusive). */
+interface LiveRange {
+  readonly size: number;
+  readonly first: number;
+  readonly last: number;
+}
+
 /**
- * Tensor i is written by step i-1 and read by step i (tensor 0, the input, is written by the host),
- * so tensors i and j may share memory when |i - j| ≥ 2. Largest first, each at the lowest offset that
- * does not collide with an already placed tensor whose lifetime overlaps.
+ * Blocks whose step ranges overlap must not share memory; others may. Largest first, each at the
+ * lowest offset that does not collide with an already placed block whose lifetime overlaps.
  */
-function placeByLifetime(sizes: readonly number[]): number[] {
-  const offsets = new Array<number>(sizes.length).fill(-1);
-  const order = sizes.map((_, i) => i).sort((a, b) => sizes[b] - sizes[a] || a - b);
+function placeByLifetime(items: readonly LiveRange[]): number[] {
+  const offsets = new Array<number>(items.length).fill(-1);
+  const order = items.map((_, i) => i).sort((a, b) => items[b].size - items[a].size || a - b);
+  const overlap = (a: LiveRange, b: LiveRange): boolean => a.first <= b.last && b.first <= a.last;
   for (const i of order) {
     const clashes = order
-      .filter((j) => offsets[j] >= 0 && Math.abs(i - j) < 2)
-      .map((j) => [offsets[j], offsets[j] + sizes[j]] as const)
+      .filter((j) => offsets[j] >= 0 && overlap(items[i], items[j]))
+      .map((j) => [offsets[j], offsets[j] + items[j].size] as const)
       .sort((a, b) => a[0] - b[0]);
     let at = 0;
     for (const [start, end] of clashes) {
-      if (at + sizes[i] <= start) break;
+      if (at + items[i].size <= start) break;
       at = Math.max(at, end);
     }
     offsets[i] = at;

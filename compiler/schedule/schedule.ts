@@ -23,6 +23,36 @@ export const CONV_TILE_PIXELS = 4;
 export const CONV_UNROLL = 2;
 /** Input features per GEMV iteration: 4 × 2 accumulators = 8 independent add chains. */
 export const GEMV_UNROLL = 4;
+/**
+ * Winograd F(4×4,3×3) is used for 3×3 layers with at least this many input channels whose input is
+ * another convolution's output (channel count padded to 8). Below it the transforms cost more than the
+ * 4× fewer multiplies save (VGG's first layer has 3 input channels: 1 % of the network's work).
+ */
+export const WINOGRAD_MIN_CHANNELS = 16;
+/** Transformed-input bytes (36 × tiles × channels) one Winograd block may hold: sized to stay in L2/L3. */
+export const WINOGRAD_BLOCK_BYTES = 4 * 1024 * 1024;
+/** Rows of the Winograd GEMM register tile (tiles × 8 output channels). */
+export const WINOGRAD_GEMM_ROWS = 4;
+
+export type ConvAlgorithm = 'direct' | 'winograd-f4x4';
+/** `auto` lets the scheduler decide per layer (the default). */
+export type ConvAlgorithmChoice = 'auto' | 'direct' | 'winograd';
+
+export interface ScheduleOptions {
+  readonly variant?: KernelVariant;
+  readonly conv?: ConvAlgorithmChoice;
+}
+
+/** How a Winograd layer is cut: tiles of 4×4 outputs, processed in blocks of whole tile rows. */
+export interface WinogradPlan {
+  readonly tileRows: number;
+  readonly tileCols: number;
+  readonly tileRowsPerBlock: number;
+  /** Tiles per block rounded up to whole GEMM row tiles (the transformed buffers' row count). */
+  readonly tilesPerBlockPadded: number;
+  /** Multiply-adds of the 36 GEMMs (the transforms' adds not counted). */
+  readonly gemmMacs: number;
+}
 
 export interface PackInputSchedule {
   readonly kind: 'pack-input';
@@ -35,12 +65,16 @@ export interface ConvSchedule {
   readonly kind: 'conv';
   readonly kernel: string;
   readonly step: FusedConv;
+  readonly algorithm: ConvAlgorithm;
+  /** Set for Winograd layers. */
+  readonly winograd?: WinogradPlan;
   /** Register tile: output pixels (rows × cols, before pooling) × channels. */
   readonly tile: { readonly rows: number; readonly cols: number; readonly channels: number };
   /** Output channels rounded up to whole 8-channel blocks (the stored channel count). */
   readonly outChannelsPadded: number;
-  /** Work items: output rows (pooled rows when the pool is fused). */
+  /** Work items: output rows (pooled rows when the pool is fused), or Winograd blocks of tile rows. */
   readonly workItems: number;
+  /** Multiply-adds of the direct algorithm: the network's work, whatever algorithm runs it. */
   readonly macs: number;
 }
 export interface PoolFlattenSchedule {
@@ -69,27 +103,60 @@ export interface Schedule {
 
 const pad8 = (n: number): number => Math.ceil(n / OUT_BLOCK) * OUT_BLOCK;
 
-export function schedule(fused: FusedGraph, variant: KernelVariant = 'wasmsimd'): Schedule {
+export function schedule(fused: FusedGraph, opts: ScheduleOptions = {}): Schedule {
+  const variant = opts.variant ?? 'wasmsimd';
   const input = fused.graph.input;
   const steps: ScheduledStep[] = [{ kind: 'pack-input', kernel: 'f32-pack-nchw-to-nhwc-pad1-scalar', input, workItems: input.h }];
-  for (const step of fused.steps) {
-    if (step.kind === 'conv') steps.push(scheduleConv(step, variant));
+  fused.steps.forEach((step, i) => {
+    if (step.kind === 'conv') {
+      const inputIsConv = i > 0 && fused.steps[i - 1].kind === 'conv';
+      const winograd = variant === 'wasmsimd' && opts.conv !== 'direct' && inputIsConv && (opts.conv === 'winograd' || step.conv.input.c >= WINOGRAD_MIN_CHANNELS);
+      steps.push(winograd ? scheduleWinograd(step) : scheduleConv(step, variant));
+    }
     else if (step.kind === 'pool-flatten') steps.push(schedulePoolFlatten(step));
     else steps.push(scheduleLinear(step, variant));
-  }
+  });
   return { fused, variant, steps };
 }
 
-function scheduleConv(step: FusedConv, variant: KernelVariant): ConvSchedule {
+function directMacs(step: FusedConv): number {
   const { input, output } = step.conv;
+  const rows = step.pool ? step.output.h * 2 : output.h;
+  const cols = step.pool ? step.output.w * 2 : output.w;
+  return rows * cols * output.c * input.c * 9;
+}
+
+function scheduleWinograd(step: FusedConv): ConvSchedule {
+  const { input, output } = step.conv;
+  // With the pool fused, conv rows/cols that the floor-mode pool drops are not computed.
+  const convRows = step.pool ? step.output.h * 2 : output.h;
+  const convCols = step.pool ? step.output.w * 2 : output.w;
+  const tileRows = Math.ceil(convRows / 4);
+  const tileCols = Math.ceil(convCols / 4);
+  const inStride = pad8(input.c);
+  const rowBytes = 36 * tileCols * inStride * 4;
+  const tileRowsPerBlock = Math.max(1, Math.min(tileRows, Math.floor(WINOGRAD_BLOCK_BYTES / rowBytes)));
+  const blocks = Math.ceil(tileRows / tileRowsPerBlock);
+  const tilesPerBlockPadded = Math.ceil((tileRowsPerBlock * tileCols) / WINOGRAD_GEMM_ROWS) * WINOGRAD_GEMM_ROWS;
+  const op = step.pool ? 'f32-conv3x3p1-winograd-f4x4-bias-relu-maxpool2x2' : 'f32-conv3x3p1-winograd-f4x4-bias-relu';
+  return {
+    kind: 'conv',
+    kernel: `${op}-${WINOGRAD_GEMM_ROWS}x8-wasmsimd`,
+    step,
+    algorithm: 'winograd-f4x4',
+    winograd: { tileRows, tileCols, tileRowsPerBlock, tilesPerBlockPadded, gemmMacs: tileRows * tileCols * 36 * inStride * pad8(output.c) },
+    tile: { rows: 4, cols: 4, channels: OUT_BLOCK },
+    outChannelsPadded: pad8(output.c),
+    workItems: blocks,
+    macs: directMacs(step),
+  };
+}
+
+function scheduleConv(step: FusedConv, variant: KernelVariant): ConvSchedule {
   const tile = step.pool ? { rows: 2, cols: 2, channels: OUT_BLOCK } : { rows: 1, cols: CONV_TILE_PIXELS, channels: OUT_BLOCK };
   const op = step.pool ? 'f32-conv3x3p1-bias-relu-maxpool2x2' : 'f32-conv3x3p1-bias-relu';
   const kernel = variant === 'wasmsimd' ? `${op}-${step.pool ? '2x2x8' : `${tile.cols}x8`}-wasmsimd` : `${op}-scalar-ref`;
-  // With the pool fused, conv rows/cols that the floor-mode pool drops are never computed.
-  const convRows = step.pool ? step.output.h * 2 : output.h;
-  const convCols = step.pool ? step.output.w * 2 : output.w;
-  const macs = convRows * convCols * output.c * input.c * 9;
-  return { kind: 'conv', kernel, step, tile, outChannelsPadded: pad8(output.c), workItems: step.output.h, macs };
+  return { kind: 'conv', kernel, step, algorithm: 'direct', tile, outChannelsPadded: pad8(step.conv.output.c), workItems: step.output.h, macs: directMacs(step) };
 }
 
 function schedulePoolFlatten(step: FusedPoolFlatten): PoolFlattenSchedule {

@@ -12,6 +12,13 @@ export type WeightLayout =
   | 'conv3x3-oc8'
   /** Linear weight [O][I] → [ceil(O/8)][I][8]; element (ob,i,j) = W[ob*8+j][i], 0 where ob*8+j ≥ O. */
   | 'fc-oc8'
+  /**
+   * Conv weight [Co][Ci][3][3] → Winograd F(4×4,3×3) filter transform U = G g Gᵀ, stored
+   * [36][ceil(Co/8)][CiP][8] (ξ-major, then one [CiP][8] panel per 8-channel output block); element
+   * (ξ,cb,ci,j) = U(W[cb*8+j][ci])[ξ], 0 for padded ci ≥ Ci or cb*8+j ≥ Co. CiP = the input map's
+   * stored channel count (inChannelsPadded).
+   */
+  | 'winograd-f4x4-oc8'
   /** Bias [N] → [ceil(N/8)*8], zero padded. */
   | 'bias-pad8';
 
@@ -21,13 +28,17 @@ export interface PackedTensor {
   /** Byte offset from the start of the payload (not of the file); a multiple of 64. */
   readonly offset: number;
   readonly byteLength: number;
+  /** winograd-f4x4-oc8 only: input channels rounded up to the input map's stored channel count. */
+  readonly inChannelsPadded?: number;
 }
 
 export const roundUp = (n: number, m: number): number => Math.ceil(n / m) * m;
 
-export function packedByteLength(param: ParamTensor, layout: WeightLayout): number {
+export function packedByteLength(param: ParamTensor, layout: WeightLayout, inChannelsPadded?: number): number {
   const s = param.shape;
   switch (layout) {
+    case 'winograd-f4x4-oc8':
+      return 36 * roundUp(s[0], OUT_BLOCK) * (inChannelsPadded ?? s[1]) * 4;
     case 'conv3x3-oc8':
       return roundUp(s[0], OUT_BLOCK) * s[1] * 9 * 4;
     case 'fc-oc8':

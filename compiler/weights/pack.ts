@@ -11,6 +11,7 @@ import { VggcError } from '../errors.js';
 import type { PackedTensor } from './layout.js';
 import { OUT_BLOCK, packedByteLength, TENSOR_ALIGN, WEIGHTS_HEADER_BYTES, WEIGHTS_MAGIC } from './layout.js';
 import type { WeightSource } from './source.js';
+import { F4X4_3X3, transformFilter } from '../winograd/winograd.js';
 
 export interface PackResult {
   /** Hex SHA-256 of the payload (the bytes after the header), as stored in the header. */
@@ -88,6 +89,10 @@ function packTensor(source: WeightSource, t: PackedTensor, write: (b: Uint8Array
     write(bytesOf(read(0, rows, 1)));
     return;
   }
+  if (t.layout === 'winograd-f4x4-oc8') {
+    write(bytesOf(winogradPacked(read(0, rows, shape[1] * 9), rows, shape[1], t.inChannelsPadded ?? shape[1])));
+    return;
+  }
   const inner = t.layout === 'conv3x3-oc8' ? shape[1] : 1; // Ci, or 1 for fc
   const taps = t.layout === 'conv3x3-oc8' ? 9 : shape[1]; // ky·3+kx, or i for fc
   const rowLen = inner * taps;
@@ -107,6 +112,25 @@ function packTensor(source: WeightSource, t: PackedTensor, write: (b: Uint8Array
   }
 }
 
+/**
+ * The whole filter bank transformed at once (VGG's largest, 512×512×3×3, becomes 36 MB): U = G g Gᵀ per
+ * (co, ci) in float64, rounded to float32 once, laid out [36][Co/8][CiP][8].
+ */
+function winogradPacked(w: Float32Array, co: number, ci: number, ciPadded: number): Float32Array {
+  const blocks = Math.ceil(co / OUT_BLOCK);
+  const out = new Float32Array(36 * blocks * ciPadded * OUT_BLOCK);
+  const panel = ciPadded * OUT_BLOCK;
+  for (let o = 0; o < co; o++) {
+    const cb = Math.floor(o / OUT_BLOCK);
+    const j = o % OUT_BLOCK;
+    for (let c = 0; c < ci; c++) {
+      const u = transformFilter(w.subarray((o * ci + c) * 9, (o * ci + c + 1) * 9), F4X4_3X3);
+      for (let xi = 0; xi < 36; xi++) out[(xi * blocks + cb) * panel + c * OUT_BLOCK + j] = u[xi];
+    }
+  }
+  return out;
+}
+
 /** The offsets come from the planner; if they are inconsistent that is a vggc bug, not user error. */
 function checkPlan(tensors: readonly PackedTensor[], payloadBytes: number): void {
   if (!Number.isSafeInteger(payloadBytes) || payloadBytes < 0) throw new Error(`bad payload size ${payloadBytes}`);
@@ -114,9 +138,12 @@ function checkPlan(tensors: readonly PackedTensor[], payloadBytes: number): void
   for (const t of tensors) {
     const key = t.param.key;
     const s = t.param.shape;
-    const shapeOk = t.layout === 'conv3x3-oc8' ? s.length === 4 && s[2] === 3 && s[3] === 3 : s.length === (t.layout === 'fc-oc8' ? 2 : 1);
+    const isConv = t.layout === 'conv3x3-oc8' || t.layout === 'winograd-f4x4-oc8';
+    const shapeOk = isConv ? s.length === 4 && s[2] === 3 && s[3] === 3 : s.length === (t.layout === 'fc-oc8' ? 2 : 1);
     if (!shapeOk) throw new Error(`${key}: shape [${s}] does not fit layout ${t.layout}`);
-    if (t.byteLength !== packedByteLength(t.param, t.layout)) throw new Error(`${key}: byteLength ${t.byteLength} ≠ packed size ${packedByteLength(t.param, t.layout)}`);
+    if (t.inChannelsPadded !== undefined && t.inChannelsPadded < s[1]) throw new Error(`${key}: inChannelsPadded ${t.inChannelsPadded} < ${s[1]} input channels`);
+    const expected = packedByteLength(t.param, t.layout, t.inChannelsPadded);
+    if (t.byteLength !== expected) throw new Error(`${key}: byteLength ${t.byteLength} ≠ packed size ${expected}`);
     if (!Number.isSafeInteger(t.offset) || t.offset % TENSOR_ALIGN !== 0) throw new Error(`${key}: offset ${t.offset} is not a multiple of ${TENSOR_ALIGN}`);
     if (t.offset < end) throw new Error(`${key}: offset ${t.offset} is before the end (${end}) of the previous tensor: not sorted or overlapping`);
     end = t.offset + t.byteLength;

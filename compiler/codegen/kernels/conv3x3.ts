@@ -14,6 +14,7 @@ import { CONV_UNROLL } from '../../schedule/schedule.js';
 import type { PlannedStep } from '../../plan/plan.js';
 import { OUT_BLOCK } from '../../weights/layout.js';
 import { constant, grouped, indent, layerHeader } from '../text.js';
+import { emitZeroFrame, mapGeometry } from './border.js';
 
 const F32 = 4;
 const BLOCK_BYTES = OUT_BLOCK * F32; // one 8-channel block: two v128
@@ -45,19 +46,21 @@ export function emitConv(step: PlannedStep, weightsBase: number): string[] {
     h: conv.input.h, w: conv.input.w, oh: s.step.output.h, ow: s.step.output.w, pool,
   };
   const p = g.p;
+  const inMap = mapGeometry(step.input);
+  const outMap = mapGeometry(step.output);
   const header = layerHeader(`layer ${step.index}: ${conv.id}${pool ? ` + pool` : ''} — ${s.kernel}`, [
-    `in  ${conv.input.c}×${conv.input.h}×${conv.input.w} (stored NHWC ${g.h + 2}×${g.w + 2}×${g.cinStride} with zero border) at ${step.input.offset}`,
-    `out ${s.step.output.c}×${g.oh}×${g.ow} (stored NHWC ${g.oh + 2}×${g.ow + 2}×${g.coutStride}) at ${step.output.offset}`,
+    `in  ${conv.input.c}×${conv.input.h}×${conv.input.w} (stored NHWC ${inMap.rows}×${inMap.cols}×${g.cinStride} with zero frame) at ${step.input.offset}`,
+    `out ${s.step.output.c}×${g.oh}×${g.ow} (stored NHWC ${outMap.rows}×${outMap.cols}×${g.coutStride}) at ${step.output.offset}`,
     `weights [${g.coutStride / OUT_BLOCK}][3][3][${g.cin}][8] at ${weightsBase + step.weight.offset}, bias [${g.coutStride}] at ${weightsBase + step.bias.offset}`,
     `MACs ${grouped(s.macs)}; tile ${s.tile.rows}×${s.tile.cols} pixels × ${s.tile.channels} channels; work item = one output row${pool ? ' (pooled)' : ''}`,
   ]);
   const consts = [
     constant(`${p}_IN`, step.input.offset, 'input map, padded NHWC'),
     constant(`${p}_IN_PIXEL`, g.cinStride * F32, 'bytes per input pixel'),
-    constant(`${p}_IN_ROW`, (g.w + 2) * g.cinStride * F32, 'bytes per padded input row'),
+    constant(`${p}_IN_ROW`, inMap.rowBytes, 'bytes per stored input row'),
     constant(`${p}_OUT`, step.output.offset, 'output map, padded NHWC'),
     constant(`${p}_OUT_PIXEL`, g.coutStride * F32, 'bytes per output pixel'),
-    constant(`${p}_OUT_ROW`, (g.ow + 2) * g.coutStride * F32, 'bytes per padded output row'),
+    constant(`${p}_OUT_ROW`, outMap.rowBytes, 'bytes per stored output row'),
     constant(`${p}_OUT_ROWS`, g.oh, 'output rows (work items)', 'i32'),
     constant(`${p}_W`, weightsBase + step.weight.offset, 'packed weights'),
     constant(`${p}_W_BLOCK`, 9 * g.cin * BLOCK_BYTES, 'bytes of weights per 8-channel output block'),
@@ -66,22 +69,12 @@ export function emitConv(step: PlannedStep, weightsBase: number): string[] {
     constant(`${p}_CO_BLOCKS`, g.coutStride / OUT_BLOCK, '8-channel output blocks', 'i32'),
   ];
   const body = s.kernel.endsWith('scalar-ref') ? referenceBody(g) : simdBody(g, s);
-  return [...header, ...consts, ...body];
+  return [...header, ...consts, ...emitZeroFrame(`${p}_zeroFrame`, p, step.output), ...body];
 }
 
-/** Loops shared by both kernels: zero the left/right border of each written row, and the top/bottom rows. */
+/** Both kernels write the output map's zero frame for the rows they produce. */
 function zeroBorders(g: ConvGeometry): string[] {
-  const p = g.p;
-  return [
-    `// The next 3×3 layer reads this map's one-pixel border as zero padding; the arena is reused, so write it.`,
-    `for (let y = rowStart; y < rowEnd; y++) {`,
-    `  const row: usize = ${p}_OUT + <usize>(y + 1) * ${p}_OUT_ROW;`,
-    `  zeroBytes(row, ${p}_OUT_PIXEL);`,
-    `  zeroBytes(row + ${g.ow + 1} * ${p}_OUT_PIXEL, ${p}_OUT_PIXEL);`,
-    `}`,
-    `if (rowStart == 0) zeroBytes(${p}_OUT, ${p}_OUT_ROW);`,
-    `if (rowEnd == ${p}_OUT_ROWS) zeroBytes(${p}_OUT + <usize>${g.oh + 1} * ${p}_OUT_ROW, ${p}_OUT_ROW);`,
-  ];
+  return [`${g.p}_zeroFrame(rowStart, rowEnd);`];
 }
 
 interface TileShape {
@@ -128,7 +121,7 @@ function simdBody(g: ConvGeometry, s: ConvSchedule): string[] {
   for (const t of tiles) lines.push(...emitTile(g, t));
   const inRow = g.pool ? `<usize>(2 * y) * ${p}_IN_ROW` : `<usize>y * ${p}_IN_ROW`;
   lines.push(
-    `export function ${fn}(rowStart: i32, rowEnd: i32): void {`,
+    `export function ${fn}(rowStart: i32, rowEnd: i32, worker: i32): void {`,
     `  for (let y = rowStart; y < rowEnd; y++) {`,
     `    const inRow: usize = ${p}_IN + ${inRow};`,
     `    const outRow: usize = ${p}_OUT + <usize>(y + 1) * ${p}_OUT_ROW + ${p}_OUT_PIXEL;`,
@@ -226,7 +219,7 @@ function referenceBody(g: ConvGeometry): string[] {
   const p = g.p;
   const window = g.pool ? 2 : 1;
   return [
-    `export function ${g.fn}(rowStart: i32, rowEnd: i32): void {`,
+    `export function ${g.fn}(rowStart: i32, rowEnd: i32, worker: i32): void {`,
     `  for (let y = rowStart; y < rowEnd; y++) {`,
     `    for (let x = 0; x < ${g.ow}; x++) {`,
     `      const out: usize = ${p}_OUT + <usize>(y + 1) * ${p}_OUT_ROW + <usize>(x + 1) * ${p}_OUT_PIXEL;`,

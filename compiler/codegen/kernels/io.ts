@@ -9,26 +9,28 @@
 import type { PackInputSchedule, PoolFlattenSchedule } from '../../schedule/schedule.js';
 import type { PlannedStep } from '../../plan/plan.js';
 import { constant, indent, layerHeader } from '../text.js';
+import { emitZeroFrame, mapGeometry } from './border.js';
 
 export function emitPackInput(step: PlannedStep): string[] {
   const s = step.schedule as PackInputSchedule;
   const { c, h, w } = s.input;
   const p = `L${String(step.index).padStart(2, '0')}`;
+  const out = mapGeometry(step.output);
   return [
     ...layerHeader(`layer ${step.index}: input — ${s.kernel}`, [
-      `in  ${c}×${h}×${w} NCHW at ${step.input.offset}; out NHWC ${h + 2}×${w + 2}×${c} with zero border at ${step.output.offset}`,
+      `in  ${c}×${h}×${w} NCHW at ${step.input.offset}; out NHWC ${out.rows}×${out.cols}×${c} with zero frame at ${step.output.offset}`,
       `work item = one input row`,
     ]),
     constant(`${p}_IN`, step.input.offset, 'input, NCHW as the user passes it'),
     constant(`${p}_OUT`, step.output.offset, 'padded NHWC'),
     constant(`${p}_OUT_PIXEL`, c * 4, 'bytes per pixel'),
-    constant(`${p}_OUT_ROW`, (w + 2) * c * 4, 'bytes per padded row'),
+    constant(`${p}_OUT_ROW`, out.rowBytes, 'bytes per stored row'),
     constant(`${p}_PLANE`, h * w * 4, 'bytes per input channel plane'),
-    `export function ${step.exportName}(rowStart: i32, rowEnd: i32): void {`,
+    ...emitZeroFrame(`${p}_zeroFrame`, p, step.output),
+    `export function ${step.exportName}(rowStart: i32, rowEnd: i32, worker: i32): void {`,
+    `  ${p}_zeroFrame(rowStart, rowEnd);`,
     `  for (let y = rowStart; y < rowEnd; y++) {`,
     `    const row: usize = ${p}_OUT + <usize>(y + 1) * ${p}_OUT_ROW;`,
-    `    zeroBytes(row, ${p}_OUT_PIXEL);`,
-    `    zeroBytes(row + ${w + 1} * ${p}_OUT_PIXEL, ${p}_OUT_PIXEL);`,
     `    for (let x = 0; x < ${w}; x++) {`,
     `      for (let ch = 0; ch < ${c}; ch++) {`,
     `        const v = load<f32>(${p}_IN + <usize>ch * ${p}_PLANE + <usize>(y * ${w} + x) * 4);`,
@@ -36,8 +38,6 @@ export function emitPackInput(step: PlannedStep): string[] {
     `      }`,
     `    }`,
     `  }`,
-    `  if (rowStart == 0) zeroBytes(${p}_OUT, ${p}_OUT_ROW);`,
-    `  if (rowEnd == ${h}) zeroBytes(${p}_OUT + <usize>${h + 1} * ${p}_OUT_ROW, ${p}_OUT_ROW);`,
     `}`,
   ];
 }
@@ -47,16 +47,17 @@ export function emitPoolFlatten(step: PlannedStep): string[] {
   if (step.input.layout.kind !== 'nhwc-pad1') throw new Error('codegen: pool-flatten expects a padded NHWC map');
   const { c, h, w } = s.step.input;
   const stride = step.input.layout.channelStride;
+  const inMap = mapGeometry(step.input);
   const out = s.step.flattened;
   const p = `L${String(step.index).padStart(2, '0')}`;
   const header = layerHeader(`layer ${step.index}: ${s.step.avgPool ? `adaptive average pool ${h}×${w} → ${out.h}×${out.w}, ` : ''}flatten — ${s.kernel}`, [
-    `in  ${c}×${h}×${w} (stored NHWC ${h + 2}×${w + 2}×${stride}) at ${step.input.offset}; out vector[${s.step.features}] in (c, h, w) order at ${step.output.offset}`,
+    `in  ${c}×${h}×${w} (stored NHWC ${inMap.rows}×${inMap.cols}×${stride}) at ${step.input.offset}; out vector[${s.step.features}] in (c, h, w) order at ${step.output.offset}`,
     `work item = one channel`,
   ]);
   const consts = [
     constant(`${p}_IN`, step.input.offset, 'last feature map, padded NHWC'),
     constant(`${p}_IN_PIXEL`, stride * 4, 'bytes per pixel'),
-    constant(`${p}_IN_ROW`, (w + 2) * stride * 4, 'bytes per padded row'),
+    constant(`${p}_IN_ROW`, inMap.rowBytes, 'bytes per stored row'),
     constant(`${p}_OUT`, step.output.offset, 'classifier input vector'),
   ];
   const pixel = (yy: string, xx: string): string => `load<f32>(${p}_IN + <usize>(${yy} + 1) * ${p}_IN_ROW + <usize>(${xx} + 1) * ${p}_IN_PIXEL + <usize>ch * 4)`;
@@ -71,7 +72,7 @@ export function emitPoolFlatten(step: PlannedStep): string[] {
     : [`const value = ${pixel('oy', 'ox')};`];
   return [
     ...header, ...consts,
-    `export function ${step.exportName}(channelStart: i32, channelEnd: i32): void {`,
+    `export function ${step.exportName}(channelStart: i32, channelEnd: i32, worker: i32): void {`,
     `  for (let ch = channelStart; ch < channelEnd; ch++) {`,
     `    for (let oy = 0; oy < ${out.h}; oy++) for (let ox = 0; ox < ${out.w}; ox++) {`,
     ...indent(cell, 3),

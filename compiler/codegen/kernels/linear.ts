@@ -41,7 +41,7 @@ export function emitLinear(step: PlannedStep, weightsBase: number): string[] {
   if (s.kernel.endsWith('scalar-ref')) {
     return [
       ...header, ...consts,
-      `export function ${step.exportName}(blockStart: i32, blockEnd: i32): void {`,
+      `export function ${step.exportName}(blockStart: i32, blockEnd: i32, worker: i32): void {`,
       `  for (let o = blockStart * 8; o < blockEnd * 8; o++) {`,
       `    if (o >= ${linear.outFeatures}) { store<f32>(${p}_Y + <usize>o * 4, 0); continue; } // padding feature`,
       `    let sum: f32 = 0;`,
@@ -59,7 +59,7 @@ export function emitLinear(step: PlannedStep, weightsBase: number): string[] {
     `{ const xi = v128.load32_splat(x, ${u * F32}); a${acc}_0 = madd(a${acc}_0, xi, v128.load(k, ${u * BLOCK_BYTES})); a${acc}_1 = madd(a${acc}_1, xi, v128.load(k, ${u * BLOCK_BYTES + HALF})); }`;
   return [
     ...header, ...consts,
-    `export function ${step.exportName}(blockStart: i32, blockEnd: i32): void {`,
+    `export function ${step.exportName}(blockStart: i32, blockEnd: i32, worker: i32): void {`,
     `  const zero = f32x4.splat(0);`,
     `  for (let ob = blockStart; ob < blockEnd; ob++) {`,
     `    let x: usize = ${p}_X;`,

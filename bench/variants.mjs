@@ -1,0 +1,16 @@
+// @ts-check
+/** The vggc configurations the benchmark runs, one engine row each (bench/run.mjs). */
+
+/**
+ * vggc variants to benchmark, each its own engine row. Add threaded / relaxed-SIMD variants here:
+ *   loadOptions:    passed to loadModel(dir, loadOptions) (e.g. { threads: 2 } once the runtime has it)
+ *   compileOptions: extra compileModel options (e.g. { kernels: 'relaxed' }); each distinct set is
+ *                   compiled into its own cache folder
+ *   nodeArgs:       node flags for the worker process (e.g. ['--experimental-wasm-relaxed-simd'])
+ * @type {{ label: string, loadOptions: object, compileOptions?: object, nodeArgs?: string[] }[]}
+ */
+export const VGGC_VARIANTS = [
+  { label: 'vggc 1 thread', loadOptions: {} },
+  // { label: 'vggc 2 threads', loadOptions: { threads: 2 } },
+  // { label: 'vggc relaxed 1 thread', loadOptions: {}, compileOptions: { kernels: 'relaxed' }, nodeArgs: ['--experimental-wasm-relaxed-simd'] },
+];
