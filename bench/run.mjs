@@ -153,6 +153,7 @@ async function main() {
           engine: m.label,
           kind: m.engine,
           model,
+          inputSize: inputSizeOf(configPath),
           batch,
           medianMs: med,
           msPerImage: med / batch,
@@ -436,7 +437,8 @@ const xml = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 
 /** Horizontal bars of median ms per engine for VGG-11 batch 1 (or the first model/batch measured). */
 function barChart(results, machine) {
-  const pick = results.some((r) => r.model === 'vgg11' && r.batch === 1) ? { model: 'vgg11', batch: 1 } : results[0] ? { model: results[0].model, batch: results[0].batch } : null;
+  const first = results.find((r) => r.model === 'vgg11' && r.batch === 1) ?? results[0];
+  const pick = first ? { model: first.model, batch: first.batch, size: first.inputSize } : null;
   const rows = pick ? results.filter((r) => r.model === pick.model && r.batch === pick.batch).sort((x, y) => x.medianMs - y.medianMs) : [];
   const W = 760;
   const left = 190;
@@ -444,25 +446,34 @@ function barChart(results, machine) {
   const rowH = 30;
   const top = 64;
   const H = top + rows.length * rowH + 40;
-  const max = Math.max(1, ...rows.map((r) => r.medianMs));
+  // TensorFlow.js cpu (~30× slower) would flatten every other bar: its bar is cut at the axis end.
+  const scaled = rows.filter((r) => r.kind !== 'tfjs-cpu');
+  const max = Math.max(1, ...(scaled.length ? scaled : rows).map((r) => r.medianMs));
   const scale = (W - left - right) / max;
   const colour = (kind) => (kind === 'vggc' ? '#2b7bb9' : kind.startsWith('tfjs') ? '#e8a33d' : '#7f8c8d');
   const out = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="13">`,
     `<rect width="${W}" height="${H}" fill="#ffffff"/>`,
-    `<text x="16" y="24" font-size="16" font-weight="600">${xml(pick ? `${pick.model.toUpperCase()} 224×224, batch ${pick.batch}: median ms per inference (lower is better)` : 'no results')}</text>`,
+    `<text x="16" y="24" font-size="16" font-weight="600">${xml(pick ? `${pick.model.toUpperCase().replace(/^VGG(\d+)$/, 'VGG-$1')} ${pick.size}, batch ${pick.batch}: median ms per inference (lower is better)` : 'no results')}</text>`,
     `<text x="16" y="44" fill="#555">${xml(`${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.date.slice(0, 10)}`)}</text>`,
   ];
   rows.forEach((r, i) => {
     const y = top + i * rowH;
-    const w = Math.max(1, r.medianMs * scale);
+    const cut = r.medianMs > max * 1.001;
+    const w = Math.max(1, Math.min(r.medianMs, max) * scale);
     out.push(`<text x="${left - 8}" y="${y + 19}" text-anchor="end">${xml(r.engine)}</text>`);
     out.push(`<rect x="${left}" y="${y + 5}" width="${w.toFixed(1)}" height="${rowH - 10}" fill="${colour(r.kind)}"/>`);
-    out.push(`<text x="${(left + w + 6).toFixed(1)}" y="${y + 19}">${xml(`${fmt(r.medianMs)} ms`)}</text>`);
+    if (cut) out.push(`<path d="M${(left + w - 14).toFixed(1)} ${y + 3} l6 ${rowH - 6} M${(left + w - 7).toFixed(1)} ${y + 3} l6 ${rowH - 6}" stroke="#ffffff" stroke-width="3"/>`);
+    out.push(`<text x="${(left + w + 6).toFixed(1)}" y="${y + 19}">${xml(`${fmt(r.medianMs)} ms${cut ? ' (bar cut)' : ''}`)}</text>`);
   });
   out.push(`<text x="16" y="${H - 14}" fill="#777" font-size="11">${xml('vggc bench: median of timed runs after warm-up, one process per engine; ONNX Runtime with its own exported weights')}</text>`);
   out.push('</svg>');
   return `${out.join('\n')}\n`;
+}
+
+function inputSizeOf(configPath) {
+  const [h, w] = JSON.parse(readFileSync(configPath, 'utf8')).inputSize;
+  return `${h}×${w}`;
 }
 
 function writeAtomic(path, text) {

@@ -24,6 +24,7 @@ import { packWeights } from './weights/pack.js';
 import { WEIGHTS_HEADER_BYTES } from './weights/layout.js';
 import type { WeightSource } from './weights/source.js';
 import { stageOutputDir } from './emit/output-dir.js';
+import { isVggcError } from './errors.js';
 import { defaultLabels, readLabelsFile } from './labels/labels.js';
 import { packageVersion } from './paths.js';
 import { MANIFEST_FORMAT, MANIFEST_VERSION, type Manifest, type Preprocessing, type StepTensor } from '../runtime/manifest.js';
@@ -56,7 +57,15 @@ export interface CompileResult {
 
 /** Stages 1–5: config → memory plan, no I/O beyond reading the config. */
 export function planFromConfig(config: VggConfig, label: string, opts: ScheduleOptions = {}): MemoryPlan {
-  return planMemory(schedule(fuse(buildGraph(config)), opts), label);
+  const fused = fuse(buildGraph(config));
+  try {
+    return planMemory(schedule(fused, opts), label);
+  } catch (e) {
+    // Winograd stores 36 instead of 9 values per filter; when that is what overflows wasm memory, the
+    // scheduler falls back to direct convolution rather than refusing the model.
+    if (!isVggcError(e) || opts.conv === 'direct' || opts.conv === 'winograd') throw e;
+    return planMemory(schedule(fused, { ...opts, conv: 'direct' }), label);
+  }
 }
 
 export async function compileModel(opts: CompileOptions): Promise<CompileResult> {

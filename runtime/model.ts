@@ -87,8 +87,11 @@ export function wrapInstance(inst: ModelInstance, label: string): VggcModel {
     inputShape: [c, h, w],
     numClasses,
     infer(input: Float32Array, n = 1): Promise<Float32Array> {
+      // Calls are queued; copy now so a caller reusing its buffer cannot change a pending call's input.
+      const snapshot = input instanceof Float32Array ? input.slice() : input;
       const run = async (): Promise<Float32Array> => {
         if (!memory) throw new VggcError(`${label}: infer() called after dispose()`);
+        const input = snapshot;
         if (!(input instanceof Float32Array)) throw new VggcError(`infer: input must be a Float32Array, found ${describeValue(input)}`);
         if (!Number.isSafeInteger(n) || n < 1) throw new VggcError(`infer: n must be a positive integer, found ${String(n)}`);
         if (input.length !== n * imageFloats) {

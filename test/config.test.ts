@@ -84,7 +84,8 @@ describe('bad config files (fixtures)', () => {
   const cases: [file: string, message: string][] = [
     ['syntax-missing-comma.json', "invalid JSON at line 3, column 3: Expected ',' or '}' after property value"],
     ['syntax-trailing-comma-object.json', 'invalid JSON at line 4, column 1: Expected double-quoted property name'],
-    ['empty.json', 'invalid JSON: Unexpected end of JSON input'],
+    ['empty.json', 'invalid JSON at line 1, column 1: Unexpected end of JSON input'],
+    ['syntax-trailing-comma.json', 'invalid JSON at line 2, column 24: unexpected "]"'],
     ['not-object.json', 'expected a JSON object with a "blocks" field, found [[3,1,8],[8,1,16]]'],
     ['missing-blocks.json', 'blocks is required: a list of [in_channels, num_conv_layers, num_features]'],
     ['empty-blocks.json', 'blocks must be a non-empty list of [in_channels, num_conv_layers, num_features], found []'],
@@ -128,16 +129,9 @@ describe('bad config files (fixtures)', () => {
     expect(errorOf(() => readConfigFile(path))).toBe(`${path}: cannot read the config file (ENOENT)`);
   });
 
-  // BUG (compiler/config/parse.ts, parseJson): the line/column is only computed when V8's message
-  // contains "position N". On Node 20, "Unexpected token" errors (e.g. a trailing comma inside an
-  // array, `[[3, 1, 8],]`) carry no position, so the message falls back to
-  // `invalid JSON: Unexpected token ']', ..."[3, 1, 8],] } " is not valid JSON` with no line/column.
-  it.todo('syntax-trailing-comma.json (trailing comma in an array) reports line 2, column 22 — parseJson drops the position for V8 "Unexpected token" errors');
-
-  // BUG (compiler/config/parse.ts, readConfigFile/parseJson): a UTF-8 byte-order mark (as some Windows
-  // editors write) is not stripped, so utf8-bom.json fails with `invalid JSON: Unexpected token '\uFEFF', ...`
-  // where the offending character is invisible.
-  it.todo('utf8-bom.json (valid JSON after a UTF-8 BOM) is accepted, or rejected with a message that names the BOM');
+  it('a UTF-8 byte-order mark before valid JSON is accepted', () => {
+    expect(readConfigFile(join(BAD, 'utf8-bom.json')).blocks).toEqual([[3, 1, 8]]);
+  });
 });
 
 describe('bad configs (inline)', () => {
@@ -180,5 +174,16 @@ describe('bad configs (inline)', () => {
   it('a syntax error on a later line gives that line and column', () => {
     const text = '{\n  "blocks": [[3, 1, 8]],\n  "numClasses" 3\n}';
     expect(errorOf(() => parseConfig(text, 'cfg.json'))).toBe("cfg.json: invalid JSON at line 3, column 16: Unexpected number");
+  });
+});
+
+describe('memory-driven algorithm choice', () => {
+  it('falls back to direct convolution when Winograd filters would not fit in 4 GiB', () => {
+    // 111 convolutions of 512→512: 1.0 GiB of direct filters, 4.2 GiB as Winograd F(4×4) filters.
+    const config = parseConfig(JSON.stringify({ blocks: [[3, 1, 512], [512, 111, 512]], inputSize: [8, 8], avgPool: null, classifier: [], numClasses: 2 }));
+    const plan = planFromConfig(config, 'deep.json');
+    const convs = plan.steps.flatMap((s) => (s.schedule.kind === 'conv' ? [s.schedule.algorithm] : []));
+    expect(new Set(convs)).toEqual(new Set(['direct']));
+    expect(() => planFromConfig(config, 'deep.json', { conv: 'winograd' })).toThrow(/deep\.json: the model needs 4\.\d\d GiB of wasm memory/);
   });
 });

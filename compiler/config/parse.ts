@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { VggcError } from '../errors.js';
+import { jsonErrorOffset } from './json-position.js';
 import { CONFIG_DEFAULTS, type Block, type PreprocessingConfig, type VggConfig } from './config.js';
 
 const KNOWN_FIELDS = ['name', 'blocks', 'inputSize', 'batchNorm', 'avgPool', 'classifier', 'numClasses', 'labels', 'preprocessing'];
@@ -133,18 +134,18 @@ function parsePreprocessing(v: unknown, channels: number, inputSize: readonly [n
 }
 
 function parseJson(text: string, file: string): unknown {
+  // Editors on Windows may save a byte-order mark; it is not JSON but not the user's mistake either.
+  const body = text.startsWith('\uFEFF') ? text.slice(1) : text;
   try {
-    return JSON.parse(text);
+    return JSON.parse(body);
   } catch (e) {
-    const msg = (e as Error).message;
-    const m = /position (\d+)/.exec(msg);
-    if (m) {
-      const pos = Number(m[1]);
-      const before = text.slice(0, pos).split('\n');
-      const detail = msg.replace(/ in JSON at position \d+.*$/, '').replace(/^JSON\.parse: /, '');
-      throw new VggcError(`${file}: invalid JSON at line ${before.length}, column ${before[before.length - 1].length + 1}: ${detail}`);
-    }
-    throw new VggcError(`${file}: invalid JSON: ${msg}`);
+    const pos = jsonErrorOffset(body);
+    const before = body.slice(0, Math.max(0, pos)).split('\n');
+    // V8's own wording when it is specific ("Expected ',' or '}' after property value"); otherwise say what is there.
+    const v8 = (e as Error).message.replace(/ in JSON at position \d+.*$/, '');
+    const found = pos >= body.length ? 'end of the file' : JSON.stringify(body[pos]);
+    const detail = /is not valid JSON|^Unexpected token/.test(v8) ? `unexpected ${found}` : v8;
+    throw new VggcError(`${file}: invalid JSON at line ${before.length}, column ${before[before.length - 1].length + 1}: ${detail}`);
   }
 }
 
