@@ -187,7 +187,7 @@ async function main() {
     // Per-layer breakdown (one image), alone on the machine.
     for (const v of opts.engines.includes('vggc') ? VGGC_VARIANTS : []) {
       console.log(`\nper-layer breakdown: ${model}, ${v.label}, 1 image, median of ${opts.layerRuns} (ceiling ${CEILING_GFLOPS} GFLOP/s = single-thread f32x4 6×8 micro-kernel, ANCHORS.md)`);
-      const spec = { engine: 'layers', label: v.label, model, configPath, batch: 1, seed: opts.seed, warmup: opts.warmup, dir: vggcDirs.get(v.label), loadOptions: v.loadOptions, runs: opts.layerRuns, nodeArgs: v.nodeArgs ?? [] };
+      const spec = { engine: 'layers', label: v.label, model, configPath, batch: 1, seed: opts.seed, warmup: Math.max(1, opts.warmup), dir: vggcDirs.get(v.label), loadOptions: v.loadOptions, runs: opts.layerRuns, nodeArgs: v.nodeArgs ?? [] };
       const child = new Child(spec);
       const msg = await child.next();
       if (msg.type !== 'layers') throw new Error(`layer breakdown failed: ${msg.message ?? msg.reason ?? JSON.stringify(msg)}`);
