@@ -184,13 +184,22 @@ async function main() {
       printTable(results.filter((r) => r.model === model && r.batch === batch));
     }
 
-    // Per-layer breakdown (one image), alone on the machine.
-    for (const v of opts.engines.includes('vggc') ? VGGC_VARIANTS : []) {
+    // Per-layer breakdown (one image), alone on the machine. loadInstance steps every layer on the calling
+    // thread, so it is run once per compiled folder, for single-thread variants only.
+    const seen = new Set();
+    const single = VGGC_VARIANTS.filter((v) => (/** @type {any} */ (v.loadOptions).threads ?? 1) === 1);
+    for (const v of opts.engines.includes('vggc') ? (single.length ? single : VGGC_VARIANTS.slice(0, 1)) : []) {
+      if (seen.has(vggcDirs.get(v.label))) continue;
+      seen.add(vggcDirs.get(v.label));
       console.log(`\nper-layer breakdown: ${model}, ${v.label}, 1 image, median of ${opts.layerRuns} (ceiling ${CEILING_GFLOPS} GFLOP/s = single-thread f32x4 6×8 micro-kernel, ANCHORS.md)`);
       const spec = { engine: 'layers', label: v.label, model, configPath, batch: 1, seed: opts.seed, warmup: Math.max(1, opts.warmup), dir: vggcDirs.get(v.label), loadOptions: v.loadOptions, runs: opts.layerRuns, nodeArgs: v.nodeArgs ?? [] };
       const child = new Child(spec);
       const msg = await child.next();
-      if (msg.type !== 'layers') throw new Error(`layer breakdown failed: ${msg.message ?? msg.reason ?? JSON.stringify(msg)}`);
+      if (msg.type !== 'layers') {
+        note(`per-layer breakdown of ${model} (${v.label}) failed: ${String(msg.message ?? msg.reason ?? JSON.stringify(msg)).split('\n')[0]}`);
+        await child.exited;
+        continue;
+      }
       for (const line of formatLayerRows(msg.rows)) console.log(`  ${line}`);
       layers[`${model} / ${v.label}`] = { model, variant: v.label, runs: opts.layerRuns, ceilingGflops: CEILING_GFLOPS, rows: msg.rows, totalMs: msg.rows.reduce((s, r) => s + r.ms, 0) };
       await child.exited;
@@ -384,8 +393,9 @@ function warnIfDistStale(note) {
 function machineInfo() {
   const cpus = os.cpus();
   const version = (pkg) => {
+    const base = pkg === 'onnxruntime-node' && process.env.BENCH_ORT_NODE ? process.env.BENCH_ORT_NODE : ROOT;
     try {
-      return JSON.parse(readFileSync(join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')).version;
+      return JSON.parse(readFileSync(join(base, 'node_modules', pkg, 'package.json'), 'utf8')).version;
     } catch {
       return null;
     }
@@ -442,7 +452,7 @@ function barChart(results, machine) {
   const rows = pick ? results.filter((r) => r.model === pick.model && r.batch === pick.batch).sort((x, y) => x.medianMs - y.medianMs) : [];
   const W = 760;
   const left = 190;
-  const right = 90;
+  const right = 150;
   const rowH = 30;
   const top = 64;
   const H = top + rows.length * rowH + 40;

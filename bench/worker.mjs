@@ -65,7 +65,7 @@ async function vggcEngine(spec) {
   const loadMs = performance.now() - t0;
   const [c, h, w] = model.inputShape;
   const x = benchInput(spec.batch, c, h, w);
-  return { loadMs, run: () => model.infer(x, spec.batch), notes: [] };
+  return { loadMs, run: () => model.infer(x, spec.batch), notes: model.threads ? [`${model.threads} thread${model.threads > 1 ? 's' : ''}`] : [] };
 }
 
 /**
@@ -233,10 +233,11 @@ async function ortEngine(spec, flavour) {
   }
   ort.env.logLevel = 'error';
   const t0 = performance.now();
-  const bytes = new Uint8Array(readFileSync(/** @type {string} */ (spec.onnxPath)));
+  // Node's native binding reads the file itself; the wasm build gets the bytes (reading them is part of load).
+  const model = flavour === 'web' ? new Uint8Array(readFileSync(/** @type {string} */ (spec.onnxPath))) : spec.onnxPath;
   /** @type {any} */
   const options = flavour === 'web' ? { executionProviders: ['wasm'], graphOptimizationLevel: 'all' } : { executionProviders: ['cpu'], graphOptimizationLevel: 'all', intraOpNumThreads: threads, interOpNumThreads: 1 };
-  const session = await ort.InferenceSession.create(bytes, options);
+  const session = await ort.InferenceSession.create(model, options);
   const loadMs = performance.now() - t0;
   const { readConfigFile } = await importDist('compiler/config/parse.js');
   const config = readConfigFile(spec.configPath);

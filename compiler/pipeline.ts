@@ -14,7 +14,7 @@ import type { VggConfig } from './config/config.js';
 import { buildGraph, paramCount, type LayerGraph } from './graph/graph.js';
 import { fuse } from './fuse/fuse.js';
 import { schedule, type ConvAlgorithmChoice, type KernelVariant, type ScheduleOptions } from './schedule/schedule.js';
-import { planMemory, type ArenaTensor, type MemoryPlan } from './plan/plan.js';
+import { MAX_WORKERS, planMemory, type ArenaTensor, type MemoryPlan } from './plan/plan.js';
 import { emitModule } from './codegen/module.js';
 import { compileAssemblyScript } from './assemble/asc.js';
 import { finishModule } from './assemble/binaryen.js';
@@ -84,7 +84,7 @@ export async function compileModel(opts: CompileOptions): Promise<CompileResult>
     progress({ stage: 'codegen', message: `generating ${plan.steps.length} kernels` });
     const asSource = emitModule(plan);
     progress({ stage: 'assemble', message: 'compiling AssemblyScript to wasm' });
-    const { wasm: rawWasm } = await compileAssemblyScript(asSource);
+    const { wasm: rawWasm } = await compileAssemblyScript(asSource, { memoryPages: plan.memoryPages });
     const packed = await packWeights(source, plan.packed, plan.weightsPayloadBytes, join(staging.path, 'weights.bin'), (doneBytes, totalBytes) =>
       progress({ stage: 'weights', doneBytes, totalBytes }),
     );
@@ -141,7 +141,7 @@ function buildManifest(graph: LayerGraph, plan: MemoryPlan, wasm: Uint8Array, we
       source: weightsSource,
       tensors: plan.packed.map((t) => ({ key: t.param.key, shape: [...t.param.shape], layout: t.layout, offset: t.offset, byteLength: t.byteLength })),
     },
-    memory: { pages: plan.memoryPages, arenaBase: plan.arenaBase, arenaBytes: plan.arenaBytes, peakLiveBytes: plan.peakLiveBytes, weightsBase: plan.weightsBase },
+    memory: { pages: plan.memoryPages, arenaBase: plan.arenaBase, arenaBytes: plan.arenaBytes, peakLiveBytes: plan.peakLiveBytes, weightsBase: plan.weightsBase, shared: true, maxWorkers: MAX_WORKERS },
     input: { offset: plan.input.offset, shape: [graph.input.c, graph.input.h, graph.input.w] },
     output: { offset: plan.output.offset, numClasses: graph.numClasses },
     steps: plan.steps.map((s) => ({

@@ -8,17 +8,32 @@ import { VggcError } from './errors.js';
 import { checkManifest } from './manifest-check.js';
 import { createInstance, readWasmTag, wrapInstance, type ModelInstance, type VggcModel } from './model.js';
 import { parseWeightsHeader, WEIGHTS_HEADER_BYTES } from './weights-file.js';
+import { WorkerPool } from './threads-node.js';
+import { availableParallelism } from 'node:os';
+import v8 from 'node:v8';
 
 export interface LoadOptions {
   /** Called while weights.bin streams into memory. */
   readonly onProgress?: (loadedBytes: number, totalBytes: number) => void;
+  /**
+   * Threads that run each layer: the calling thread plus threads − 1 worker_threads on the same
+   * memory. Default: the machine's available cores, at most the model's maxWorkers. 1 = no workers.
+   */
+  readonly threads?: number;
 }
 
 /** Bytes per read: large enough to stream at disk speed, small enough to report progress. */
 const READ_CHUNK = 64 * 1024 * 1024;
 
 export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<VggcModel> {
-  return wrapInstance(await loadInstance(dir, opts), dir);
+  const inst = await loadInstance(dir, opts);
+  const max = inst.manifest.memory.maxWorkers;
+  const requested = opts.threads ?? Math.min(availableParallelism(), max);
+  if (!Number.isSafeInteger(requested) || requested < 1) throw new VggcError(`loadModel: threads must be a positive integer, found ${String(opts.threads)}`);
+  if (requested > max) throw new VggcError(`loadModel: threads is ${requested} but ${dir} was compiled for at most ${max}`);
+  if (requested === 1 || !inst.manifest.memory.shared) return wrapInstance(inst, dir);
+  const pool = await WorkerPool.start(inst.module, inst.memory, inst.steps.map((s) => s.info.function), requested);
+  return wrapInstance(inst, dir, pool);
 }
 
 /** The low-level view (memory + layer functions): for per-layer timing and per-layer tests. */
@@ -30,6 +45,7 @@ export async function loadInstance(dir: string, opts: LoadOptions = {}): Promise
 
   let module: WebAssembly.Module;
   try {
+    compileOptimizedFromTheStart();
     module = await WebAssembly.compile(readBytes(wasmPath));
   } catch (e) {
     if (e instanceof VggcError) throw e;
@@ -67,6 +83,19 @@ export async function loadInstance(dir: string, opts: LoadOptions = {}): Promise
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * V8 first runs a wasm function in its baseline tier (Liftoff) and never switches a running call to
+ * optimised code: every layer would run its whole first call at baseline speed (ANCHORS.md: 56 ms
+ * instead of 20 ms for a 1-GFLOP kernel). vggc's module is small, so compiling it straight with the
+ * optimising tier costs little; the flag applies to wasm modules compiled after it in this process.
+ */
+let optimizedFlagSet = false;
+function compileOptimizedFromTheStart(): void {
+  if (optimizedFlagSet) return;
+  v8.setFlagsFromString('--no-liftoff');
+  optimizedFlagSet = true;
 }
 
 function readBytes(path: string): Uint8Array<ArrayBuffer> {

@@ -21,6 +21,8 @@ export function checkManifest(raw: unknown, file: string): Manifest {
     return v as number;
   };
   const pages = int(m.memory?.pages, 'memory.pages', 1);
+  int(m.memory.maxWorkers, 'memory.maxWorkers', 1);
+  if (typeof m.memory.shared !== 'boolean') fail(`memory.shared must be true or false, found ${JSON.stringify(m.memory.shared)}`);
   if (pages > MAX_PAGES) fail(`memory.pages is ${pages}, more than WebAssembly's ${MAX_PAGES}`);
   const limit = pages * PAGE;
   const inside = (start: number, bytes: number, what: string): void => {

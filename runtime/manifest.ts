@@ -83,6 +83,10 @@ export interface Manifest {
     readonly peakLiveBytes: number;
     /** Where weights.bin's payload goes in wasm memory. */
     readonly weightsBase: number;
+    /** model.wasm imports a shared memory (needed for threads). */
+    readonly shared: boolean;
+    /** Most threads the model's scratch areas were planned for. */
+    readonly maxWorkers: number;
   };
   /** One image, C×H×W float32, is written here before the first step. */
   readonly input: { readonly offset: number; readonly shape: readonly [number, number, number] };

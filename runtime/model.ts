@@ -13,6 +13,8 @@ export interface VggcModel {
   /** [channels, height, width] of one input image. */
   readonly inputShape: readonly [number, number, number];
   readonly numClasses: number;
+  /** Threads that run each layer (1 = the calling thread only). */
+  readonly threads: number;
   /**
    * Runs the network on `n` images (N×C×H×W float32, NCHW like PyTorch) and returns the N×numClasses
    * logits. Calls are queued: concurrent calls never mix their results.
@@ -47,6 +49,7 @@ export interface InstanceStep {
 /** The low-level view of a loaded model: its memory and its layer functions, in order. */
 export interface ModelInstance {
   readonly manifest: Manifest;
+  readonly module: WebAssembly.Module;
   readonly memory: WebAssembly.Memory;
   readonly steps: readonly InstanceStep[];
 }
@@ -57,7 +60,8 @@ export async function createInstance(
   fillWeights: (memory: WebAssembly.Memory) => void | Promise<void>,
   label: string,
 ): Promise<ModelInstance> {
-  const memory = new WebAssembly.Memory({ initial: manifest.memory.pages, maximum: manifest.memory.pages });
+  // Shared so that worker threads can run layers on the same memory (model.wasm imports it shared).
+  const memory = new WebAssembly.Memory({ initial: manifest.memory.pages, maximum: manifest.memory.pages, shared: manifest.memory.shared });
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
   const steps = manifest.steps.map((info) => {
     const fn = instance.exports[info.function];
@@ -65,10 +69,19 @@ export async function createInstance(
     return { fn: fn as StepFn, workItems: info.workItems, info };
   });
   await fillWeights(memory);
-  return { manifest, memory, steps };
+  // Touch the arena once now: the first inference should not pay for faulting in fresh pages.
+  new Uint8Array(memory.buffer, manifest.memory.arenaBase, manifest.memory.arenaBytes).fill(0);
+  return { manifest, module, memory, steps };
 }
 
-export function wrapInstance(inst: ModelInstance, label: string): VggcModel {
+/** Runs one step's work items, possibly split between threads; the caller's own share via `own`. */
+export interface StepExecutor {
+  readonly threads: number;
+  run(step: number, items: number, own: (start: number, end: number) => void): void;
+  terminate(): Promise<void>;
+}
+
+export function wrapInstance(inst: ModelInstance, label: string, executor?: StepExecutor): VggcModel {
   const { manifest, steps } = inst;
   let memory: WebAssembly.Memory | null = inst.memory;
   const [c, h, w] = manifest.input.shape;
@@ -78,7 +91,11 @@ export function wrapInstance(inst: ModelInstance, label: string): VggcModel {
 
   const runOne = (mem: WebAssembly.Memory, image: Float32Array, out: Float32Array): void => {
     new Float32Array(mem.buffer, manifest.input.offset, imageFloats).set(image);
-    for (const step of steps) step.fn(0, step.workItems, 0);
+    if (executor) {
+      steps.forEach((step, i) => executor.run(i, step.workItems, (start, end) => step.fn(start, end, 0)));
+    } else {
+      for (const step of steps) step.fn(0, step.workItems, 0);
+    }
     out.set(new Float32Array(mem.buffer, manifest.output.offset, numClasses));
   };
 
@@ -86,6 +103,7 @@ export function wrapInstance(inst: ModelInstance, label: string): VggcModel {
     manifest,
     inputShape: [c, h, w],
     numClasses,
+    threads: executor?.threads ?? 1,
     infer(input: Float32Array, n = 1): Promise<Float32Array> {
       // Calls are queued; copy now so a caller reusing its buffer cannot change a pending call's input.
       const snapshot = input instanceof Float32Array ? input.slice() : input;
@@ -109,6 +127,7 @@ export function wrapInstance(inst: ModelInstance, label: string): VggcModel {
     },
     dispose() {
       memory = null;
+      void executor?.terminate();
     },
   };
   return model;

@@ -16,9 +16,13 @@ export interface AscResult {
  * (nothing is allocated); no abort import and no assertions (kernels do no bounds checks by design:
  * every address is fixed at compile time).
  */
-const ASC_FLAGS = ['-O3', '--runtime', 'stub', '--use', 'abort=', '--noAssert', '--enable', 'simd', '--importMemory', '--noExportMemory'];
+const ASC_FLAGS = ['-O3', '--runtime', 'stub', '--use', 'abort=', '--noAssert', '--enable', 'simd,threads', '--importMemory', '--noExportMemory', '--sharedMemory'];
 
-export async function compileAssemblyScript(source: string, opts: { wat?: boolean } = {}): Promise<AscResult> {
+/**
+ * `memoryPages`: the imported memory is shared (worker threads run layers on it), and a shared memory
+ * must declare its maximum: the model's exact size, which it never grows beyond.
+ */
+export async function compileAssemblyScript(source: string, opts: { memoryPages: number; wat?: boolean }): Promise<AscResult> {
   const asc = await import('assemblyscript/asc');
   const files = new Map<string, string>([
     ['model.ts', source],
@@ -26,7 +30,7 @@ export async function compileAssemblyScript(source: string, opts: { wat?: boolea
   ]);
   const outputs = new Map<string, Uint8Array | string>();
   let stderr = '';
-  const argv = ['model.ts', '--outFile', 'model.wasm', ...(opts.wat ? ['--textFile', 'model.wat'] : []), ...ASC_FLAGS];
+  const argv = ['model.ts', '--outFile', 'model.wasm', ...(opts.wat ? ['--textFile', 'model.wat'] : []), ...ASC_FLAGS, '--initialMemory', String(opts.memoryPages), '--maximumMemory', String(opts.memoryPages)];
   const result = await asc.main(argv, {
     readFile: (name: string) => files.get(name.replace(/^\.\//, '')) ?? null,
     writeFile: (name: string, contents: Uint8Array | string) => void outputs.set(name, contents),

@@ -9,7 +9,8 @@
 import { VggcError } from '../errors.js';
 import { WASM_MAX_BYTES } from '../config/config.js';
 import type { MapShape, ParamTensor } from '../graph/graph.js';
-import type { Schedule, ScheduledStep } from '../schedule/schedule.js';
+import { MAX_WORKERS, type Schedule, type ScheduledStep } from '../schedule/schedule.js';
+export { MAX_WORKERS };
 import { packedByteLength, roundUp, TENSOR_ALIGN, type PackedTensor, type WeightLayout } from '../weights/layout.js';
 
 export const ARENA_BASE = 64 * 1024;
@@ -36,11 +37,6 @@ export interface ArenaTensor {
   readonly offset: number;
 }
 
-/**
- * Most workers a model can be run with: each gets its own scratch for steps that need one
- * (Winograd's transformed tiles), indexed by the worker argument of every layer function.
- */
-export const MAX_WORKERS = 4;
 
 export interface PlannedStep {
   readonly index: number;

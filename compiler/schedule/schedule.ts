@@ -33,6 +33,12 @@ export const WINOGRAD_MIN_CHANNELS = 16;
 export const WINOGRAD_BLOCK_BYTES = 4 * 1024 * 1024;
 /** Rows of the Winograd GEMM register tile (tiles × 8 output channels). */
 export const WINOGRAD_GEMM_ROWS = 4;
+/**
+ * Most workers (threads) a model can be run with. Each has its own scratch, selected by the worker
+ * argument every layer function takes; Winograd layers also split their output channels into this
+ * many groups so that even a one-block layer (a 14×14 or 28×28 map) can be shared between threads.
+ */
+export const MAX_WORKERS = 4;
 
 export type ConvAlgorithm = 'direct' | 'winograd-f4x4';
 /** `auto` lets the scheduler decide per layer (the default). */
@@ -52,6 +58,11 @@ export interface WinogradPlan {
   readonly tilesPerBlockPadded: number;
   /** Multiply-adds of the 36 GEMMs (the transforms' adds not counted). */
   readonly gemmMacs: number;
+  readonly blocks: number;
+  /** Output-channel groups: work item = (block, group), block-major. */
+  readonly coGroups: number;
+  /** 8-channel output blocks per group (the last group may have fewer). */
+  readonly coBlocksPerGroup: number;
 }
 
 export interface PackInputSchedule {
@@ -139,15 +150,18 @@ function scheduleWinograd(step: FusedConv): ConvSchedule {
   const blocks = Math.ceil(tileRows / tileRowsPerBlock);
   const tilesPerBlockPadded = Math.ceil((tileRowsPerBlock * tileCols) / WINOGRAD_GEMM_ROWS) * WINOGRAD_GEMM_ROWS;
   const op = step.pool ? 'f32-conv3x3p1-winograd-f4x4-bias-relu-maxpool2x2' : 'f32-conv3x3p1-winograd-f4x4-bias-relu';
+  const coBlocks = pad8(output.c) / OUT_BLOCK;
+  const coBlocksPerGroup = Math.ceil(coBlocks / Math.min(MAX_WORKERS, coBlocks));
+  const coGroups = Math.ceil(coBlocks / coBlocksPerGroup);
   return {
     kind: 'conv',
     kernel: `${op}-${WINOGRAD_GEMM_ROWS}x8-wasmsimd`,
     step,
     algorithm: 'winograd-f4x4',
-    winograd: { tileRows, tileCols, tileRowsPerBlock, tilesPerBlockPadded, gemmMacs: tileRows * tileCols * 36 * inStride * pad8(output.c) },
+    winograd: { tileRows, tileCols, tileRowsPerBlock, tilesPerBlockPadded, gemmMacs: tileRows * tileCols * 36 * inStride * pad8(output.c), blocks, coGroups, coBlocksPerGroup },
     tile: { rows: 4, cols: 4, channels: OUT_BLOCK },
     outChannelsPadded: pad8(output.c),
-    workItems: blocks,
+    workItems: blocks * coGroups,
     macs: directMacs(step),
   };
 }

@@ -1,0 +1,97 @@
+/**
+ * A persistent pool of worker_threads running layer functions on the model's one shared
+ * WebAssembly.Memory. Per step the main thread (worker 0) hands each worker a contiguous range of the
+ * step's work items through a small control block in a SharedArrayBuffer, wakes them with
+ * Atomics.notify, runs its own range, and waits (Atomics.wait) until every worker has finished: one
+ * barrier per step, no messages on the hot path.
+ */
+import { Worker } from 'node:worker_threads';
+import { VggcError } from './errors.js';
+import { CONTROL, controlInts } from './threads-protocol.js';
+import type { StepExecutor } from './model.js';
+
+/** A step that takes longer than this is treated as a hung worker rather than waited on forever. */
+const STEP_TIMEOUT_MS = 120_000;
+
+export class WorkerPool implements StepExecutor {
+  private readonly control: Int32Array;
+  private readonly workers: Worker[] = [];
+  private failure: string | null = null;
+
+  get threads(): number {
+    return this.size;
+  }
+
+  private constructor(readonly size: number) {
+    this.control = new Int32Array(new SharedArrayBuffer(controlInts(size) * 4));
+  }
+
+  /** Starts `size - 1` workers (the calling thread is worker 0) on `module` and `memory`. */
+  static async start(module: WebAssembly.Module, memory: WebAssembly.Memory, functions: readonly string[], size: number): Promise<WorkerPool> {
+    const pool = new WorkerPool(size);
+    const url = new URL('./worker-node.js', import.meta.url);
+    const ready: Promise<void>[] = [];
+    for (let w = 1; w < size; w++) {
+      const worker = new Worker(url, { workerData: { module, memory, functions, control: pool.control, worker: w } });
+      worker.unref();
+      ready.push(
+        new Promise((resolve, reject) => {
+          worker.once('message', (m: { ready?: boolean; error?: string }) => (m.ready ? resolve() : reject(new VggcError(`worker ${w} failed to start: ${m.error}`))));
+          worker.once('error', (e) => reject(new VggcError(`worker ${w} failed to start: ${e.message}`)));
+        }),
+      );
+      worker.on('error', (e) => (pool.failure ??= `worker ${w} crashed: ${e.message}`));
+      worker.on('exit', (code) => (pool.failure ??= `worker ${w} exited (code ${code})`));
+      worker.on('message', (m: { error?: string }) => {
+        if (m.error) pool.failure ??= `worker ${w}: ${m.error}`;
+      });
+      pool.workers.push(worker);
+    }
+    try {
+      await Promise.all(ready);
+    } catch (e) {
+      await pool.terminate();
+      throw e;
+    }
+    return pool;
+  }
+
+  /**
+   * Runs step `step` over work items [0, items): worker 0 (this thread) calls `own` for its range.
+   * Blocks this thread until all workers are done; throws if a worker failed.
+   */
+  run(step: number, items: number, own: (start: number, end: number) => void): void {
+    if (this.failure) throw new VggcError(`the thread pool is broken: ${this.failure}`);
+    const c = this.control;
+    const n = this.size;
+    const split = (w: number): number => Math.floor((items * w) / n);
+    for (let w = 1; w < n; w++) {
+      c[CONTROL.RANGES + 2 * w] = split(w);
+      c[CONTROL.RANGES + 2 * w + 1] = split(w + 1);
+    }
+    c[CONTROL.STEP] = step;
+    Atomics.store(c, CONTROL.PENDING, n - 1);
+    Atomics.add(c, CONTROL.GENERATION, 1);
+    Atomics.notify(c, CONTROL.GENERATION);
+    const ownEnd = split(1);
+    if (ownEnd > 0) own(0, ownEnd);
+    const deadline = Date.now() + STEP_TIMEOUT_MS;
+    for (let pending = Atomics.load(c, CONTROL.PENDING); pending !== 0; pending = Atomics.load(c, CONTROL.PENDING)) {
+      if (Atomics.wait(c, CONTROL.PENDING, pending, 1000) === 'timed-out' && Date.now() > deadline) {
+        this.failure = `a worker did not finish step ${step} within ${STEP_TIMEOUT_MS / 1000} s`;
+        throw new VggcError(`the thread pool is broken: ${this.failure}`);
+      }
+    }
+    if (Atomics.load(c, CONTROL.ERROR)) {
+      this.failure ??= `a worker failed in step ${step}`;
+      throw new VggcError(`the thread pool is broken: ${this.failure}`);
+    }
+  }
+
+  async terminate(): Promise<void> {
+    Atomics.store(this.control, CONTROL.SHUTDOWN, 1);
+    Atomics.add(this.control, CONTROL.GENERATION, 1);
+    Atomics.notify(this.control, CONTROL.GENERATION);
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
