@@ -62,19 +62,22 @@ program
   .requiredOption('-i, --input <file>', 'input .npy, float32, shape N×C×H×W (or C×H×W for one image)')
   .requiredOption('-o, --output <file>', 'output .npy for the logits')
   .action(async (dir: string, o: { input: string; output: string }) => {
-    const model = await loadModel(dir);
     const x = readNpy(o.input);
-    const [c, h, w] = model.inputShape;
-    const shape = x.shape.length === 3 ? [1, ...x.shape] : x.shape;
-    if (shape.length !== 4 || shape[1] !== c || shape[2] !== h || shape[3] !== w) {
-      throw new VggcError(`${o.input}: shape [${x.shape.join(', ')}] does not match the model's input N×${c}×${h}×${w}`);
+    const model = await loadModel(dir);
+    try {
+      const [c, h, w] = model.inputShape;
+      const shape = x.shape.length === 3 ? [1, ...x.shape] : x.shape;
+      if (shape.length !== 4 || shape[1] !== c || shape[2] !== h || shape[3] !== w) {
+        throw new VggcError(`${o.input}: shape [${x.shape.join(', ')}] does not match the model's input N×${c}×${h}×${w}`);
+      }
+      const started = performance.now();
+      const logits = await model.infer(x.data, shape[0]);
+      const ms = performance.now() - started;
+      writeNpy(o.output, [shape[0], model.numClasses], logits);
+      console.log(`${shape[0]} image(s) → ${o.output} [${shape[0]}, ${model.numClasses}] in ${ms.toFixed(1)} ms (${model.threads} thread${model.threads > 1 ? 's' : ''})`);
+    } finally {
+      model.dispose();
     }
-    const started = performance.now();
-    const logits = await model.infer(x.data, shape[0]);
-    const ms = performance.now() - started;
-    writeNpy(o.output, [shape[0], model.numClasses], logits);
-    console.log(`${shape[0]} image(s) → ${o.output} [${shape[0]}, ${model.numClasses}] in ${ms.toFixed(1)} ms`);
-    model.dispose();
   });
 
 program
@@ -85,7 +88,7 @@ program
   .option('-k, --top <k>', 'how many classes to show per image', parsePositiveInt, 5)
   .option('--json', 'print a JSON array: [{ file, predictions: [{ label, index, probability }] }]')
   .action(async (dir: string, images: string[], o: { top: number; json?: boolean }) => {
-    const model = await loadModel(dir);
+    const model = await loadModel(dir, { threads: 1 }); // small inputs one at a time: no pool needed
     const { preprocessing, labels, config } = model.manifest;
     const results: Array<{ file: string; predictions?: Prediction[]; error?: string }> = [];
     for (const file of images) {

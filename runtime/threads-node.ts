@@ -12,6 +12,8 @@ import type { StepExecutor } from './model.js';
 
 /** A step that takes longer than this is treated as a hung worker rather than waited on forever. */
 const STEP_TIMEOUT_MS = 120_000;
+/** How long the calling thread polls for the workers before it sleeps. */
+const SPIN_MS = 5;
 
 export class WorkerPool implements StepExecutor {
   private readonly control: Int32Array;
@@ -33,7 +35,6 @@ export class WorkerPool implements StepExecutor {
     const ready: Promise<void>[] = [];
     for (let w = 1; w < size; w++) {
       const worker = new Worker(url, { workerData: { module, memory, functions, control: pool.control, worker: w } });
-      worker.unref();
       ready.push(
         new Promise((resolve, reject) => {
           worker.once('message', (m: { ready?: boolean; error?: string }) => (m.ready ? resolve() : reject(new VggcError(`worker ${w} failed to start: ${m.error}`))));
@@ -53,6 +54,8 @@ export class WorkerPool implements StepExecutor {
       await pool.terminate();
       throw e;
     }
+    // Idle workers must not keep the process alive (a script that forgets dispose() still exits).
+    for (const worker of pool.workers) worker.unref();
     return pool;
   }
 
@@ -75,6 +78,9 @@ export class WorkerPool implements StepExecutor {
     Atomics.notify(c, CONTROL.GENERATION);
     const ownEnd = split(1);
     if (ownEnd > 0) own(0, ownEnd);
+    // Poll briefly (workers usually finish within a fraction of a step), then sleep.
+    const spinUntil = performance.now() + SPIN_MS;
+    while (Atomics.load(c, CONTROL.PENDING) !== 0 && performance.now() < spinUntil);
     const deadline = Date.now() + STEP_TIMEOUT_MS;
     for (let pending = Atomics.load(c, CONTROL.PENDING); pending !== 0; pending = Atomics.load(c, CONTROL.PENDING)) {
       if (Atomics.wait(c, CONTROL.PENDING, pending, 1000) === 'timed-out' && Date.now() > deadline) {

@@ -6,6 +6,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { CONTROL } from './threads-protocol.js';
 
 type StepFn = (start: number, end: number, worker: number) => void;
+/** How long an idle worker polls for the next step before it sleeps. */
+const SPIN_MS = 5;
 const { module, memory, functions, control, worker } = workerData as {
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
@@ -20,6 +22,10 @@ try {
   parentPort!.postMessage({ ready: true });
   let generation = Atomics.load(control, CONTROL.GENERATION);
   for (;;) {
+    // Spin briefly before sleeping: the steps of one inference follow each other within
+    // microseconds, and a thread that goes to sleep (and its vCPU with it) is slow to get going again.
+    const spinUntil = performance.now() + SPIN_MS;
+    while (Atomics.load(control, CONTROL.GENERATION) === generation && performance.now() < spinUntil);
     Atomics.wait(control, CONTROL.GENERATION, generation);
     generation = Atomics.load(control, CONTROL.GENERATION);
     if (Atomics.load(control, CONTROL.SHUTDOWN)) break;
