@@ -13,5 +13,7 @@ export const VGGC_VARIANTS = [
   // loadModel's default is now one thread per available core, so the single-thread row says so explicitly.
   { label: 'vggc 1 thread', loadOptions: { threads: 1 } },
   { label: 'vggc 2 threads', loadOptions: { threads: 2 } },
-  // { label: 'vggc relaxed 1 thread', loadOptions: {}, compileOptions: { kernels: 'relaxed' }, nodeArgs: ['--experimental-wasm-relaxed-simd'] },
+  // The relaxed-SIMD build (model-relaxed.wasm, compiled beside model.wasm); Node 20 needs the flag.
+  { label: 'vggc relaxed 1 thread', loadOptions: { threads: 1, build: 'relaxed' }, nodeArgs: ['--experimental-wasm-relaxed-simd'] },
+  { label: 'vggc relaxed 2 threads', loadOptions: { threads: 2, build: 'relaxed' }, nodeArgs: ['--experimental-wasm-relaxed-simd'] },
 ];

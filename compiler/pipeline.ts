@@ -85,13 +85,17 @@ export async function compileModel(opts: CompileOptions): Promise<CompileResult>
     const asSource = emitModule(plan);
     progress({ stage: 'assemble', message: 'compiling AssemblyScript to wasm' });
     const { wasm: rawWasm } = await compileAssemblyScript(asSource, { memoryPages: plan.memoryPages });
+    // The relaxed-SIMD twin (f32x4.relaxed_madd) exists only for the SIMD kernels.
+    const rawRelaxed = kernels === 'wasmsimd' ? (await compileAssemblyScript(asSource, { memoryPages: plan.memoryPages, relaxed: true })).wasm : null;
     const packed = await packWeights(source, plan.packed, plan.weightsPayloadBytes, join(staging.path, 'weights.bin'), (doneBytes, totalBytes) =>
       progress({ stage: 'weights', doneBytes, totalBytes }),
     );
     const wasm = finishModule(rawWasm, { format: 'vggc-wasm', weightsSha256: packed.sha256, kernels });
+    const relaxed = rawRelaxed ? finishModule(rawRelaxed, { format: 'vggc-wasm', weightsSha256: packed.sha256, kernels: `${kernels}-relaxed` }) : null;
     progress({ stage: 'write', message: 'writing model.wasm and model.json' });
-    const manifest = buildManifest(graph, plan, wasm, packed.sha256, source.description, labels);
+    const manifest = buildManifest(graph, plan, wasm, relaxed, packed.sha256, source.description, labels);
     writeFileSync(join(staging.path, 'model.wasm'), wasm);
+    if (relaxed) writeFileSync(join(staging.path, RELAXED_WASM_FILE), relaxed);
     writeFileSync(join(staging.path, 'model.ts'), asSource);
     writeFileSync(join(staging.path, 'model.json'), `${JSON.stringify(manifest, null, 2)}\n`);
     staging.commit();
@@ -122,7 +126,10 @@ export function preprocessingFor(config: VggConfig): Preprocessing {
   };
 }
 
-function buildManifest(graph: LayerGraph, plan: MemoryPlan, wasm: Uint8Array, weightsSha256: string, weightsSource: string, labels: readonly string[] | null): Manifest {
+const RELAXED_WASM_FILE = 'model-relaxed.wasm';
+const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+
+function buildManifest(graph: LayerGraph, plan: MemoryPlan, wasm: Uint8Array, relaxed: Uint8Array | null, weightsSha256: string, weightsSource: string, labels: readonly string[] | null): Manifest {
   const config = graph.config;
   const macs = plan.steps.reduce((n, s) => n + ('macs' in s.schedule ? s.schedule.macs : 0), 0);
   return {
@@ -132,7 +139,12 @@ function buildManifest(graph: LayerGraph, plan: MemoryPlan, wasm: Uint8Array, we
     name: config.name,
     config: { ...config, blocks: config.blocks.map((b) => [...b]), inputSize: [...config.inputSize], avgPool: config.avgPool ? [...config.avgPool] : null, classifier: [...config.classifier] },
     kernels: plan.schedule.variant,
-    wasm: { file: 'model.wasm', bytes: wasm.length, sha256: createHash('sha256').update(wasm).digest('hex') },
+    wasm: {
+      file: 'model.wasm',
+      bytes: wasm.length,
+      sha256: sha256(wasm),
+      relaxed: relaxed ? { file: RELAXED_WASM_FILE, bytes: relaxed.length, sha256: sha256(relaxed) } : null,
+    },
     weights: {
       file: 'weights.bin',
       headerBytes: WEIGHTS_HEADER_BYTES,

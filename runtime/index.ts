@@ -10,4 +10,5 @@ export { loadModel, type LoadOptions } from './load-node.js';
 export type { VggcModel } from './model.js';
 export type { Manifest, ManifestStep, Preprocessing } from './manifest.js';
 export { VggcError, isVggcError } from './errors.js';
+export { supportsRelaxedSimd, type BuildChoice } from './features.js';
 export { readNpy, writeNpy, type NpyArray } from './npy.js';

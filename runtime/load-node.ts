@@ -9,6 +9,7 @@ import { checkManifest } from './manifest-check.js';
 import { createInstance, readWasmTag, wrapInstance, type ModelInstance, type VggcModel } from './model.js';
 import { parseWeightsHeader, WEIGHTS_HEADER_BYTES } from './weights-file.js';
 import { WorkerPool } from './threads-node.js';
+import { supportsRelaxedSimd, type BuildChoice } from './features.js';
 import { availableParallelism } from 'node:os';
 import v8 from 'node:v8';
 
@@ -20,6 +21,12 @@ export interface LoadOptions {
    * memory. Default: the machine's available cores, at most the model's maxWorkers. 1 = no workers.
    */
   readonly threads?: number;
+  /**
+   * `deterministic`: model.wasm, bit-identical results on every engine. `relaxed`: model-relaxed.wasm
+   * (fused multiply-add where the hardware has it; faster, last-bit differences between machines).
+   * `auto` (default): relaxed when the engine supports relaxed SIMD and the model has that build.
+   */
+  readonly build?: BuildChoice;
 }
 
 /** Bytes per read: large enough to stream at disk speed, small enough to report progress. */
@@ -40,7 +47,12 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Vg
 export async function loadInstance(dir: string, opts: LoadOptions = {}): Promise<ModelInstance> {
   const manifestPath = join(dir, 'model.json');
   const manifest = checkManifest(readJson(manifestPath), manifestPath);
-  const wasmPath = join(dir, manifest.wasm.file);
+  const relaxedFile = manifest.wasm.relaxed?.file;
+  const choice = opts.build ?? 'auto';
+  if (choice === 'relaxed' && !relaxedFile) throw new VggcError(`${manifestPath}: this model has no relaxed-SIMD build (it was compiled with --kernels ${manifest.kernels})`);
+  if (choice === 'relaxed' && !supportsRelaxedSimd()) throw new VggcError('loadModel: this JavaScript engine does not support relaxed SIMD (Node 20 needs --experimental-wasm-relaxed-simd)');
+  const useRelaxed = relaxedFile !== undefined && (choice === 'relaxed' || (choice === 'auto' && supportsRelaxedSimd()));
+  const wasmPath = join(dir, useRelaxed ? relaxedFile : manifest.wasm.file);
   const weightsPath = join(dir, manifest.weights.file);
 
   let module: WebAssembly.Module;
@@ -68,6 +80,7 @@ export async function loadInstance(dir: string, opts: LoadOptions = {}): Promise
     return await createInstance(
       manifest,
       module,
+      useRelaxed ? 'relaxed' : 'deterministic',
       (memory) => {
         const base = manifest.memory.weightsBase;
         for (let done = 0; done < payloadBytes; ) {

@@ -39,7 +39,8 @@ export function checkManifest(raw: unknown, file: string): Manifest {
     if (typeof s.function !== 'string') fail(`steps[${i}].function must be a string`);
     int(s.workItems, `steps[${i}].workItems`, 1);
   });
-  for (const f of [m.wasm?.file, m.weights.file]) {
+  if (m.wasm?.relaxed !== null && typeof m.wasm?.relaxed !== 'object') fail('wasm.relaxed must be an object or null');
+  for (const f of [m.wasm?.file, m.weights.file, ...(m.wasm.relaxed ? [m.wasm.relaxed.file] : [])]) {
     if (typeof f !== 'string' || !/^[\w.-]+$/.test(f) || f.startsWith('.')) fail(`file name ${JSON.stringify(f)} must be a plain name inside the model folder`);
   }
   return m;

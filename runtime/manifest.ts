@@ -66,7 +66,13 @@ export interface Manifest {
     readonly preprocessing: unknown;
   };
   readonly kernels: 'wasmsimd' | 'scalar-ref';
-  readonly wasm: { readonly file: string; readonly bytes: number; readonly sha256: string };
+  /** The deterministic build (bit-identical on every engine), and its relaxed-SIMD twin if compiled. */
+  readonly wasm: {
+    readonly file: string;
+    readonly bytes: number;
+    readonly sha256: string;
+    readonly relaxed: { readonly file: string; readonly bytes: number; readonly sha256: string } | null;
+  };
   readonly weights: {
     readonly file: string;
     readonly headerBytes: number;

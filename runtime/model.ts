@@ -15,6 +15,8 @@ export interface VggcModel {
   readonly numClasses: number;
   /** Threads that run each layer (1 = the calling thread only). */
   readonly threads: number;
+  /** `deterministic` (model.wasm, bit-identical everywhere) or `relaxed` (model-relaxed.wasm). */
+  readonly build: 'deterministic' | 'relaxed';
   /**
    * Runs the network on `n` images (N×C×H×W float32, NCHW like PyTorch) and returns the N×numClasses
    * logits. Calls are queued: concurrent calls never mix their results.
@@ -49,6 +51,8 @@ export interface InstanceStep {
 /** The low-level view of a loaded model: its memory and its layer functions, in order. */
 export interface ModelInstance {
   readonly manifest: Manifest;
+  /** Which wasm build runs: model.wasm (deterministic) or model-relaxed.wasm. */
+  readonly build: 'deterministic' | 'relaxed';
   readonly module: WebAssembly.Module;
   readonly memory: WebAssembly.Memory;
   readonly steps: readonly InstanceStep[];
@@ -57,6 +61,7 @@ export interface ModelInstance {
 export async function createInstance(
   manifest: Manifest,
   module: WebAssembly.Module,
+  build: ModelInstance['build'],
   fillWeights: (memory: WebAssembly.Memory) => void | Promise<void>,
   label: string,
 ): Promise<ModelInstance> {
@@ -71,7 +76,7 @@ export async function createInstance(
   await fillWeights(memory);
   // Touch the arena once now: the first inference should not pay for faulting in fresh pages.
   new Uint8Array(memory.buffer, manifest.memory.arenaBase, manifest.memory.arenaBytes).fill(0);
-  return { manifest, module, memory, steps };
+  return { manifest, build, module, memory, steps };
 }
 
 /** Runs one step's work items, possibly split between threads; the caller's own share via `own`. */
@@ -104,6 +109,7 @@ export function wrapInstance(inst: ModelInstance, label: string, executor?: Step
     inputShape: [c, h, w],
     numClasses,
     threads: executor?.threads ?? 1,
+    build: inst.build,
     infer(input: Float32Array, n = 1): Promise<Float32Array> {
       // Calls are queued; copy now so a caller reusing its buffer cannot change a pending call's input.
       const snapshot = input instanceof Float32Array ? input.slice() : input;

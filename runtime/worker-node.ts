@@ -19,8 +19,9 @@ const { module, memory, functions, control, worker } = workerData as {
 try {
   const instance = new WebAssembly.Instance(module, { env: { memory } });
   const fns = functions.map((name) => instance.exports[name] as StepFn);
-  parentPort!.postMessage({ ready: true });
+  // Read the generation before saying ready: the first step may be posted the moment we do.
   let generation = Atomics.load(control, CONTROL.GENERATION);
+  parentPort!.postMessage({ ready: true });
   for (;;) {
     // Spin briefly before sleeping: the steps of one inference follow each other within
     // microseconds, and a thread that goes to sleep (and its vCPU with it) is slow to get going again.

@@ -22,15 +22,18 @@ const ASC_FLAGS = ['-O3', '--runtime', 'stub', '--use', 'abort=', '--noAssert', 
  * `memoryPages`: the imported memory is shared (worker threads run layers on it), and a shared memory
  * must declare its maximum: the model's exact size, which it never grows beyond.
  */
-export async function compileAssemblyScript(source: string, opts: { memoryPages: number; wat?: boolean }): Promise<AscResult> {
+export async function compileAssemblyScript(source: string, opts: { memoryPages: number; relaxed?: boolean; wat?: boolean }): Promise<AscResult> {
   const asc = await import('assemblyscript/asc');
+  const assembly = (name: string): string => readFileSync(`${packageRoot()}/assembly/${name}.ts`, 'utf8');
+  // The generated model imports './vggc'; the relaxed build gets the relaxed helpers under that name.
   const files = new Map<string, string>([
     ['model.ts', source],
-    [`${HELPERS_MODULE}.ts`, readFileSync(`${packageRoot()}/assembly/${HELPERS_MODULE}.ts`, 'utf8')],
+    [`${HELPERS_MODULE}.ts`, assembly(opts.relaxed ? `${HELPERS_MODULE}-relaxed` : HELPERS_MODULE)],
+    [`${HELPERS_MODULE}-common.ts`, assembly(`${HELPERS_MODULE}-common`)],
   ]);
   const outputs = new Map<string, Uint8Array | string>();
   let stderr = '';
-  const argv = ['model.ts', '--outFile', 'model.wasm', ...(opts.wat ? ['--textFile', 'model.wat'] : []), ...ASC_FLAGS, '--initialMemory', String(opts.memoryPages), '--maximumMemory', String(opts.memoryPages)];
+  const argv = ['model.ts', '--outFile', 'model.wasm', ...(opts.wat ? ['--textFile', 'model.wat'] : []), ...ASC_FLAGS, ...(opts.relaxed ? ['--enable', 'relaxed-simd'] : []), '--initialMemory', String(opts.memoryPages), '--maximumMemory', String(opts.memoryPages)];
   const result = await asc.main(argv, {
     readFile: (name: string) => files.get(name.replace(/^\.\//, '')) ?? null,
     writeFile: (name: string, contents: Uint8Array | string) => void outputs.set(name, contents),
