@@ -201,7 +201,7 @@ async function main() {
         continue;
       }
       for (const line of formatLayerRows(msg.rows)) console.log(`  ${line}`);
-      layers[`${model} / ${v.label}`] = { model, variant: v.label, runs: opts.layerRuns, ceilingGflops: CEILING_GFLOPS, rows: msg.rows, totalMs: msg.rows.reduce((s, r) => s + r.ms, 0) };
+      layers[`${model} / ${v.label}`] = { model, variant: v.label, runs: opts.layerRuns, ceilingGflops: CEILING_GFLOPS, threads: msg.rows.threads, build: msg.rows.build, rows: msg.rows.rows, totalMs: msg.rows.rows.reduce((s, r) => s + r.ms, 0) };
       await child.exited;
     }
     console.log('');

@@ -5,6 +5,8 @@
  * Atomics.notify, runs its own range, and waits (Atomics.wait) until every worker has finished: one
  * barrier per step, no messages on the hot path.
  */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { VggcError } from './errors.js';
 import { CONTROL, controlInts } from './threads-protocol.js';
@@ -14,6 +16,16 @@ import type { StepExecutor } from './model.js';
 const STEP_TIMEOUT_MS = 120_000;
 /** How long the calling thread polls for the workers before it sleeps. */
 const SPIN_MS = 5;
+
+/**
+ * The compiled worker script next to this module; when this module runs from its TypeScript source
+ * (tests), the build's copy in dist/ (npm test builds first).
+ */
+function workerScript(): URL {
+  const beside = new URL('./worker-node.js', import.meta.url);
+  if (existsSync(fileURLToPath(beside))) return beside;
+  return new URL('../dist/runtime/worker-node.js', import.meta.url);
+}
 
 export class WorkerPool implements StepExecutor {
   private readonly control: Int32Array;
@@ -31,7 +43,7 @@ export class WorkerPool implements StepExecutor {
   /** Starts `size - 1` workers (the calling thread is worker 0) on `module` and `memory`. */
   static async start(module: WebAssembly.Module, memory: WebAssembly.Memory, functions: readonly string[], size: number): Promise<WorkerPool> {
     const pool = new WorkerPool(size);
-    const url = new URL('./worker-node.js', import.meta.url);
+    const url = workerScript();
     const ready: Promise<void>[] = [];
     for (let w = 1; w < size; w++) {
       const worker = new Worker(url, { workerData: { module, memory, functions, control: pool.control, worker: w } });

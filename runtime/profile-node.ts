@@ -1,0 +1,86 @@
+/**
+ * Per-layer timing of a compiled model (`vggc bench DIR`, and the benchmark's breakdown): each layer
+ * function is timed on its own, in network order, so every step reads what its predecessor wrote.
+ * GFLOP/s counts a direct 3×3 convolution's 2·MACs, so for Winograd steps (fewer multiplies) it is an
+ * effective rate that can exceed the micro-kernel ceiling.
+ */
+import { loadInstance, type LoadOptions } from './load-node.js';
+import { WorkerPool } from './threads-node.js';
+
+/** Single-thread f32x4 micro-kernel ceiling measured on this kind of machine (ANCHORS.md: 6×8 tile, unrolled ×2). */
+export const CEILING_GFLOPS = 56;
+
+export interface LayerTiming {
+  readonly step: number;
+  readonly function: string;
+  readonly kernel: string;
+  readonly description: string;
+  readonly workItems: number;
+  readonly macs: number;
+  /** Median over the timed runs. */
+  readonly ms: number;
+  readonly gflops: number | null;
+}
+
+export interface LayerProfile {
+  readonly rows: readonly LayerTiming[];
+  readonly threads: number;
+  readonly build: 'deterministic' | 'relaxed';
+}
+
+const median = (v: number[]): number => {
+  const s = [...v].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+export async function profileLayers(dir: string, opts: LoadOptions & { runs?: number; warmup?: number } = {}): Promise<LayerProfile> {
+  const { runs = 7, warmup = 2 } = opts;
+  const inst = await loadInstance(dir, opts);
+  const threads = opts.threads ?? 1;
+  const pool = threads > 1 ? await WorkerPool.start(inst.module, inst.memory, inst.steps.map((s) => s.info.function), threads) : null;
+  try {
+    const [c, h, w] = inst.manifest.input.shape;
+    const input = new Float32Array(inst.memory.buffer, inst.manifest.input.offset, c * h * w);
+    for (let i = 0; i < input.length; i++) input[i] = Math.sin(i * 0.01); // any finite, non-trivial image
+    const run = (i: number): void => {
+      const s = inst.steps[i];
+      if (pool) pool.run(i, s.workItems, (a, b) => s.fn(a, b, 0));
+      else s.fn(0, s.workItems, 0);
+    };
+    for (let r = 0; r < warmup; r++) inst.steps.forEach((_, i) => run(i));
+    const times = inst.steps.map(() => [] as number[]);
+    for (let r = 0; r < runs; r++) {
+      inst.steps.forEach((_, i) => {
+        const t0 = performance.now();
+        run(i);
+        times[i].push(performance.now() - t0);
+      });
+    }
+    const rows = inst.steps.map((s, i) => {
+      const ms = median(times[i]);
+      return { step: i, function: s.info.function, kernel: s.info.kernel, description: s.info.description, workItems: s.workItems, macs: s.info.macs, ms, gflops: s.info.macs ? (2 * s.info.macs) / (ms * 1e6) : null };
+    });
+    return { rows, threads, build: inst.build };
+  } finally {
+    await pool?.terminate();
+  }
+}
+
+/** The profile as a text table. */
+export function formatProfile(p: LayerProfile): string[] {
+  const total = p.rows.reduce((a, r) => a + r.ms, 0);
+  const macs = p.rows.reduce((a, r) => a + r.macs, 0);
+  const desc = Math.max(11, ...p.rows.map((r) => r.description.length));
+  const kern = Math.max(6, ...p.rows.map((r) => r.kernel.length));
+  const ceiling = CEILING_GFLOPS * p.threads;
+  const line = (a: string, b: string, c: string, ms: string, share: string, g: string, of: string): string =>
+    `${a.padEnd(3)} ${b.padEnd(desc)} ${c.padEnd(kern)} ${ms.padStart(8)} ${share.padStart(6)} ${g.padStart(8)} ${of.padStart(7)}`;
+  const out = [line('#', 'description', 'kernel', 'ms', 'share', 'GFLOP/s', `of ${ceiling}`)];
+  for (const r of p.rows) {
+    out.push(line(String(r.step), r.description, r.kernel, r.ms.toFixed(2), `${((100 * r.ms) / total).toFixed(1)}%`, r.gflops === null ? '–' : r.gflops.toFixed(1), r.gflops === null ? '–' : `${((100 * r.gflops) / ceiling).toFixed(0)}%`));
+  }
+  const g = (2 * macs) / (total * 1e6);
+  out.push(line('', 'total (sum of steps)', '', total.toFixed(2), '100%', g.toFixed(1), `${((100 * g) / ceiling).toFixed(0)}%`));
+  out.push(`${p.threads} thread(s), ${p.build} build; medians. GFLOP/s counts a direct convolution's 2·MACs, so Winograd steps show an effective rate; the ceiling is ${CEILING_GFLOPS} GFLOP/s per thread (ANCHORS.md).`);
+  return out;
+}
