@@ -8,22 +8,9 @@ import { VggcError } from '../compiler/errors.js';
 import { parseConfig, readConfigFile } from '../compiler/config/parse.js';
 import { buildGraph, paramCount } from '../compiler/graph/graph.js';
 import { planFromConfig } from '../compiler/pipeline.js';
-import { ROOT } from './helpers.js';
+import { ROOT, errorOf } from './helpers.js';
 
 const BAD = join(ROOT, 'test/fixtures/bad/config');
-
-/** Runs `fn`, requires a VggcError, returns its message (checked to be one line). */
-function errorOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(VggcError);
-    const msg = (e as Error).message;
-    expect(msg).not.toMatch(/[\r\n]/);
-    return msg;
-  }
-  throw new Error('expected a VggcError, but nothing was thrown');
-}
 
 /** Reads and validates a config file all the way to the memory plan, as `vggc compile` does. */
 function check(path: string): void {

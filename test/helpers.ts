@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect } from 'vitest';
+import { VggcError } from '../runtime/errors.js';
 import { compileModel, type CompileOptions } from '../compiler/pipeline.js';
 import type { KernelVariant } from '../compiler/schedule/schedule.js';
 
@@ -57,4 +58,30 @@ export function expectParity(y: Float32Array, ref: Float32Array, numClasses: num
   const c = compareLogits(y, ref, numClasses);
   expect(c.relError).toBeLessThanOrEqual(TOLERANCE);
   expect(c.sameArgmax).toBe(true);
+}
+
+/** Runs `fn`, requires a VggcError, returns its message (checked to be one line). */
+export function errorOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(VggcError);
+    const msg = (e as Error).message;
+    expect(msg).not.toMatch(/[\r\n]/);
+    return msg;
+  }
+  throw new Error('expected a VggcError, but nothing was thrown');
+}
+
+/** Awaits `p`, requires a VggcError with a one-line message, returns the message. */
+export async function rejection(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(VggcError);
+    const msg = (e as Error).message;
+    expect(msg).not.toMatch(/[\r\n]/);
+    return msg;
+  }
+  throw new Error('expected a VggcError, but the promise resolved');
 }

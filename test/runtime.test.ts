@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { compileModel } from '../compiler/pipeline.js';
 import { loadModel, VggcError, type VggcModel } from '../runtime/index.js';
 import { readNpy } from '../runtime/npy.js';
-import { compileGolden, expectParity, GOLDEN, tempDir } from './helpers.js';
+import { compileGolden, expectParity, GOLDEN, tempDir, rejection } from './helpers.js';
 
 const tmp = tempDir('vggc-runtime-');
 let dir: string;
@@ -15,19 +15,6 @@ let dir: string;
 beforeAll(async () => {
   dir = await compileGolden('small-rect', 'wasmsimd', tmp);
 });
-
-/** Awaits `p`, requires a VggcError with a one-line message, returns the message. */
-async function rejection(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(VggcError);
-    const msg = (e as Error).message;
-    expect(msg).not.toMatch(/[\r\n]/);
-    return msg;
-  }
-  throw new Error('expected a VggcError, but the promise resolved');
-}
 
 /** A copy of the compiled small-rect folder to damage. */
 function copyModel(name: string): string {

@@ -10,6 +10,7 @@ import { VggcError } from '../compiler/errors.js';
 import type { ParamTensor } from '../compiler/graph/graph.js';
 import { openSafetensors } from '../compiler/weights/safetensors.js';
 import { type SafetensorsTensor, writeSafetensors } from '../compiler/weights/safetensors-write.js';
+import { errorOf } from './helpers.js';
 
 const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures/bad/weights');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vggc-weights-bad-'));
@@ -22,19 +23,6 @@ const params: ParamTensor[] = [
   { key: 'classifier.0.weight', notebookKey: 'classifier.0.weight', shape: [3, 4], init: 'normal-0.01' },
   { key: 'classifier.0.bias', notebookKey: 'classifier.0.bias', shape: [3], init: 'zeros' },
 ];
-
-/** Runs `fn`, requires a VggcError, returns its message (checked to be one line). */
-function errorOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(VggcError);
-    const msg = (e as Error).message;
-    expect(msg).not.toMatch(/\n/);
-    return msg;
-  }
-  throw new Error('expected a VggcError, but nothing was thrown');
-}
 
 /** Opens the file and reads every tensor, so errors found at open or at read time both surface. */
 function load(file: string): void {
