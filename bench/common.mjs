@@ -12,9 +12,6 @@ export const ROOT = dirname(BENCH_DIR);
 export const CACHE_DIR = join(BENCH_DIR, 'cache');
 export const RESULTS_DIR = join(BENCH_DIR, 'results');
 
-/** Single-thread f32x4 micro-kernel ceiling (6×8 tile, unrolled ×2) measured on the reference machine; see shared/ANCHORS.md. */
-export const CEILING_GFLOPS = 56;
-
 /** Imports a module of the built project (dist/), with a clear message when `npm run build` has not run. */
 export async function importDist(rel) {
   const path = join(ROOT, 'dist', rel);

@@ -26,8 +26,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync,
 import os from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
-import { argmaxRows, BENCH_DIR, CACHE_DIR, CEILING_GFLOPS, importDist, median, relError, RESULTS_DIR, ROOT } from './common.mjs';
-import { formatLayerRows } from './layers.mjs';
+import { argmaxRows, BENCH_DIR, CACHE_DIR, importDist, median, relError, RESULTS_DIR, ROOT } from './common.mjs';
+import { CEILING_GFLOPS, formatLayerRows } from './layers.mjs';
 import { VGGC_VARIANTS } from './variants.mjs';
 
 

@@ -31,8 +31,10 @@ export const GEMV_UNROLL = 4;
 export const WINOGRAD_MIN_CHANNELS = 16;
 /** Transformed-input bytes (36 × tiles × channels) one Winograd block may hold: sized to stay in L2/L3. */
 export const WINOGRAD_BLOCK_BYTES = 4 * 1024 * 1024;
-/** Rows of the Winograd GEMM register tile (tiles × 8 output channels). */
+/** Rows of the Winograd GEMM register tile (tiles × 8 output channels). 6 rows measured slower here (spills). */
 export const WINOGRAD_GEMM_ROWS = 4;
+/** Unrolling of the Winograd GEMM's reduction over input channels (always a multiple of 8). */
+export const WINOGRAD_GEMM_UNROLL = 2;
 /**
  * Most workers (threads) a model can be run with. Each has its own scratch, selected by the worker
  * argument every layer function takes; Winograd layers also split their output channels into this

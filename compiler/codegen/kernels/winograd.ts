@@ -11,7 +11,7 @@
  * The transforms are straight-line code generated from the matrices in compiler/winograd/.
  */
 import type { ConvSchedule } from '../../schedule/schedule.js';
-import { CONV_UNROLL, WINOGRAD_GEMM_ROWS } from '../../schedule/schedule.js';
+import { WINOGRAD_GEMM_ROWS, WINOGRAD_GEMM_UNROLL } from '../../schedule/schedule.js';
 import type { PlannedStep } from '../../plan/plan.js';
 import { OUT_BLOCK } from '../../weights/layout.js';
 import { F4X4_3X3 } from '../../winograd/winograd.js';
@@ -182,7 +182,8 @@ function outputTransform(p: string, pool: boolean, mXi: number, rowBytes: number
 /** M[rows r..r+3][8 channels] = V[rows][Cin] · U panel [Cin][8]: the 4×8 f32x4 microkernel. */
 function gemmTile(p: string, ci: number, cop: number): string[] {
   const R = WINOGRAD_GEMM_ROWS;
-  const pairs = Math.floor(ci / CONV_UNROLL);
+  const U = WINOGRAD_GEMM_UNROLL;
+  if (ci % U) throw new Error(`codegen: Winograd input channels ${ci} not a multiple of the unroll ${U}`);
   const stepCode = (u: number): string[] => [
     `{`,
     `  const w0 = v128.load(k, ${u * 32}), w1 = v128.load(k, ${u * 32 + HALF});`,
@@ -191,16 +192,16 @@ function gemmTile(p: string, ci: number, cop: number): string[] {
   ];
   return [
     '',
-    `// ${R} rows × 8 channels: ${2 * R} f32x4 accumulators over Cin = ${ci}.`,
+    `// ${R} rows × 8 channels: ${2 * R} f32x4 accumulators over Cin = ${ci}, unrolled ×${U}.`,
     `// @ts-ignore: decorator`,
     `@inline function ${p}_gemm${R}x8(a: usize, u: usize, m: usize): void {`,
     `  const zero = f32x4.splat(0);`,
     ...range(R).map((r) => `  let acc${r}_0 = zero, acc${r}_1 = zero;`),
     `  let x: usize = a, k: usize = u;`,
-    `  for (let i = 0; i < ${pairs}; i++) {`,
-    ...indent(range(CONV_UNROLL).flatMap(stepCode), 2),
-    `    x += ${CONV_UNROLL * F32};`,
-    `    k += ${CONV_UNROLL * 32};`,
+    `  for (let i = 0; i < ${ci / U}; i++) {`,
+    ...indent(range(U).flatMap(stepCode), 2),
+    `    x += ${U * F32};`,
+    `    k += ${U * 32};`,
     `  }`,
     ...range(R).flatMap((r) => [`  v128.store(m, acc${r}_0, ${r * cop * F32});`, `  v128.store(m, acc${r}_1, ${r * cop * F32 + HALF});`]),
     `}`,

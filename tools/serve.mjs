@@ -1,0 +1,113 @@
+#!/usr/bin/env node
+// `npm run serve [-- --port N]`: a small static server for the browser examples and tests.
+// Serves the repository root on 127.0.0.1 with the headers that make a page cross-origin isolated
+// (needed for SharedArrayBuffer / shared WebAssembly.Memory, hence for threads), on every response,
+// 404s included. Refuses paths outside the root.
+import { createReadStream, promises as fsp } from 'node:fs';
+import { createServer } from 'node:http';
+import { extname, join, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const TYPES = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.wasm': 'application/wasm',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.webp': 'image/webp',
+  '.svg': 'image/svg+xml',
+  '.txt': 'text/plain; charset=utf-8',
+  '.md': 'text/plain; charset=utf-8',
+  '.ts': 'text/plain; charset=utf-8',
+  '.bin': 'application/octet-stream',
+  '.npy': 'application/octet-stream',
+};
+
+const ISOLATION_HEADERS = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+};
+
+/**
+ * Starts the server. `isolate: false` leaves out COOP/COEP (to test the single-thread fallback).
+ * Resolves to { server, port, url, close() }.
+ */
+export function startServer({ root = '.', port = 8080, host = '127.0.0.1', isolate = true, log = false } = {}) {
+  const rootDir = resolve(root);
+  const server = createServer(async (req, res) => {
+    const headers = { 'Cache-Control': 'no-store', ...(isolate ? ISOLATION_HEADERS : { 'Cross-Origin-Resource-Policy': 'same-origin' }) };
+    const send = (status, text) => {
+      res.writeHead(status, { ...headers, 'Content-Type': 'text/plain; charset=utf-8' });
+      res.end(req.method === 'HEAD' ? undefined : `${text}\n`);
+      if (log) console.log(`${status} ${req.method} ${req.url}`);
+    };
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'method not allowed');
+    let pathname;
+    try {
+      pathname = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
+    } catch {
+      return send(400, 'bad request');
+    }
+    if (pathname.includes('\0')) return send(400, 'bad request');
+    let file = resolve(join(rootDir, pathname));
+    if (file !== rootDir && !file.startsWith(rootDir + sep)) return send(403, 'forbidden: outside the served folder');
+    try {
+      let st = await fsp.stat(file);
+      if (st.isDirectory()) {
+        if (!pathname.endsWith('/')) {
+          res.writeHead(301, { ...headers, Location: `${pathname}/` });
+          return res.end();
+        }
+        file = join(file, 'index.html');
+        st = await fsp.stat(file);
+      }
+      if (!st.isFile()) return send(404, 'not found');
+      // The resolved file (symlinks followed) must still be inside the root.
+      const real = await fsp.realpath(file);
+      const realRoot = await fsp.realpath(rootDir);
+      if (real !== realRoot && !real.startsWith(realRoot + sep)) return send(403, 'forbidden: outside the served folder');
+      res.writeHead(200, { ...headers, 'Content-Type': TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream', 'Content-Length': st.size });
+      if (log) console.log(`200 ${req.method} ${pathname}`);
+      if (req.method === 'HEAD') return res.end();
+      createReadStream(file).on('error', () => res.destroy()).pipe(res);
+    } catch {
+      send(404, 'not found');
+    }
+  });
+  return new Promise((resolveStart, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      const actual = server.address().port;
+      resolveStart({
+        server,
+        port: actual,
+        url: `http://${host}:${actual}`,
+        close: () => new Promise((r) => server.close(() => r())),
+      });
+    });
+  });
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const args = process.argv.slice(2);
+  const value = (name) => {
+    const i = args.indexOf(name);
+    return i >= 0 ? args[i + 1] : args.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
+  };
+  const port = Number(value('--port') ?? 8080);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    console.error(`error: --port must be an integer 0–65535, found ${value('--port')}`);
+    process.exit(2);
+  }
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const { url } = await startServer({ root, port, isolate: !args.includes('--no-isolation'), log: args.includes('--verbose') });
+  console.log(`serving ${root} at ${url}/ (cross-origin isolated${args.includes('--no-isolation') ? ': no' : ''})`);
+  console.log(`  demo:  ${url}/examples/browser/index.html`);
+  console.log(`  bench: ${url}/examples/browser/bench.html`);
+}
