@@ -13,8 +13,8 @@ import { readConfigFile } from './config/parse.js';
 import type { VggConfig } from './config/config.js';
 import { buildGraph, paramCount, type LayerGraph } from './graph/graph.js';
 import { fuse } from './fuse/fuse.js';
-import { schedule, type ConvAlgorithmChoice, type KernelVariant, type ScheduleOptions } from './schedule/schedule.js';
-import { MAX_WORKERS, planMemory, type ArenaTensor, type MemoryPlan } from './plan/plan.js';
+import { MAX_BATCH, phaseOf, schedule, type ConvAlgorithmChoice, type KernelVariant, type ScheduleOptions } from './schedule/schedule.js';
+import { MAX_WORKERS, planMemory, RUN_PARAMS, type ArenaTensor, type MemoryPlan } from './plan/plan.js';
 import { emitModule } from './codegen/module.js';
 import { compileAssemblyScript } from './assemble/asc.js';
 import { finishModule } from './assemble/binaryen.js';
@@ -153,12 +153,14 @@ function buildManifest(graph: LayerGraph, plan: MemoryPlan, wasm: Uint8Array, re
       source: weightsSource,
       tensors: plan.packed.map((t) => ({ key: t.param.key, shape: [...t.param.shape], layout: t.layout, offset: t.offset, byteLength: t.byteLength })),
     },
-    memory: { pages: plan.memoryPages, arenaBase: plan.arenaBase, arenaBytes: plan.arenaBytes, peakLiveBytes: plan.peakLiveBytes, weightsBase: plan.weightsBase, shared: true, maxWorkers: MAX_WORKERS },
+    memory: { pages: plan.memoryPages, arenaBase: plan.arenaBase, arenaBytes: plan.arenaBytes, peakLiveBytes: plan.peakLiveBytes, weightsBase: plan.weightsBase, shared: true, maxWorkers: MAX_WORKERS, params: RUN_PARAMS },
     input: { offset: plan.input.offset, shape: [graph.input.c, graph.input.h, graph.input.w] },
-    output: { offset: plan.output.offset, numClasses: graph.numClasses },
+    output: { offset: plan.output.offset, numClasses: graph.numClasses, imageStride: (plan.output.layout as { stored: number }).stored },
+    maxBatch: MAX_BATCH,
     steps: plan.steps.map((s) => ({
       function: s.exportName,
       kind: s.schedule.kind,
+      phase: phaseOf(s.schedule),
       kernel: s.schedule.kernel,
       workItems: s.schedule.workItems,
       macs: 'macs' in s.schedule ? s.schedule.macs : 0,
@@ -173,7 +175,7 @@ function buildManifest(graph: LayerGraph, plan: MemoryPlan, wasm: Uint8Array, re
 
 function stepTensor(t: ArenaTensor): StepTensor {
   const l = t.layout;
-  if (l.kind === 'vector') return { offset: t.offset, bytes: t.bytes, layout: 'vector', shape: [l.length] };
+  if (l.kind === 'vector') return { offset: t.offset, bytes: t.bytes, layout: 'vector', shape: [l.length], imageStride: l.stored };
   const shape = [l.shape.c, l.shape.h, l.shape.w];
   return l.kind === 'nchw'
     ? { offset: t.offset, bytes: t.bytes, layout: 'nchw', shape }

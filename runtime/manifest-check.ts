@@ -30,7 +30,10 @@ export function checkManifest(raw: unknown, file: string): Manifest {
   };
   const [c, h, w] = Array.isArray(m.input?.shape) ? m.input.shape : fail('input.shape is missing');
   inside(int(m.input.offset, 'input.offset'), int(c, 'input.shape[0]', 1) * int(h, 'input.shape[1]', 1) * int(w, 'input.shape[2]', 1) * 4, 'the input');
-  inside(int(m.output?.offset, 'output.offset'), int(m.output.numClasses, 'output.numClasses', 1) * 4, 'the output');
+  const maxBatch = int(m.maxBatch, 'maxBatch', 1);
+  const stride = int(m.output?.imageStride, 'output.imageStride', 1);
+  inside(int(m.output.offset, 'output.offset'), ((maxBatch - 1) * stride + int(m.output.numClasses, 'output.numClasses', 1)) * 4, 'the output');
+  inside(int(m.memory.params, 'memory.params'), 8, 'the run parameters');
   inside(int(m.memory.weightsBase, 'memory.weightsBase'), int(m.weights?.payloadBytes, 'weights.payloadBytes'), 'the weights');
   int(m.weights.headerBytes, 'weights.headerBytes');
   if (typeof m.weights.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(m.weights.sha256)) fail('weights.sha256 must be 64 hex digits');
@@ -38,6 +41,7 @@ export function checkManifest(raw: unknown, file: string): Manifest {
   m.steps.forEach((s, i) => {
     if (typeof s.function !== 'string') fail(`steps[${i}].function must be a string`);
     int(s.workItems, `steps[${i}].workItems`, 1);
+    if (s.phase !== 'image' && s.phase !== 'batch') fail(`steps[${i}].phase must be "image" or "batch", found ${JSON.stringify(s.phase)}`);
   });
   if (m.wasm?.relaxed !== null && typeof m.wasm?.relaxed !== 'object') fail('wasm.relaxed must be an object or null');
   for (const f of [m.wasm?.file, m.weights.file, ...(m.wasm.relaxed ? [m.wasm.relaxed.file] : [])]) {

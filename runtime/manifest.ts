@@ -10,6 +10,8 @@ export interface ManifestStep {
   /** Exported wasm function: `(start: i32, end: i32) => void` over `workItems` independent items. */
   readonly function: string;
   readonly kind: 'pack-input' | 'conv' | 'pool-flatten' | 'linear';
+  /** `image`: run once per image (after writing the image and its index); `batch`: once per group of images. */
+  readonly phase: 'image' | 'batch';
   readonly kernel: string;
   readonly workItems: number;
   readonly macs: number;
@@ -31,6 +33,8 @@ export interface StepTensor {
   readonly channelStride?: number;
   readonly rows?: number;
   readonly cols?: number;
+  /** Vectors: floats between consecutive images' vectors. */
+  readonly imageStride?: number;
 }
 
 /**
@@ -93,11 +97,19 @@ export interface Manifest {
     readonly shared: boolean;
     /** Most threads the model's scratch areas were planned for. */
     readonly maxWorkers: number;
+    /** Address of the run parameters (two i32: image index, image count). */
+    readonly params: number;
   };
   /** One image, C×H×W float32, is written here before the first step. */
   readonly input: { readonly offset: number; readonly shape: readonly [number, number, number] };
-  /** numClasses float32 logits are read from here after the last step. */
-  readonly output: { readonly offset: number; readonly numClasses: number };
+  /** After the last step, image n's numClasses float32 logits are at offset + n·imageStride·4. */
+  readonly output: { readonly offset: number; readonly numClasses: number; readonly imageStride: number };
+  /**
+   * Images per group: the `image` steps run for each image of a group, then the `batch` steps once.
+   * Before an `image` step the host writes the image's index (i32) at memory.params; before the
+   * `batch` steps, the group's image count at memory.params + 4.
+   */
+  readonly maxBatch: number;
   readonly steps: readonly ManifestStep[];
   readonly preprocessing: Preprocessing;
   /** Class names (numClasses of them), or null when none were given. */

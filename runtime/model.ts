@@ -76,6 +76,8 @@ export async function createInstance(
   await fillWeights(memory);
   // Touch the arena once now: the first inference should not pay for faulting in fresh pages.
   new Uint8Array(memory.buffer, manifest.memory.arenaBase, manifest.memory.arenaBytes).fill(0);
+  // Default run parameters: image 0 of a batch of 1 (what callers of single steps, like profilers, mean).
+  new Int32Array(memory.buffer, manifest.memory.params, 2).set([0, 1]);
   return { manifest, build, module, memory, steps };
 }
 
@@ -94,14 +96,25 @@ export function wrapInstance(inst: ModelInstance, label: string, executor?: Step
   const numClasses = manifest.output.numClasses;
   let queue: Promise<unknown> = Promise.resolve();
 
-  const runOne = (mem: WebAssembly.Memory, image: Float32Array, out: Float32Array): void => {
-    new Float32Array(mem.buffer, manifest.input.offset, imageFloats).set(image);
-    if (executor) {
-      steps.forEach((step, i) => executor.run(i, step.workItems, (start, end) => step.fn(start, end, 0)));
-    } else {
-      for (const step of steps) step.fn(0, step.workItems, 0);
+  const imageSteps = steps.map((s, i) => [s, i] as const).filter(([s]) => s.info.phase === 'image');
+  const batchSteps = steps.map((s, i) => [s, i] as const).filter(([s]) => s.info.phase === 'batch');
+  const runStep = (step: InstanceStep, index: number): void => {
+    if (executor) executor.run(index, step.workItems, (start, end) => step.fn(start, end, 0));
+    else step.fn(0, step.workItems, 0);
+  };
+
+  /** Up to maxBatch images: the convolutional steps image by image, then the classifier once for all. */
+  const runGroup = (mem: WebAssembly.Memory, images: Float32Array, count: number, out: Float32Array): void => {
+    const params = new Int32Array(mem.buffer, manifest.memory.params, 2);
+    for (let n = 0; n < count; n++) {
+      new Float32Array(mem.buffer, manifest.input.offset, imageFloats).set(images.subarray(n * imageFloats, (n + 1) * imageFloats));
+      params[0] = n;
+      for (const [step, i] of imageSteps) runStep(step, i);
     }
-    out.set(new Float32Array(mem.buffer, manifest.output.offset, numClasses));
+    params[1] = count;
+    for (const [step, i] of batchSteps) runStep(step, i);
+    const stride = manifest.output.imageStride;
+    for (let n = 0; n < count; n++) out.set(new Float32Array(mem.buffer, manifest.output.offset + n * stride * 4, numClasses), n * numClasses);
   };
 
   const model: VggcModel = {
@@ -122,8 +135,9 @@ export function wrapInstance(inst: ModelInstance, label: string, executor?: Step
           throw new VggcError(`infer: input has ${input.length} floats but ${n} image(s) of ${c}×${h}×${w} need ${n * imageFloats}`);
         }
         const logits = new Float32Array(n * numClasses);
-        for (let i = 0; i < n; i++) {
-          runOne(memory, input.subarray(i * imageFloats, (i + 1) * imageFloats), logits.subarray(i * numClasses, (i + 1) * numClasses));
+        for (let first = 0; first < n; first += manifest.maxBatch) {
+          const count = Math.min(manifest.maxBatch, n - first);
+          runGroup(memory, input.subarray(first * imageFloats, (first + count) * imageFloats), count, logits.subarray(first * numClasses, (first + count) * numClasses));
         }
         return logits;
       };

@@ -88,7 +88,12 @@ export function startServer({ root = '.', port = 8080, host = '127.0.0.1', isola
         server,
         port: actual,
         url: `http://${host}:${actual}`,
-        close: () => new Promise((r) => server.close(() => r())),
+        close: () =>
+          new Promise((r) => {
+            server.close(() => r());
+            // Browsers keep connections alive; without this close() would wait for them to time out.
+            server.closeAllConnections();
+          }),
       });
     });
   });

@@ -9,11 +9,17 @@
 import { VggcError } from '../errors.js';
 import { WASM_MAX_BYTES } from '../config/config.js';
 import type { MapShape, ParamTensor } from '../graph/graph.js';
-import { MAX_WORKERS, type Schedule, type ScheduledStep } from '../schedule/schedule.js';
+import { MAX_BATCH, MAX_WORKERS, phaseOf, type Schedule, type ScheduledStep } from '../schedule/schedule.js';
 export { MAX_WORKERS };
 import { packedByteLength, roundUp, TENSOR_ALIGN, type PackedTensor, type WeightLayout } from '../weights/layout.js';
 
 export const ARENA_BASE = 64 * 1024;
+/**
+ * Run parameters the host writes before a step (i32s, below the arena, where AssemblyScript keeps
+ * no data): +0 the image of the batch that `image` steps work on, +4 the number of images `batch`
+ * steps work on.
+ */
+export const RUN_PARAMS = 1024;
 export const WASM_PAGE_BYTES = 64 * 1024;
 
 /** How an activation is stored. */
@@ -26,8 +32,11 @@ export type TensorLayout =
    * bottom rows / right columns a Winograd consumer's whole 6×6 input tiles reach into.
    */
   | { readonly kind: 'nhwc-pad1'; readonly shape: MapShape; readonly channelStride: number; readonly rows: number; readonly cols: number }
-  /** A dense vector of `length` floats (`stored` ≥ length, padded to whole 8-blocks). */
-  | { readonly kind: 'vector'; readonly length: number; readonly stored: number };
+  /**
+   * `images` dense vectors of `length` floats, one per image of a batch, each `stored` floats apart
+   * (≥ length, padded to whole 8-blocks).
+   */
+  | { readonly kind: 'vector'; readonly length: number; readonly stored: number; readonly images: number };
 
 export interface ArenaTensor {
   readonly index: number;
@@ -74,7 +83,12 @@ export function planMemory(sched: Schedule, label: string): MemoryPlan {
   steps0.forEach((s, i) => layouts.push(outputLayout(s, steps0[i + 1])));
   const sizes = layouts.map((l) => roundUp(layoutBytes(l), TENSOR_ALIGN));
   // Tensor i is written by step i-1 and read by step i; a scratch lives during its own step only.
-  const items: LiveRange[] = sizes.map((size, i) => ({ size, first: i - 1, last: i }));
+  // The classifier's input is the exception: it is written image by image while the convolutional
+  // steps run for every image of a batch, so it must outlive all of them.
+  const items: LiveRange[] = sizes.map((size, i) => {
+    const batchInput = i > 0 && i < steps0.length && phaseOf(steps0[i - 1]) === 'image' && phaseOf(steps0[i]) === 'batch';
+    return { size, first: batchInput ? -1 : i - 1, last: i };
+  });
   const scratchItems = new Map<number, LiveRange>();
   steps0.forEach((s, i) => {
     const perWorker = scratchBytesPerWorker(s);
@@ -149,9 +163,9 @@ function outputLayout(s: ScheduledStep, consumer: ScheduledStep | undefined): Te
     case 'conv':
       return mapLayout(s.step.output, s.outChannelsPadded, consumer);
     case 'pool-flatten':
-      return { kind: 'vector', length: s.step.features, stored: roundUp(s.step.features, 8) };
+      return { kind: 'vector', length: s.step.features, stored: roundUp(s.step.features, 8), images: MAX_BATCH };
     case 'linear':
-      return { kind: 'vector', length: s.step.linear.outFeatures, stored: s.outFeaturesPadded };
+      return { kind: 'vector', length: s.step.linear.outFeatures, stored: s.outFeaturesPadded, images: MAX_BATCH };
   }
 }
 
@@ -162,7 +176,7 @@ export function layoutBytes(l: TensorLayout): number {
     case 'nhwc-pad1':
       return l.rows * l.cols * l.channelStride * 4;
     case 'vector':
-      return l.stored * 4;
+      return l.stored * l.images * 4;
   }
 }
 

@@ -24,6 +24,14 @@ export const CONV_UNROLL = 2;
 /** Input features per GEMV iteration: 4 × 2 accumulators = 8 independent add chains. */
 export const GEMV_UNROLL = 4;
 /**
+ * Images whose classifier runs together: the convolutional steps run image by image, the
+ * fully-connected steps once per group of up to MAX_BATCH images, so their weights (VGG-11's fc1 is
+ * 411 MB) are streamed once per group of FC_BATCH_TILE images instead of once per image.
+ */
+export const MAX_BATCH = 8;
+/** Images per fully-connected register tile: 4 images × 8 features = 8 f32x4 accumulators. */
+export const FC_BATCH_TILE = 4;
+/**
  * Winograd F(4×4,3×3) is used for 3×3 layers with at least this many input channels whose input is
  * another convolution's output (channel count padded to 8). Below it the transforms cost more than the
  * 4× fewer multiplies save (VGG's first layer has 3 input channels: 1 % of the network's work).
@@ -108,6 +116,9 @@ export interface LinearSchedule {
 }
 export type ScheduledStep = PackInputSchedule | ConvSchedule | PoolFlattenSchedule | LinearSchedule;
 
+/** `image`: runs once per image of a batch; `batch`: once for all images of a batch (the classifier). */
+export const phaseOf = (s: ScheduledStep): 'image' | 'batch' => (s.kind === 'linear' ? 'batch' : 'image');
+
 export interface Schedule {
   readonly fused: FusedGraph;
   readonly variant: KernelVariant;
@@ -182,7 +193,8 @@ function schedulePoolFlatten(step: FusedPoolFlatten): PoolFlattenSchedule {
 
 function scheduleLinear(step: FusedLinear, variant: KernelVariant): LinearSchedule {
   const act = step.relu ? '-relu' : '';
-  const kernel = variant === 'wasmsimd' ? `f32-gemv-1x8-bias${act}-wasmsimd-u${GEMV_UNROLL}` : `f32-gemv-bias${act}-scalar-ref`;
+  // 4 images × 8 features per tile; the 1–3 images left over go through the 1×8 GEMV, unrolled ×4.
+  const kernel = variant === 'wasmsimd' ? `f32-gemm-${FC_BATCH_TILE}x8-bias${act}-wasmsimd-tail-1x8u${GEMV_UNROLL}` : `f32-gemm-bias${act}-scalar-ref`;
   const { inFeatures, outFeatures } = step.linear;
   return { kind: 'linear', kernel, step, outFeaturesPadded: pad8(outFeatures), workItems: pad8(outFeatures) / OUT_BLOCK, macs: inFeatures * outFeatures };
 }

@@ -7,7 +7,7 @@
  * Both move a few hundred KB at most; they are plain scalar loops.
  */
 import type { PackInputSchedule, PoolFlattenSchedule } from '../../schedule/schedule.js';
-import type { PlannedStep } from '../../plan/plan.js';
+import { RUN_PARAMS, type PlannedStep } from '../../plan/plan.js';
 import { constant, indent, layerHeader } from '../text.js';
 import { emitZeroFrame, mapGeometry } from './border.js';
 
@@ -54,11 +54,14 @@ export function emitPoolFlatten(step: PlannedStep): string[] {
     `in  ${c}×${h}×${w} (stored NHWC ${inMap.rows}×${inMap.cols}×${stride}) at ${step.input.offset}; out vector[${s.step.features}] in (c, h, w) order at ${step.output.offset}`,
     `work item = one channel`,
   ]);
+  if (step.output.layout.kind !== 'vector') throw new Error('codegen: pool-flatten writes a vector');
   const consts = [
     constant(`${p}_IN`, step.input.offset, 'last feature map, padded NHWC'),
     constant(`${p}_IN_PIXEL`, stride * 4, 'bytes per pixel'),
     constant(`${p}_IN_ROW`, inMap.rowBytes, 'bytes per stored row'),
-    constant(`${p}_OUT`, step.output.offset, 'classifier input vector'),
+    constant(`${p}_OUT`, step.output.offset, `classifier input vectors, one per image of a batch (up to ${step.output.layout.images})`),
+    constant(`${p}_OUT_IMAGE`, step.output.layout.stored * 4, 'bytes per image'),
+    constant(`${p}_PARAMS`, RUN_PARAMS, 'run parameters: +0 image index'),
   ];
   const pixel = (yy: string, xx: string): string => `load<f32>(${p}_IN + <usize>(${yy} + 1) * ${p}_IN_ROW + <usize>(${xx} + 1) * ${p}_IN_PIXEL + <usize>ch * 4)`;
   const cell = s.step.avgPool
@@ -73,10 +76,11 @@ export function emitPoolFlatten(step: PlannedStep): string[] {
   return [
     ...header, ...consts,
     `export function ${step.exportName}(channelStart: i32, channelEnd: i32, worker: i32): void {`,
+    `  const out: usize = ${p}_OUT + <usize>load<i32>(${p}_PARAMS) * ${p}_OUT_IMAGE; // this image's vector`,
     `  for (let ch = channelStart; ch < channelEnd; ch++) {`,
     `    for (let oy = 0; oy < ${out.h}; oy++) for (let ox = 0; ox < ${out.w}; ox++) {`,
     ...indent(cell, 3),
-    `      store<f32>(${p}_OUT + <usize>((ch * ${out.h} + oy) * ${out.w} + ox) * 4, value);`,
+    `      store<f32>(out + <usize>((ch * ${out.h} + oy) * ${out.w} + ox) * 4, value);`,
     `    }`,
     `  }`,
     `}`,

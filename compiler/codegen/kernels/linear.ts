@@ -1,15 +1,18 @@
 /**
- * Fully-connected layer at batch 1: y = W·x + b (+ ReLU). Memory-bound (VGG-11's fc1 streams 411 MB),
- * so the weights are packed [O/8][I][8] and read exactly once, front to back.
+ * Fully-connected layer over the images of a batch: Y[n] = W·X[n] + b (+ ReLU). Memory-bound at
+ * batch 1 (VGG-11's fc1 streams 411 MB), so the weights are packed [O/8][I][8] and read front to back.
  *
- * SIMD kernel: per 8-feature output block, broadcast x[i] and multiply-add it into two f32x4 of the
- * block; the input dimension is unrolled ×4 into 4 independent accumulator pairs so the adds do not
- * wait on each other, and the pairs are summed at the end.
- * Reference kernel: one dot product per output feature, in input order.
+ * SIMD kernel, per 8-feature output block:
+ * - groups of 4 images: a 4×8 register tile (8 f32x4 accumulators) — each weight vector loaded once
+ *   serves 4 images, so the weights stream once per 4 images instead of once per image;
+ * - the 1–3 images left over: a GEMV that broadcasts x[i] into two f32x4 of the block, the input
+ *   dimension unrolled ×4 into 4 independent accumulator pairs summed at the end.
+ * Reference kernel: one dot product per output feature and image, in input order.
+ * The number of images comes from the run parameters the host writes (RUN_PARAMS + 4).
  */
 import type { LinearSchedule } from '../../schedule/schedule.js';
-import { GEMV_UNROLL } from '../../schedule/schedule.js';
-import type { PlannedStep } from '../../plan/plan.js';
+import { CONV_UNROLL, FC_BATCH_TILE, GEMV_UNROLL } from '../../schedule/schedule.js';
+import { RUN_PARAMS, type PlannedStep } from '../../plan/plan.js';
 import { OUT_BLOCK } from '../../weights/layout.js';
 import { constant, grouped, indent, layerHeader } from '../text.js';
 import { range } from './conv3x3.js';
@@ -21,20 +24,25 @@ const HALF = 16;
 export function emitLinear(step: PlannedStep, weightsBase: number): string[] {
   const s = step.schedule as LinearSchedule;
   const { linear, relu } = s.step;
-  if (!step.weight || !step.bias) throw new Error('codegen: linear step without weights');
+  if (!step.weight || !step.bias || step.input.layout.kind !== 'vector' || step.output.layout.kind !== 'vector') throw new Error('codegen: linear step needs weights and vectors');
   const p = `L${String(step.index).padStart(2, '0')}`;
   const I = linear.inFeatures;
+  const xImage = step.input.layout.stored * F32;
+  const yImage = step.output.layout.stored * F32;
   const header = layerHeader(`layer ${step.index}: ${linear.id}${relu ? ' + ReLU' : ''} — ${s.kernel}`, [
-    `in  vector[${I}] at ${step.input.offset}; out vector[${s.outFeaturesPadded}] (${linear.outFeatures} used) at ${step.output.offset}`,
+    `in  vector[${I}] per image at ${step.input.offset}; out vector[${s.outFeaturesPadded}] (${linear.outFeatures} used) per image at ${step.output.offset}; up to ${step.output.layout.images} images`,
     `weights [${s.outFeaturesPadded / OUT_BLOCK}][${I}][8] at ${weightsBase + step.weight.offset}, bias at ${weightsBase + step.bias.offset}`,
-    `MACs ${grouped(s.macs)}; work item = one block of 8 output features`,
+    `MACs ${grouped(s.macs)} per image; work item = one block of 8 output features (for all images)`,
   ]);
   const consts = [
-    constant(`${p}_X`, step.input.offset, 'input vector'),
-    constant(`${p}_Y`, step.output.offset, 'output vector, padded to whole blocks'),
+    constant(`${p}_X`, step.input.offset, 'input vectors'),
+    constant(`${p}_X_IMAGE`, xImage, 'bytes per input vector'),
+    constant(`${p}_Y`, step.output.offset, 'output vectors, padded to whole blocks'),
+    constant(`${p}_Y_IMAGE`, yImage, 'bytes per output vector'),
     constant(`${p}_W`, weightsBase + step.weight.offset, 'packed weights'),
     constant(`${p}_W_BLOCK`, I * BLOCK_BYTES, 'bytes of weights per 8-feature output block'),
     constant(`${p}_B`, weightsBase + step.bias.offset, 'bias, padded to whole blocks'),
+    constant(`${p}_PARAMS`, RUN_PARAMS, 'run parameters: +4 number of images'),
   ];
   const act = (v: string): string => (relu ? `relu4(${v})` : v);
   const act1 = (v: string): string => (relu ? `relu1(${v})` : v);
@@ -42,41 +50,79 @@ export function emitLinear(step: PlannedStep, weightsBase: number): string[] {
     return [
       ...header, ...consts,
       `export function ${step.exportName}(blockStart: i32, blockEnd: i32, worker: i32): void {`,
-      `  for (let o = blockStart * 8; o < blockEnd * 8; o++) {`,
-      `    if (o >= ${linear.outFeatures}) { store<f32>(${p}_Y + <usize>o * 4, 0); continue; } // padding feature`,
-      `    let sum: f32 = 0;`,
-      `    for (let i = 0; i < ${I}; i++) {`,
-      `      sum += load<f32>(${p}_X + <usize>i * 4) * load<f32>(${p}_W + <usize>(o >> 3) * ${p}_W_BLOCK + <usize>i * ${BLOCK_BYTES} + <usize>(o & 7) * 4);`,
+      `  const images = load<i32>(${p}_PARAMS, 4);`,
+      `  for (let n = 0; n < images; n++) {`,
+      `    const x: usize = ${p}_X + <usize>n * ${p}_X_IMAGE, y: usize = ${p}_Y + <usize>n * ${p}_Y_IMAGE;`,
+      `    for (let o = blockStart * 8; o < blockEnd * 8; o++) {`,
+      `      if (o >= ${linear.outFeatures}) { store<f32>(y + <usize>o * 4, 0); continue; } // padding feature`,
+      `      let sum: f32 = 0;`,
+      `      for (let i = 0; i < ${I}; i++) {`,
+      `        sum += load<f32>(x + <usize>i * 4) * load<f32>(${p}_W + <usize>(o >> 3) * ${p}_W_BLOCK + <usize>i * ${BLOCK_BYTES} + <usize>(o & 7) * 4);`,
+      `      }`,
+      `      store<f32>(y + <usize>o * 4, ${act1(`sum + load<f32>(${p}_B + <usize>o * 4)`)});`,
       `    }`,
-      `    store<f32>(${p}_Y + <usize>o * 4, ${act1(`sum + load<f32>(${p}_B + <usize>o * 4)`)});`,
       `  }`,
       `}`,
     ];
   }
+  // GEMV (one image): 4 accumulator pairs over i mod 4.
   const quads = Math.floor(I / GEMV_UNROLL);
   const rest = I % GEMV_UNROLL;
   const mac = (u: number, acc: number): string =>
     `{ const xi = v128.load32_splat(x, ${u * F32}); a${acc}_0 = madd(a${acc}_0, xi, v128.load(k, ${u * BLOCK_BYTES})); a${acc}_1 = madd(a${acc}_1, xi, v128.load(k, ${u * BLOCK_BYTES + HALF})); }`;
+  const gemv = [
+    `let x: usize = ${p}_X + <usize>n * ${p}_X_IMAGE;`,
+    `let k: usize = w;`,
+    ...range(GEMV_UNROLL).map((a) => `let a${a}_0 = zero, a${a}_1 = zero;`),
+    `for (let i = 0; i < ${quads}; i++) {`,
+    ...indent(range(GEMV_UNROLL).map((u) => mac(u, u))),
+    `  x += ${GEMV_UNROLL * F32};`,
+    `  k += ${GEMV_UNROLL * BLOCK_BYTES};`,
+    `}`,
+    ...range(rest).map((u) => mac(u, u)),
+    `const y: usize = ${p}_Y + <usize>n * ${p}_Y_IMAGE + <usize>ob * ${BLOCK_BYTES};`,
+    `v128.store(y, ${act('f32x4.add(f32x4.add(f32x4.add(a0_0, a1_0), f32x4.add(a2_0, a3_0)), b0)')});`,
+    `v128.store(y, ${act('f32x4.add(f32x4.add(f32x4.add(a0_1, a1_1), f32x4.add(a2_1, a3_1)), b1)')}, ${HALF});`,
+  ];
+  // GEMM tile: FC_BATCH_TILE images × 8 features; image r's input is r·X_IMAGE bytes further.
+  const R = FC_BATCH_TILE;
+  const pairs = Math.floor(I / CONV_UNROLL);
+  const tileStep = (u: number): string[] => [
+    `{`,
+    `  const w0 = v128.load(k, ${u * BLOCK_BYTES}), w1 = v128.load(k, ${u * BLOCK_BYTES + HALF});`,
+    ...range(R).map((r) => `  const x${r} = v128.load32_splat(x, ${r * xImage + u * F32}); c${r}_0 = madd(c${r}_0, x${r}, w0); c${r}_1 = madd(c${r}_1, x${r}, w1);`),
+    `}`,
+  ];
+  const gemm = [
+    `let x: usize = ${p}_X + <usize>n * ${p}_X_IMAGE;`,
+    `let k: usize = w;`,
+    ...range(R).map((r) => `let c${r}_0 = zero, c${r}_1 = zero;`),
+    `for (let i = 0; i < ${pairs}; i++) {`,
+    ...indent(range(CONV_UNROLL).flatMap(tileStep)),
+    `  x += ${CONV_UNROLL * F32};`,
+    `  k += ${CONV_UNROLL * BLOCK_BYTES};`,
+    `}`,
+    ...range(I % CONV_UNROLL).flatMap(tileStep),
+    ...range(R).flatMap((r) => [
+      `v128.store(${p}_Y + <usize>(n + ${r}) * ${p}_Y_IMAGE + <usize>ob * ${BLOCK_BYTES}, ${act(`f32x4.add(c${r}_0, b0)`)});`,
+      `v128.store(${p}_Y + <usize>(n + ${r}) * ${p}_Y_IMAGE + <usize>ob * ${BLOCK_BYTES}, ${act(`f32x4.add(c${r}_1, b1)`)}, ${HALF});`,
+    ]),
+  ];
   return [
     ...header, ...consts,
     `export function ${step.exportName}(blockStart: i32, blockEnd: i32, worker: i32): void {`,
+    `  const images = load<i32>(${p}_PARAMS, 4);`,
     `  const zero = f32x4.splat(0);`,
     `  for (let ob = blockStart; ob < blockEnd; ob++) {`,
-    `    let x: usize = ${p}_X;`,
-    `    let k: usize = ${p}_W + <usize>ob * ${p}_W_BLOCK;`,
-    ...range(GEMV_UNROLL).map((a) => `    let a${a}_0 = zero, a${a}_1 = zero;`),
-    `    for (let i = 0; i < ${quads}; i++) {`,
-    ...indent(range(GEMV_UNROLL).map((u) => mac(u, u)), 3),
-    `      x += ${GEMV_UNROLL * F32};`,
-    `      k += ${GEMV_UNROLL * BLOCK_BYTES};`,
+    `    const w: usize = ${p}_W + <usize>ob * ${p}_W_BLOCK;`,
+    `    const b0 = v128.load(${p}_B + <usize>ob * ${BLOCK_BYTES}), b1 = v128.load(${p}_B + <usize>ob * ${BLOCK_BYTES}, ${HALF});`,
+    `    let n = 0;`,
+    `    for (; n + ${R} <= images; n += ${R}) {`,
+    ...indent(gemm, 3),
     `    }`,
-    ...indent(range(rest).map((u) => mac(u, u)), 2),
-    `    const s0 = f32x4.add(f32x4.add(a0_0, a1_0), f32x4.add(a2_0, a3_0));`,
-    `    const s1 = f32x4.add(f32x4.add(a0_1, a1_1), f32x4.add(a2_1, a3_1));`,
-    `    const b: usize = ${p}_B + <usize>ob * ${BLOCK_BYTES};`,
-    `    const y: usize = ${p}_Y + <usize>ob * ${BLOCK_BYTES};`,
-    `    v128.store(y, ${act('f32x4.add(s0, v128.load(b))')});`,
-    `    v128.store(y, ${act(`f32x4.add(s1, v128.load(b, ${HALF}))`)}, ${HALF});`,
+    `    for (; n < images; n++) {`,
+    ...indent(gemv, 3),
+    `    }`,
     `  }`,
     `}`,
   ];
