@@ -21,6 +21,7 @@ import { finishModule } from './assemble/binaryen.js';
 import { openSafetensors } from './weights/safetensors.js';
 import { seededRandomWeights } from './weights/random.js';
 import { packWeights } from './weights/pack.js';
+import { foldBatchNorm } from './weights/fold-batchnorm.js';
 import { WEIGHTS_HEADER_BYTES } from './weights/layout.js';
 import type { WeightSource } from './weights/source.js';
 import { stageOutputDir } from './emit/output-dir.js';
@@ -76,9 +77,10 @@ export async function compileModel(opts: CompileOptions): Promise<CompileResult>
   const graph = plan.schedule.fused.graph;
   const labels = opts.labelsPath ? readLabelsFile(opts.labelsPath, config.numClasses) : (config.labels ?? defaultLabels(config.numClasses));
   const seed = opts.seed ?? 0;
-  const source: WeightSource = opts.weightsPath
-    ? openSafetensors(opts.weightsPath, graph.params, { allowNonfinite: opts.allowNonfinite })
+  const raw: WeightSource = opts.weightsPath
+    ? openSafetensors(opts.weightsPath, graph.params, { allowNonfinite: opts.allowNonfinite, ignoredKeys: graph.ignoredKeys })
     : seededRandomWeights(graph.params, seed);
+  const source = foldBatchNorm(raw, plan.schedule.fused);
   const staging = stageOutputDir(opts.outDir);
   try {
     progress({ stage: 'codegen', message: `generating ${plan.steps.length} kernels` });

@@ -84,7 +84,7 @@ describe('bad config files (fixtures)', () => {
     ['string-number.json', 'blocks[0][1] (num_conv_layers) must be a positive integer, found "2"'],
     ['wrong-chaining.json', 'blocks[2][0] is 64 but blocks[1] outputs 128 features'],
     ['input-too-small.json', 'inputSize [28, 28] is too small: 5 blocks halve it 5 times, so it must be at least [32, 32]'],
-    ['batchnorm.json', 'batchNorm: true is not supported yet (BatchNorm folding is planned); use a model without BatchNorm'],
+    ['batchnorm-not-boolean.json', 'batchNorm must be true or false, found "yes"'],
     ['bad-avgpool.json', 'avgPool must be [height, width] or null, found [7]'],
     ['classifier-not-list.json', 'classifier must be a list of hidden layer widths such as [4096, 4096], found 4096'],
     ['unknown-field.json', 'unknown field "dropout" (known fields: name, blocks, inputSize, batchNorm, avgPool, classifier, numClasses, labels, preprocessing)'],

@@ -9,7 +9,7 @@ import type { KernelVariant } from '../compiler/schedule/schedule.js';
 
 export const ROOT = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
 export const GOLDEN = join(ROOT, 'test/golden');
-export const GOLDENS = ['small-rect', 'notebook', 'gray-odd'] as const;
+export const GOLDENS = ['small-rect', 'notebook', 'gray-odd', 'small-bn'] as const;
 
 /** A temp folder removed after the file's tests. */
 export function tempDir(prefix = 'vggc-test-'): string {

@@ -42,6 +42,11 @@ describe.runIf(torchAvailable)('full-size torchvision VGGs exported by PyTorch',
     { arch: 'vgg13', layout: 'torchvision' },
     { arch: 'vgg16', layout: 'torchvision' },
     { arch: 'vgg19', layout: 'torchvision' },
+    // torchvision's BatchNorm variants (BatchNorm folded into the convolutions at compile time).
+    { arch: 'vgg11_bn', layout: 'torchvision' },
+    { arch: 'vgg13_bn', layout: 'torchvision' },
+    { arch: 'vgg16_bn', layout: 'torchvision' },
+    { arch: 'vgg19_bn', layout: 'torchvision' },
   ] as const;
   it.each(cases)('$arch ($layout keys, batch 2) matches PyTorch', async ({ arch, layout }) => {
     const ref = join(work, `${arch}-${layout}-torch`);

@@ -42,8 +42,6 @@ DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16}
 def load_config(path):
     with open(path) as f:
         cfg = {**DEFAULTS, **json.load(f)}
-    if cfg["batchNorm"]:
-        sys.exit("batchNorm: true is not supported (vggc does not support it yet)")
     blocks = [tuple(b) for b in cfg["blocks"]]
     for i in range(1, len(blocks)):
         if blocks[i][0] != blocks[i - 1][2]:
@@ -63,15 +61,17 @@ def torchvision_name(cfg):
     for name, convs in TORCHVISION_CONVS_PER_BLOCK.items():
         ins = [3] + TORCHVISION_FEATURES[:-1]
         if cfg["blocks"] == list(zip(ins, convs, TORCHVISION_FEATURES)):
-            return name
+            return f"{name}_bn" if cfg["batchNorm"] else name
     return None
 
 
-def conv_block_layers(in_channels, num_conv_layers, num_features):
-    """One block exactly as the notebook's ConvBlock / torchvision's make_layers build it."""
+def conv_block_layers(in_channels, num_conv_layers, num_features, batch_norm=False):
+    """One block exactly as the notebook's ConvBlock / torchvision's make_layers build it
+    (with batch_norm: Conv2d, BatchNorm2d, ReLU per convolution, as torchvision's vggXX_bn)."""
     layers = []
     for _ in range(num_conv_layers):
-        layers += [nn.Conv2d(in_channels, num_features, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
+        conv = nn.Conv2d(in_channels, num_features, kernel_size=3, padding=1)
+        layers += [conv, nn.BatchNorm2d(num_features), nn.ReLU(inplace=True)] if batch_norm else [conv, nn.ReLU(inplace=True)]
         in_channels = num_features
     layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
     return layers
@@ -102,6 +102,9 @@ def torchvision_init(model):
         if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
             nn.init.constant_(m.bias, 0)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.constant_(m.weight, 1)
+            nn.init.constant_(m.bias, 0)
         elif isinstance(m, nn.Linear):
             nn.init.normal_(m.weight, 0, 0.01)
             nn.init.constant_(m.bias, 0)
@@ -112,7 +115,7 @@ class TorchvisionLayoutVGG(nn.Module):
 
     def __init__(self, cfg):
         super().__init__()
-        self.features = nn.Sequential(*[m for b in cfg["blocks"] for m in conv_block_layers(*b)])
+        self.features = nn.Sequential(*[m for b in cfg["blocks"] for m in conv_block_layers(*b, batch_norm=cfg["batchNorm"])])
         # nn.Identity has no parameters, so keys are unchanged when avgPool is null.
         self.avgpool = nn.AdaptiveAvgPool2d(tuple(cfg["avgPool"])) if cfg["avgPool"] is not None else nn.Identity()
         self.classifier = classifier_layers(flat_features(cfg), cfg["classifier"], cfg["numClasses"])
@@ -124,18 +127,18 @@ class TorchvisionLayoutVGG(nn.Module):
 
 # --- The seed notebook's classes (its 5-block / 3-input-channel asserts dropped: vggc allows any chain).
 class ConvBlock(nn.Module):
-    def __init__(self, in_channels, num_conv_layers, num_features):
+    def __init__(self, in_channels, num_conv_layers, num_features, batch_norm=False):
         super().__init__()
-        self.conv_block = nn.Sequential(*conv_block_layers(in_channels, num_conv_layers, num_features))
+        self.conv_block = nn.Sequential(*conv_block_layers(in_channels, num_conv_layers, num_features, batch_norm))
 
     def forward(self, x):
         return self.conv_block(x)
 
 
 class ConvBackbone(nn.Module):
-    def __init__(self, blocks):
+    def __init__(self, blocks, batch_norm=False):
         super().__init__()
-        self.features = nn.Sequential(*[ConvBlock(*b) for b in blocks])
+        self.features = nn.Sequential(*[ConvBlock(*b, batch_norm=batch_norm) for b in blocks])
 
     def forward(self, x):
         return self.features(x)
@@ -146,7 +149,7 @@ class NotebookVGG(nn.Module):
 
     def __init__(self, cfg):
         super().__init__()
-        self.conv_backbone = ConvBackbone(cfg["blocks"])
+        self.conv_backbone = ConvBackbone(cfg["blocks"], cfg["batchNorm"])
         self.avgpool = nn.AdaptiveAvgPool2d(tuple(cfg["avgPool"])) if cfg["avgPool"] is not None else nn.Identity()
         self.classifier = classifier_layers(flat_features(cfg), cfg["classifier"], cfg["numClasses"])
         torchvision_init(self)
@@ -166,11 +169,17 @@ def build_model(cfg, layout):
 
 
 def randomize_biases(model):
-    """torchvision zero-initialises biases, which would let a compiler that drops them pass; don't."""
+    """torchvision zero-initialises biases, which would let a compiler that drops them pass; don't.
+    Likewise BatchNorm's scale, shift and running statistics (init 1, 0, 0, 1), so folding them is tested."""
     with torch.no_grad():
         for name, p in model.named_parameters():
             if name.endswith(".bias"):
                 p.uniform_(-0.1, 0.1)
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.weight.uniform_(0.5, 1.5)
+                m.running_mean.uniform_(-0.2, 0.2)
+                m.running_var.uniform_(0.5, 2.0)
 
 
 def fan_in_linear_init(model):
@@ -207,8 +216,10 @@ def write_safetensors(path, state, dtype_name, metadata):
     header = {"__metadata__": metadata}
     offset = 0
     for key, t in state.items():
-        n = t.numel() * item
-        header[key] = {"dtype": dtype_name, "shape": list(t.shape), "data_offsets": [offset, offset + n]}
+        # Integer buffers (BatchNorm's num_batches_tracked) keep their own dtype, as in real checkpoints.
+        kind, size = (dtype_name, item) if t.is_floating_point() else ("I64", 8)
+        n = t.numel() * size
+        header[key] = {"dtype": kind, "shape": list(t.shape), "data_offsets": [offset, offset + n]}
         offset += n
     blob = json.dumps(header, separators=(",", ":")).encode()
     blob += b" " * (-len(blob) % 8)  # pad so the data starts 8-byte aligned, as the reference library does
@@ -216,7 +227,7 @@ def write_safetensors(path, state, dtype_name, metadata):
         f.write(struct.pack("<Q", len(blob)))
         f.write(blob)
         for t in state.values():
-            t = t.detach().to(dtype).contiguous()
+            t = t.detach().to(dtype if t.is_floating_point() else torch.int64).contiguous()
             # numpy has no bfloat16: reinterpret the 16-bit patterns as int16 to get at the bytes.
             arr = t.view(torch.int16).numpy() if dtype == torch.bfloat16 else t.numpy()
             arr = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<"))  # no copy on little-endian hosts

@@ -58,7 +58,6 @@ export function parseConfig(text: string, file = 'config.json'): VggConfig {
 
   const batchNorm = obj.batchNorm === undefined ? CONFIG_DEFAULTS.batchNorm : obj.batchNorm;
   if (typeof batchNorm !== 'boolean') fail(`batchNorm must be true or false, found ${describe(batchNorm)}`);
-  if (batchNorm) fail('batchNorm: true is not supported yet (BatchNorm folding is planned); use a model without BatchNorm');
 
   let avgPool: readonly [number, number] | null;
   if (obj.avgPool === undefined) avgPool = CONFIG_DEFAULTS.avgPool;
@@ -80,7 +79,7 @@ export function parseConfig(text: string, file = 'config.json'): VggConfig {
     name: name as string,
     blocks,
     inputSize,
-    batchNorm: false,
+    batchNorm: batchNorm as boolean,
     avgPool,
     classifier: [...(classifier as number[])],
     numClasses: numClasses as number,

@@ -1,16 +1,20 @@
 /**
  * Stage 3: LayerGraph → FusedGraph. This is where fusion is decided.
+ * - Conv2d + BatchNorm2d    → folded: the weights stage scales the filters and shifts the bias
+ *                             (eval-mode statistics), so the generated code has no BatchNorm at all.
  * - Conv2d + ReLU           → one conv step (bias and ReLU applied in registers).
  * - Conv2d + ReLU + MaxPool → one conv step that pools its own 2×2 output tiles, so the full-size
  *                             pre-pool activation is never written to memory.
  * - AdaptiveAvgPool2d + flatten → one step that writes the classifier's input vector.
  * - Linear (+ ReLU)         → one step.
  */
-import type { AdaptiveAvgPoolOp, Conv3x3Op, LayerGraph, LinearOp, MapShape, Op } from '../graph/graph.js';
+import type { AdaptiveAvgPoolOp, BatchNormOp, Conv3x3Op, LayerGraph, LinearOp, MapShape, Op } from '../graph/graph.js';
 
 export interface FusedConv {
   readonly kind: 'conv';
   readonly conv: Conv3x3Op;
+  /** Folded into the convolution's weights and bias when they are packed. */
+  readonly batchNorm: BatchNormOp | null;
   readonly relu: true;
   /** Whether the block's 2×2 max-pool is fused into this convolution. */
   readonly pool: boolean;
@@ -46,11 +50,14 @@ export function fuse(graph: LayerGraph): FusedGraph {
   while (i < ops.length) {
     const op = ops[i];
     if (op.kind === 'conv3x3') {
-      if (at(i + 1)?.kind !== 'relu') throw new Error(`fuse: ${op.id} is not followed by ReLU`);
-      const next = at(i + 2);
+      const bnOp = at(i + 1);
+      const batchNorm = bnOp?.kind === 'batchnorm2d' ? bnOp : null;
+      const j = batchNorm ? i + 1 : i;
+      if (at(j + 1)?.kind !== 'relu') throw new Error(`fuse: ${op.id} is not followed by ReLU`);
+      const next = at(j + 2);
       const pool = next?.kind === 'maxpool2x2';
-      steps.push({ kind: 'conv', conv: op, relu: true, pool, output: pool ? next.output : op.output });
-      i += pool ? 3 : 2;
+      steps.push({ kind: 'conv', conv: op, batchNorm, relu: true, pool, output: pool ? next.output : op.output });
+      i = j + (pool ? 3 : 2);
     } else if (op.kind === 'adaptiveAvgPool' || op.kind === 'flatten') {
       const avgPool = op.kind === 'adaptiveAvgPool' ? op : null;
       const flatten = avgPool ? at(i + 1) : op;

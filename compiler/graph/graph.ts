@@ -13,6 +13,19 @@ export interface MapShape {
   readonly w: number;
 }
 
+export interface BatchNormOp {
+  readonly kind: 'batchnorm2d';
+  /** `bn{block}_{index}`, after the convolution it normalises. */
+  readonly id: string;
+  readonly channels: number;
+  readonly shape: MapShape;
+  readonly weight: ParamTensor;
+  readonly bias: ParamTensor;
+  readonly runningMean: ParamTensor;
+  readonly runningVar: ParamTensor;
+  /** torch.nn.BatchNorm2d's default. */
+  readonly eps: number;
+}
 export interface Conv3x3Op {
   readonly kind: 'conv3x3';
   /** `conv{block}_{index}`, both 1-based as in the VGG paper (conv1_1 … conv5_3). */
@@ -54,10 +67,12 @@ export interface LinearOp {
   readonly weight: ParamTensor;
   readonly bias: ParamTensor;
 }
-export type Op = Conv3x3Op | ReluOp | MaxPoolOp | AdaptiveAvgPoolOp | FlattenOp | LinearOp;
+export type Op = Conv3x3Op | BatchNormOp | ReluOp | MaxPoolOp | AdaptiveAvgPoolOp | FlattenOp | LinearOp;
 
 /** How torchvision initialises a parameter (used for seeded random weights). */
-export type ParamInit = 'kaiming-normal-fan-out-relu' | 'normal-0.01' | 'zeros';
+export type ParamInit = 'kaiming-normal-fan-out-relu' | 'normal-0.01' | 'zeros' | 'ones';
+
+const BATCHNORM_EPS = 1e-5;
 
 export interface ParamTensor {
   /** torchvision's state_dict key, e.g. `features.3.weight`, `classifier.6.bias`. */
@@ -66,6 +81,8 @@ export interface ParamTensor {
   readonly notebookKey: string;
   readonly shape: readonly number[];
   readonly init: ParamInit;
+  /** A buffer (BatchNorm running statistics), not a trainable parameter: not counted in totals. */
+  readonly buffer?: boolean;
 }
 
 export interface LayerGraph {
@@ -73,12 +90,18 @@ export interface LayerGraph {
   readonly input: MapShape;
   readonly ops: readonly Op[];
   readonly params: readonly ParamTensor[];
+  /** state_dict keys that may appear in a weights file and carry nothing vggc needs (BatchNorm's num_batches_tracked). */
+  readonly ignoredKeys: readonly string[];
   readonly numClasses: number;
 }
 
 export function buildGraph(config: VggConfig): LayerGraph {
   const ops: Op[] = [];
   const params: ParamTensor[] = [];
+  const ignoredKeys: string[] = [];
+  const bn = config.batchNorm;
+  // torchvision's make_layers: Conv2d, [BatchNorm2d,] ReLU per convolution, MaxPool2d per block.
+  const perConv = bn ? 3 : 2;
   const input: MapShape = { c: config.blocks[0][0], h: config.inputSize[0], w: config.inputSize[1] };
   let map = input;
   let featureIndex = 0;
@@ -86,15 +109,24 @@ export function buildGraph(config: VggConfig): LayerGraph {
     for (let j = 0; j < numConv; j++) {
       const out: MapShape = { c: features, h: map.h, w: map.w };
       const key = `features.${featureIndex}`;
-      const nbKey = `conv_backbone.features.${b}.conv_block.${2 * j}`;
+      const nbKey = `conv_backbone.features.${b}.conv_block.${perConv * j}`;
       const weight: ParamTensor = { key: `${key}.weight`, notebookKey: `${nbKey}.weight`, shape: [features, map.c, 3, 3], init: 'kaiming-normal-fan-out-relu' };
       const bias: ParamTensor = { key: `${key}.bias`, notebookKey: `${nbKey}.bias`, shape: [features], init: 'zeros' };
       params.push(weight, bias);
       const id = `conv${b + 1}_${j + 1}`;
       ops.push({ kind: 'conv3x3', id, input: map, output: out, weight, bias });
+      if (bn) {
+        const bnKey = `features.${featureIndex + 1}`;
+        const bnNb = `conv_backbone.features.${b}.conv_block.${perConv * j + 1}`;
+        const t = (name: string, init: ParamInit, buffer = false): ParamTensor => ({ key: `${bnKey}.${name}`, notebookKey: `${bnNb}.${name}`, shape: [features], init, buffer });
+        const op: BatchNormOp = { kind: 'batchnorm2d', id: `bn${b + 1}_${j + 1}`, channels: features, shape: out, weight: t('weight', 'ones'), bias: t('bias', 'zeros'), runningMean: t('running_mean', 'zeros', true), runningVar: t('running_var', 'ones', true), eps: BATCHNORM_EPS };
+        params.push(op.weight, op.bias, op.runningMean, op.runningVar);
+        ignoredKeys.push(`${bnKey}.num_batches_tracked`, `${bnNb}.num_batches_tracked`);
+        ops.push(op);
+      }
       ops.push({ kind: 'relu', id: `relu${b + 1}_${j + 1}`, shape: out });
       map = out;
-      featureIndex += 2;
+      featureIndex += perConv;
     }
     const pooled: MapShape = { c: map.c, h: Math.floor(map.h / 2), w: Math.floor(map.w / 2) };
     ops.push({ kind: 'maxpool2x2', id: `pool${b + 1}`, input: map, output: pooled });
@@ -118,9 +150,10 @@ export function buildGraph(config: VggConfig): LayerGraph {
     if (k < widths.length - 1) ops.push({ kind: 'relu', id: `relu_fc${k + 1}`, shape: { features: outFeatures } });
     features = outFeatures;
   });
-  return { config, input, ops, params, numClasses: config.numClasses };
+  return { config, input, ops, params, ignoredKeys, numClasses: config.numClasses };
 }
 
+/** Trainable parameters, as torchvision counts them (BatchNorm's running statistics excluded). */
 export function paramCount(graph: LayerGraph): number {
-  return graph.params.reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
+  return graph.params.filter((p) => !p.buffer).reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
 }

@@ -62,6 +62,9 @@ function addOp(op: Op, add: (type: string, shape: number[], params: number, macs
       add('Conv2d', [o.c, o.h, o.w], o.c * i.c * 9 + o.c, o.c * o.h * o.w * i.c * 9);
       return;
     }
+    case 'batchnorm2d':
+      add('BatchNorm2d', [op.shape.c, op.shape.h, op.shape.w], 2 * op.channels, 0);
+      return;
     case 'relu':
       add('ReLU', 'c' in op.shape ? [op.shape.c, op.shape.h, op.shape.w] : [op.shape.features], 0, 0);
       if (!('c' in op.shape)) add('Dropout', [op.shape.features], 0, 0);

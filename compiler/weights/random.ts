@@ -23,6 +23,7 @@ export function seededRandomWeights(params: readonly ParamTensor[], seed: number
       if (key === undefined) throw new Error(`${param.key} is not one of the parameters the random source was made for`);
       const rowElems = param.shape.slice(1).reduce((a, b) => a * b, 1);
       const out = new Float32Array((rowEnd - rowStart) * rowElems);
+      if (param.init === 'ones') return out.fill(1); // BatchNorm scale and running variance
       const std = initStd(param);
       if (std > 0) fillNormal(out, key, rowStart * rowElems, std);
       return out;
@@ -31,7 +32,7 @@ export function seededRandomWeights(params: readonly ParamTensor[], seed: number
   };
 }
 
-/** Standard deviation of torchvision's initialiser for `param` (0 for zeros). */
+/** Standard deviation of torchvision's initialiser for `param` (0 for the constant ones and zeros). */
 export function initStd(param: ParamTensor): number {
   const s = param.shape;
   switch (param.init) {
@@ -40,6 +41,7 @@ export function initStd(param: ParamTensor): number {
     case 'normal-0.01':
       return 0.01;
     case 'zeros':
+    case 'ones':
       return 0;
   }
 }

@@ -36,6 +36,8 @@ interface Entry {
 export interface SafetensorsOptions {
   /** Load NaN/±Inf values instead of rejecting them. */
   readonly allowNonfinite?: boolean;
+  /** Keys that may be present and are skipped (BatchNorm's num_batches_tracked, stored as I64). */
+  readonly ignoredKeys?: readonly string[];
 }
 
 export function openSafetensors(path: string, params: readonly ParamTensor[], opts: SafetensorsOptions = {}): WeightSource {
@@ -52,7 +54,7 @@ export function openSafetensors(path: string, params: readonly ParamTensor[], op
   }
   try {
     const fileSize = fs.fstatSync(fd).size;
-    const entries = readHeader(fd, fileSize, fail);
+    const entries = readHeader(fd, fileSize, fail, new Set(opts.ignoredKeys ?? []));
     const byParam = matchParams(entries, params, fail);
     return makeSource(path, fd, byParam, opts.allowNonfinite ?? false, fail);
   } catch (e) {
@@ -62,7 +64,7 @@ export function openSafetensors(path: string, params: readonly ParamTensor[], op
 }
 
 /** Parses and checks the header; the entries' begin/end it returns are absolute file positions. */
-function readHeader(fd: number, fileSize: number, fail: (m: string) => never): Entry[] {
+function readHeader(fd: number, fileSize: number, fail: (m: string) => never, ignored: ReadonlySet<string>): Entry[] {
   if (fileSize < 8) fail(`file is ${fileSize} bytes, too short for a safetensors header (at least 8)`);
   const lenBuf = Buffer.alloc(8);
   readFully(fd, lenBuf, 0, fail);
@@ -96,7 +98,7 @@ function readHeader(fd: number, fileSize: number, fail: (m: string) => never): E
   const dataLen = fileSize - dataStart;
   const list: Entry[] = [];
   for (const [key, value] of Object.entries(header as Record<string, unknown>)) {
-    if (key === '__metadata__') continue;
+    if (key === '__metadata__' || ignored.has(key)) continue;
     list.push(checkEntry(key, value, fail));
   }
   // Overlap: after sorting by begin, each tensor must end before the next begins (empty ones never overlap).

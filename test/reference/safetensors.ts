@@ -24,6 +24,8 @@ export function readSafetensors(path: string): { tensors: Map<string, SafeTensor
       continue;
     }
     const { dtype, shape, data_offsets: [begin, end] } = entry as { dtype: string; shape: number[]; data_offsets: [number, number] };
+    // Integer buffers (BatchNorm's num_batches_tracked, I64) carry nothing a forward pass needs.
+    if (dtype === 'I64') continue;
     const bytes = buf.subarray(dataStart + begin, dataStart + end);
     const count = shape.reduce((a, b) => a * b, 1);
     tensors.set(key, { dtype, shape, data: decode(bytes, dtype, count, key) });

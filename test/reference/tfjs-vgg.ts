@@ -28,16 +28,22 @@ export async function tfjsForward(config: VggConfig, weights: Map<string, Float3
   const logits = tf.tidy(() => {
     // NCHW → NHWC: tf.conv2d and tf.maxPool want channels last.
     let x: tf.Tensor4D = tf.transpose(tf.tensor4d(input, [n, c0, h0, w0]), [0, 2, 3, 1]);
-    let featureIndex = 0; // torchvision's index into `features`: conv, relu per layer, pool per block
+    let featureIndex = 0; // torchvision's index into `features`: conv, [batchnorm,] relu per layer, pool per block
     for (const [inChannels, numConv, features] of config.blocks) {
       let c = inChannels;
       for (let j = 0; j < numConv; j++) {
         // PyTorch [O, I, kh, kw] → TF HWIO. 'same' with a 3×3 kernel at stride 1 pads 1 on each side.
         const filter = tf.transpose(param(`features.${featureIndex}.weight`, [features, c, 3, 3]), [2, 3, 1, 0]) as tf.Tensor4D;
         const bias = param(`features.${featureIndex}.bias`, [features]);
-        x = tf.relu(tf.add<tf.Tensor4D>(tf.conv2d(x, filter, 1, 'same'), bias));
+        x = tf.add<tf.Tensor4D>(tf.conv2d(x, filter, 1, 'same'), bias);
+        if (config.batchNorm) {
+          // Eval-mode BatchNorm2d as PyTorch defines it, unfolded: (x − mean) / √(var + ε) · γ + β.
+          const bn = (name: string) => param(`features.${featureIndex + 1}.${name}`, [features]);
+          x = tf.batchNorm(x, bn('running_mean'), bn('running_var'), bn('bias'), bn('weight'), 1e-5);
+        }
+        x = tf.relu(x);
         c = features;
-        featureIndex += 2;
+        featureIndex += config.batchNorm ? 3 : 2;
       }
       // 'valid' drops an odd last row/column, like PyTorch's floor mode.
       x = tf.maxPool(x, 2, 2, 'valid');

@@ -1,0 +1,18 @@
+/**
+ * vggc runtime for browsers (ES module, no bundler needed: import dist/runtime/browser.js).
+ *
+ *   import { loadModel, imageToTensor, topK } from './dist/runtime/browser.js';
+ *   const model = await loadModel('build/fashion-mnist/', { onProgress: (done, total) => … });
+ *   const x = await imageToTensor(file, model.manifest.preprocessing, model.manifest.config.inputSize);
+ *   const top = topK(await model.infer(x), 5, model.manifest.labels);
+ *
+ * Threads need a cross-origin isolated page (COOP: same-origin, COEP: require-corp); elsewhere the
+ * model runs on one thread and says why on the console. Nothing here imports Node built-ins.
+ */
+export { loadModel, loadInstance, threadsUnavailableReason, type BrowserLoadOptions } from './load-browser.js';
+export { imageToTensor, pixelsToTensor, grayscale, type ImageInput } from './image-browser.js';
+export { topK, softmax, type Prediction } from './predict.js';
+export type { VggcModel, ModelInstance } from './model.js';
+export type { Manifest, ManifestStep, Preprocessing } from './manifest.js';
+export { VggcError, isVggcError } from './errors.js';
+export { supportsRelaxedSimd, type BuildChoice } from './features.js';

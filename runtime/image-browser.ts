@@ -1,0 +1,126 @@
+/**
+ * Image → input tensor (C×H×W float32) in the browser, following the manifest's preprocessing like
+ * image-node.ts does with sharp: decode (createImageBitmap, no colour-space conversion); resize
+ * (`shorterSide` then centre crop, or `fit` inside a box then zero-pad centred) on a canvas; convert to
+ * 1 (grayscale) or 3 (RGB) channels; scale to [0, 1]; normalise per channel.
+ *
+ * Grayscale is computed as libvips (sharp) does: Rec.709 luminance in linear light, sRGB-encoded and
+ * rounded. Gray images come out identical to sharp's; coloured pixels may differ by 1/255 (libvips
+ * rounds in float32). Resizing uses the canvas's smoothing, not sharp's linear kernel, so resized
+ * images are close to but not bit-identical with Node's preprocessing; images that need no resize are
+ * identical.
+ */
+import { VggcError } from './errors.js';
+import type { Preprocessing } from './manifest.js';
+
+export type ImageInput = Blob | ImageBitmap | HTMLImageElement | HTMLCanvasElement | OffscreenCanvas | ImageData;
+
+/** Decodes and preprocesses `source` for a model with `pre` and input [height, width]. */
+export async function imageToTensor(source: ImageInput, pre: Preprocessing, inputSize: readonly [number, number] | readonly number[]): Promise<Float32Array> {
+  const [H, W] = inputSize;
+  if (pre.channels !== 1 && pre.channels !== 3) throw new VggcError(`the model takes ${pre.channels} input channels; images can only feed models with 1 or 3`);
+  let bitmap: ImageBitmap;
+  try {
+    bitmap = source instanceof ImageBitmap ? source : await createImageBitmap(source, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+  } catch (e) {
+    throw new VggcError(`cannot decode the image: not a PNG, JPEG or WebP image, or the file is corrupt (${(e as Error).message})`);
+  }
+  const srcW = bitmap.width;
+  const srcH = bitmap.height;
+  if (!srcW || !srcH) throw new VggcError('the image has no size');
+  // (w, h): the image after resizing; (left, top): where its visible part starts (crop); the canvas
+  // is (outW, outH) and the image lands at (padLeft, padTop) in the input (zero padding).
+  let w = srcW;
+  let h = srcH;
+  let cropLeft = 0;
+  let cropTop = 0;
+  let padLeft = 0;
+  let padTop = 0;
+  if ('shorterSide' in pre.resize) {
+    const s = pre.resize.shorterSide;
+    if (w <= h) [w, h] = [s, Math.floor((s * h) / w)];
+    else [w, h] = [Math.floor((s * w) / h), s];
+    if (w < W || h < H) throw new VggcError(`the image resized to ${w}×${h} is smaller than the ${W}×${H} crop`);
+    cropTop = Math.round((h - H) / 2);
+    cropLeft = Math.round((w - W) / 2);
+  } else {
+    const [fh, fw] = pre.resize.fit;
+    if (w > fw || h > fh) {
+      const scale = Math.min(fw / w, fh / h);
+      [w, h] = [Math.max(1, Math.round(w * scale)), Math.max(1, Math.round(h * scale))];
+    }
+    padTop = Math.floor((H - h) / 2);
+    padLeft = Math.floor((W - w) / 2);
+  }
+  const outW = Math.min(w, W);
+  const outH = Math.min(h, H);
+  const canvas = new OffscreenCanvas(outW, outH);
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  if (!ctx) throw new VggcError('no 2D canvas context available to decode the image');
+  ctx.imageSmoothingEnabled = true;
+  ctx.imageSmoothingQuality = 'high';
+  ctx.drawImage(bitmap, -cropLeft, -cropTop, w, h);
+  const rgba = ctx.getImageData(0, 0, outW, outH, { colorSpace: 'srgb' }).data;
+  if (bitmap !== source) bitmap.close();
+  return pixelsToTensor(rgba, outW, outH, pre, [H, W], padTop, padLeft);
+}
+
+/**
+ * RGBA pixels (already resized and cropped to w×h) → C×H×W float32, placed at (padTop, padLeft) in
+ * an H×W input that is otherwise zero-padded (value 0 in pixel space, before normalisation).
+ */
+export function pixelsToTensor(
+  rgba: Uint8ClampedArray | Uint8Array,
+  w: number,
+  h: number,
+  pre: Preprocessing,
+  inputSize: readonly number[],
+  padTop = 0,
+  padLeft = 0,
+): Float32Array {
+  const [H, W] = inputSize;
+  const channels = pre.channels;
+  const out = new Float32Array(channels * H * W);
+  const gray = channels === 1 ? grayscale(rgba, w * h) : null;
+  for (let c = 0; c < channels; c++) {
+    const mean = pre.mean[c];
+    const std = pre.std[c];
+    const plane = out.subarray(c * H * W, (c + 1) * H * W);
+    plane.fill((0 - mean) / std);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const v = gray ? gray[y * w + x] : rgba[(y * w + x) * 4 + c];
+        plane[(y + padTop) * W + x + padLeft] = (v / 255 - mean) / std;
+      }
+    }
+  }
+  return out;
+}
+
+let srgbToLinear: Float64Array | null = null;
+
+/** libvips' sRGB → B_W: Rec.709 luminance of the linearised channels, then sRGB-encoded again. */
+export function grayscale(rgba: Uint8ClampedArray | Uint8Array, pixels: number): Uint8Array {
+  if (!srgbToLinear) {
+    srgbToLinear = new Float64Array(256);
+    for (let i = 0; i < 256; i++) {
+      const v = i / 255;
+      srgbToLinear[i] = v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+    }
+  }
+  const lin = srgbToLinear;
+  const out = new Uint8Array(pixels);
+  for (let i = 0; i < pixels; i++) {
+    const r = rgba[4 * i];
+    const g = rgba[4 * i + 1];
+    const b = rgba[4 * i + 2];
+    if (r === g && g === b) {
+      out[i] = r; // exact for gray pixels (the round trip below returns r up to float error)
+      continue;
+    }
+    const y = 0.2126 * lin[r] + 0.7152 * lin[g] + 0.0722 * lin[b];
+    const v = y <= 0.0031308 ? 12.92 * y : 1.055 * y ** (1 / 2.4) - 0.055;
+    out[i] = Math.max(0, Math.min(255, Math.round(v * 255)));
+  }
+  return out;
+}

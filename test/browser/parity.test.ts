@@ -1,0 +1,74 @@
+/**
+ * The deterministic build gives bit-identical logits in Chromium and in Node: SHA-256 of the raw
+ * float32 bytes, crypto.subtle in the page vs node:crypto here. Fashion-MNIST on its 50 samples
+ * (1 and 2 threads) and VGG-11 (2 threads) on a fixed input.
+ */
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect } from 'vitest';
+import { loadModel } from '../../runtime/load-node.js';
+import { readNpy } from '../../runtime/npy.js';
+import { browserIt, browserMissing, ensureCompiled, launch, ROOT, type Browser } from './browser-env.js';
+
+const sha256 = (x: Float32Array): string => createHash('sha256').update(Buffer.from(x.buffer, x.byteOffset, x.byteLength)).digest('hex');
+
+async function nodeLogits(dir: string, input: Float32Array, n: number): Promise<Float32Array> {
+  const model = await loadModel(dir, { build: 'deterministic', threads: 1 });
+  try {
+    return await model.infer(input, n);
+  } finally {
+    model.dispose();
+  }
+}
+
+/** Runs the model in the page; returns the SHA-256 of the logits, their first values and the thread count. */
+async function browserLogits(browser: Browser, folder: string, input: Float32Array, n: number, threads: number) {
+  const { page, console } = await browser.open('test/browser/page.html');
+  await page.waitForFunction(() => (window as any).vggc);
+  const result = await page.evaluate(
+    async ({ folder, data, n, threads }: { folder: string; data: number[]; n: number; threads: number }) => {
+      const { loadModel } = (window as any).vggc;
+      const model = await loadModel(folder, { build: 'deterministic', threads });
+      const logits: Float32Array = await model.infer(new Float32Array(data), n);
+      const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', logits));
+      model.dispose();
+      return { sha: Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join(''), first: Array.from(logits.subarray(0, 4)), threads: model.threads, build: model.build };
+    },
+    { folder, data: Array.from(input), n, threads },
+  );
+  await page.close();
+  return { ...result, console };
+}
+
+describe('deterministic build: Chromium and Node agree bit for bit', () => {
+  let browser: Browser;
+  beforeAll(async () => {
+    if (browserMissing) return;
+    await ensureCompiled('fashion-mnist');
+    await ensureCompiled('vgg11');
+    browser = await launch();
+  });
+  afterAll(async () => browser?.close());
+
+  browserIt('Fashion-MNIST, 50 samples, 1 and 2 threads', async () => {
+    const { data, shape } = readNpy(join(ROOT, 'examples/fashion-mnist/samples-input.npy'));
+    const n = shape[0];
+    const expected = await nodeLogits(join(ROOT, 'build/fashion-mnist'), data, n);
+    for (const threads of [1, 2]) {
+      const got = await browserLogits(browser, '/build/fashion-mnist/', data, n, threads);
+      expect(got.threads).toBe(threads);
+      expect(got.build).toBe('deterministic');
+      expect(got.first).toEqual(Array.from(expected.subarray(0, 4)));
+      expect(got.sha).toBe(sha256(expected));
+    }
+  });
+
+  browserIt('VGG-11 (seeded weights), 2 threads', async () => {
+    const input = new Float32Array(3 * 224 * 224);
+    for (let i = 0; i < input.length; i++) input[i] = Math.fround(Math.sin(i * 0.37));
+    const expected = await nodeLogits(join(ROOT, 'build/vgg11'), input, 1);
+    const got = await browserLogits(browser, '/build/vgg11/', input, 1, 2);
+    expect(got.threads).toBe(2);
+    expect(got.sha).toBe(sha256(expected));
+  });
+});

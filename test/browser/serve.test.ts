@@ -1,0 +1,58 @@
+/** tools/serve.mjs: isolation headers on every response, MIME types, no paths outside the root. */
+import { request } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT } from './browser-env.js';
+
+function get(port: number, path: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined> }> {
+  return new Promise((resolve, reject) => {
+    // A raw path: URL normalisation in a client would hide `..` from the server.
+    const req = request({ host: '127.0.0.1', port, path, method: 'GET' }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('tools/serve.mjs', () => {
+  let server: { port: number; close(): Promise<void> };
+  beforeAll(async () => {
+    // @ts-expect-error: a plain .mjs module without types
+    const { startServer } = await import('../../tools/serve.mjs');
+    server = await startServer({ root: ROOT, port: 0 });
+  });
+  afterAll(async () => server?.close());
+
+  it('sends COOP, COEP and CORP on every response, 404s included, with the right types', async () => {
+    for (const [path, status, type] of [
+      ['/examples/browser/index.html', 200, 'text/html'],
+      ['/examples/browser/demo.js', 200, 'text/javascript'],
+      ['/tools/serve.mjs', 200, 'text/javascript'],
+      ['/package.json', 200, 'application/json'],
+      ['/examples/fashion-mnist/samples/000-ankle-boot.png', 200, 'image/png'],
+      ['/no/such/file.wasm', 404, 'text/plain'],
+    ] as const) {
+      const r = await get(server.port, path);
+      expect(r.status, path).toBe(status);
+      expect(String(r.headers['content-type']), path).toContain(type);
+      expect(r.headers['cross-origin-opener-policy'], path).toBe('same-origin');
+      expect(r.headers['cross-origin-embedder-policy'], path).toBe('require-corp');
+      expect(r.headers['cross-origin-resource-policy'], path).toBe('same-origin');
+    }
+  });
+
+  it('serves .wasm as application/wasm', async () => {
+    const r = await get(server.port, '/node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm');
+    expect(r.status).toBe(200);
+    expect(r.headers['content-type']).toBe('application/wasm');
+  });
+
+  it('refuses paths outside the root', async () => {
+    for (const path of ['/../../etc/passwd', '/%2e%2e/%2e%2e/etc/passwd', '/examples/..%2f..%2f..%2fetc/passwd']) {
+      const r = await get(server.port, path);
+      expect([403, 404], path).toContain(r.status);
+      expect(r.headers['cross-origin-embedder-policy'], path).toBe('require-corp');
+    }
+  });
+});
