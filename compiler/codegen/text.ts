@@ -30,3 +30,6 @@ export function constant(name: string, value: number, why: string, type = 'usize
 export function layerHeader(title: string, facts: readonly string[]): string[] {
   return ['', `// ${'─'.repeat(96)}`, `// ${title}`, ...facts.map((f) => `//   ${f}`)];
 }
+
+/** [0, 1, …, n − 1]: the generator's loop over unrolled copies and register-tile rows. */
+export const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);

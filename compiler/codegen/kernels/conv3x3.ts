@@ -13,7 +13,7 @@ import type { ConvSchedule } from '../../schedule/schedule.js';
 import { CONV_UNROLL } from '../../schedule/schedule.js';
 import type { PlannedStep } from '../../plan/plan.js';
 import { OUT_BLOCK } from '../../weights/layout.js';
-import { constant, grouped, indent, layerHeader } from '../text.js';
+import { constant, grouped, indent, layerHeader, range } from '../text.js';
 import { emitZeroFrame, mapGeometry } from './border.js';
 
 const F32 = 4;
@@ -245,4 +245,3 @@ function referenceBody(g: ConvGeometry): string[] {
   ];
 }
 
-export const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);

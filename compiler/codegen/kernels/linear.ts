@@ -14,8 +14,7 @@ import type { LinearSchedule } from '../../schedule/schedule.js';
 import { CONV_UNROLL, FC_BATCH_TILE, GEMV_UNROLL } from '../../schedule/schedule.js';
 import { RUN_PARAMS, type PlannedStep } from '../../plan/plan.js';
 import { OUT_BLOCK } from '../../weights/layout.js';
-import { constant, grouped, indent, layerHeader } from '../text.js';
-import { range } from './conv3x3.js';
+import { constant, grouped, indent, layerHeader, range } from '../text.js';
 
 const F32 = 4;
 const BLOCK_BYTES = OUT_BLOCK * F32;

@@ -15,9 +15,8 @@ import { WINOGRAD_GEMM_ROWS, WINOGRAD_GEMM_UNROLL } from '../../schedule/schedul
 import type { PlannedStep } from '../../plan/plan.js';
 import { OUT_BLOCK } from '../../weights/layout.js';
 import { F4X4_3X3 } from '../../winograd/winograd.js';
-import { constant, grouped, indent, layerHeader } from '../text.js';
+import { constant, grouped, indent, layerHeader, range } from '../text.js';
 import { emitZeroFrame, mapGeometry } from './border.js';
-import { range } from './conv3x3.js';
 
 const F32 = 4;
 const HALF = 16;
