@@ -6,7 +6,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { writeFileSync } from 'node:fs';
 import { isVggcError, VggcError } from './errors.js';
 import { compileModel, planFromConfig, type ProgressEvent } from './pipeline.js';
-import { readConfigFile } from './config/parse.js';
+import { readModelInput } from './onnx/index.js';
 import { renderSummary } from './summary/summary.js';
 import type { ConvAlgorithmChoice } from './schedule/schedule.js';
 import { packageVersion } from './paths.js';
@@ -34,7 +34,7 @@ program
 program
   .command('compile')
   .description('compile a config (and weights) into DIR: model.wasm, weights.bin, model.json, model.ts')
-  .argument('<config>', 'model config JSON (see README: "Config format")')
+  .argument('<config>', 'model config JSON (see README: "Config format"), or a .onnx model exported from PyTorch (config and weights from its graph)')
   .requiredOption('-o, --out <dir>', 'output folder (replaced atomically when the compile succeeds)')
   .option('-w, --weights <file>', 'weights as .safetensors (F32/F16/BF16, torchvision or seed-notebook key names); default: seeded random weights')
   .option('--seed <n>', 'seed for random weights when --weights is not given', parseNonNegativeInt, 0)
@@ -149,10 +149,10 @@ program
 program
   .command('summary')
   .description("print the layer table (output shapes, parameters, multiply-adds), the fused kernels and the memory plan")
-  .argument('<config>', 'model config JSON')
+  .argument('<config>', 'model config JSON or .onnx model')
   .addOption(new Option('--kernels <variant>', 'kernel variant to plan for').choices(['wasmsimd', 'scalar-ref']).default('wasmsimd'))
   .action((config: string, o: { kernels: 'wasmsimd' | 'scalar-ref' }) => {
-    console.log(renderSummary(planFromConfig(readConfigFile(config), config, { variant: o.kernels })));
+    console.log(renderSummary(planFromConfig(readModelInput(config).config, config, { variant: o.kernels })));
   });
 
 function parsePositiveInt(v: string): number {

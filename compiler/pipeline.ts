@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readConfigFile } from './config/parse.js';
+import { readModelInput } from './onnx/index.js';
 import type { VggConfig } from './config/config.js';
 import { buildGraph, paramCount, type LayerGraph } from './graph/graph.js';
 import { fuse } from './fuse/fuse.js';
@@ -28,10 +28,11 @@ import { stageOutputDir } from './emit/output-dir.js';
 import { isVggcError } from './errors.js';
 import { defaultLabels, readLabelsFile } from './labels/labels.js';
 import { packageVersion } from './paths.js';
+import { layoutOf } from '../runtime/model.js';
 import { MANIFEST_FORMAT, MANIFEST_VERSION, type Manifest, type Preprocessing, type StepTensor } from '../runtime/manifest.js';
 
 export interface CompileOptions {
-  /** Path of the config file (used in error messages too). */
+  /** Path of the config file, or of a .onnx model (config and weights from its graph). */
   readonly configPath: string;
   readonly outDir: string;
   /** safetensors file; without it, seeded random weights with torchvision's init scheme. */
@@ -71,13 +72,16 @@ export function planFromConfig(config: VggConfig, label: string, opts: ScheduleO
 
 export async function compileModel(opts: CompileOptions): Promise<CompileResult> {
   const progress = opts.onProgress ?? (() => {});
-  const config = readConfigFile(opts.configPath);
+  const input = readModelInput(opts.configPath, opts.weightsPath);
+  const config = input.config;
   const kernels = opts.kernels ?? 'wasmsimd';
   const plan = planFromConfig(config, opts.configPath, { variant: kernels, conv: opts.conv });
   const graph = plan.schedule.fused.graph;
   const labels = opts.labelsPath ? readLabelsFile(opts.labelsPath, config.numClasses) : (config.labels ?? defaultLabels(config.numClasses));
   const seed = opts.seed ?? 0;
-  const raw: WeightSource = opts.weightsPath
+  const raw: WeightSource = input.openWeights
+    ? input.openWeights(graph.params, { allowNonfinite: opts.allowNonfinite })
+    : opts.weightsPath
     ? openSafetensors(opts.weightsPath, graph.params, { allowNonfinite: opts.allowNonfinite, ignoredKeys: graph.ignoredKeys })
     : seededRandomWeights(graph.params, seed);
   const source = foldBatchNorm(raw, plan.schedule.fused);
@@ -92,10 +96,22 @@ export async function compileModel(opts: CompileOptions): Promise<CompileResult>
     const packed = await packWeights(source, plan.packed, plan.weightsPayloadBytes, join(staging.path, 'weights.bin'), (doneBytes, totalBytes) =>
       progress({ stage: 'weights', doneBytes, totalBytes }),
     );
-    const wasm = finishModule(rawWasm, { format: 'vggc-wasm', weightsSha256: packed.sha256, kernels });
-    const relaxed = rawRelaxed ? finishModule(rawRelaxed, { format: 'vggc-wasm', weightsSha256: packed.sha256, kernels: `${kernels}-relaxed` }) : null;
+    // The manifest's layout goes into the wasm's tag, so the manifest is drafted first and gets the
+    // wasm's own facts (size, hash) once the module is final.
+    const draft = buildManifest(graph, plan, packed.sha256, source.description, labels);
+    const layout = layoutOf(draft);
+    const wasm = finishModule(rawWasm, { format: 'vggc-wasm', weightsSha256: packed.sha256, kernels, layout });
+    const relaxed = rawRelaxed ? finishModule(rawRelaxed, { format: 'vggc-wasm', weightsSha256: packed.sha256, kernels: `${kernels}-relaxed`, layout }) : null;
     progress({ stage: 'write', message: 'writing model.wasm and model.json' });
-    const manifest = buildManifest(graph, plan, wasm, relaxed, packed.sha256, source.description, labels);
+    const manifest: Manifest = {
+      ...draft,
+      wasm: {
+        file: 'model.wasm',
+        bytes: wasm.length,
+        sha256: sha256(wasm),
+        relaxed: relaxed ? { file: RELAXED_WASM_FILE, bytes: relaxed.length, sha256: sha256(relaxed) } : null,
+      },
+    };
     writeFileSync(join(staging.path, 'model.wasm'), wasm);
     if (relaxed) writeFileSync(join(staging.path, RELAXED_WASM_FILE), relaxed);
     writeFileSync(join(staging.path, 'model.ts'), asSource);
@@ -131,7 +147,7 @@ export function preprocessingFor(config: VggConfig): Preprocessing {
 const RELAXED_WASM_FILE = 'model-relaxed.wasm';
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
-function buildManifest(graph: LayerGraph, plan: MemoryPlan, wasm: Uint8Array, relaxed: Uint8Array | null, weightsSha256: string, weightsSource: string, labels: readonly string[] | null): Manifest {
+function buildManifest(graph: LayerGraph, plan: MemoryPlan, weightsSha256: string, weightsSource: string, labels: readonly string[] | null): Manifest {
   const config = graph.config;
   const macs = plan.steps.reduce((n, s) => n + ('macs' in s.schedule ? s.schedule.macs : 0), 0);
   return {
@@ -141,12 +157,7 @@ function buildManifest(graph: LayerGraph, plan: MemoryPlan, wasm: Uint8Array, re
     name: config.name,
     config: { ...config, blocks: config.blocks.map((b) => [...b]), inputSize: [...config.inputSize], avgPool: config.avgPool ? [...config.avgPool] : null, classifier: [...config.classifier] },
     kernels: plan.schedule.variant,
-    wasm: {
-      file: 'model.wasm',
-      bytes: wasm.length,
-      sha256: sha256(wasm),
-      relaxed: relaxed ? { file: RELAXED_WASM_FILE, bytes: relaxed.length, sha256: sha256(relaxed) } : null,
-    },
+    wasm: { file: 'model.wasm', bytes: 0, sha256: '', relaxed: null }, // filled in once the modules are final
     weights: {
       file: 'weights.bin',
       headerBytes: WEIGHTS_HEADER_BYTES,

@@ -7,7 +7,7 @@
 import { VggcError } from './errors.js';
 import { checkManifest } from './manifest-check.js';
 import type { Manifest } from './manifest.js';
-import { createInstance, readWasmTag, wrapInstance, type ModelInstance, type VggcModel } from './model.js';
+import { createInstance, checkWasmMatchesManifest, wrapInstance, type ModelInstance, type VggcModel } from './model.js';
 import { parseWeightsHeader, WEIGHTS_HEADER_BYTES } from './weights-file.js';
 import { supportsRelaxedSimd, type BuildChoice } from './features.js';
 import { startBrowserThreads } from './threads-browser.js';
@@ -106,10 +106,7 @@ async function instantiate(base: URL, manifest: Manifest, opts: BrowserLoadOptio
   const weightsUrl = new URL(manifest.weights.file, base);
 
   const module = await compileWasm(wasmUrl, opts.fetchInit);
-  const tag = readWasmTag(module, wasmUrl.href);
-  if (tag.weightsSha256 !== manifest.weights.sha256) {
-    throw new VggcError(`${wasmUrl.href}: was compiled for other weights than ${manifestUrl.href} describes (model.wasm and model.json come from different compiles)`);
-  }
+  checkWasmMatchesManifest(module, manifest, wasmUrl.href, manifestUrl.href);
 
   // weights.bin: read the 64-byte header off the stream first and check it before allocating memory.
   const res = await fetchOk(weightsUrl, opts.fetchInit);

@@ -6,12 +6,13 @@ import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs'
 import { join } from 'node:path';
 import { VggcError } from './errors.js';
 import { checkManifest } from './manifest-check.js';
-import { createInstance, readWasmTag, wrapInstance, type ModelInstance, type VggcModel } from './model.js';
+import { createInstance, checkWasmMatchesManifest, wrapInstance, type ModelInstance, type VggcModel } from './model.js';
 import { parseWeightsHeader, WEIGHTS_HEADER_BYTES } from './weights-file.js';
 import { WorkerPool } from './threads-node.js';
 import { supportsRelaxedSimd, type BuildChoice } from './features.js';
 import { availableParallelism } from 'node:os';
 import v8 from 'node:v8';
+import { createHash } from 'node:crypto';
 
 export interface LoadOptions {
   /** Called while weights.bin streams into memory. */
@@ -56,17 +57,20 @@ export async function loadInstance(dir: string, opts: LoadOptions = {}): Promise
   const weightsPath = join(dir, manifest.weights.file);
 
   let module: WebAssembly.Module;
+  const wasmBytes = readBytes(wasmPath);
+  // Tens of KB: hashing it is cheap and catches a damaged or swapped model.wasm before it runs.
+  const expectedSha = useRelaxed ? manifest.wasm.relaxed?.sha256 : manifest.wasm.sha256;
+  if (createHash('sha256').update(wasmBytes).digest('hex') !== expectedSha) {
+    throw new VggcError(`${wasmPath}: does not match the SHA-256 that ${manifestPath} records (damaged, or from another compile)`);
+  }
   try {
     compileOptimizedFromTheStart();
-    module = await WebAssembly.compile(readBytes(wasmPath));
+    module = await WebAssembly.compile(wasmBytes);
   } catch (e) {
     if (e instanceof VggcError) throw e;
     throw new VggcError(`${wasmPath}: not a valid WebAssembly module (${(e as Error).message})`);
   }
-  const tag = readWasmTag(module, wasmPath);
-  if (tag.weightsSha256 !== manifest.weights.sha256) {
-    throw new VggcError(`${wasmPath}: was compiled for other weights than ${manifestPath} describes (model.wasm and model.json come from different compiles)`);
-  }
+  checkWasmMatchesManifest(module, manifest, wasmPath, manifestPath);
 
   const fd = openOrFail(weightsPath);
   try {

@@ -28,17 +28,24 @@ export function checkManifest(raw: unknown, file: string): Manifest {
   const inside = (start: number, bytes: number, what: string): void => {
     if (start + bytes > limit) fail(`${what} (bytes ${start}–${start + bytes}) lies outside the model's ${limit}-byte memory`);
   };
+  const aligned = (v: unknown, field: string): number => {
+    const n = int(v, field);
+    if (n % 16) fail(`${field} is ${n}, not a multiple of 16`);
+    return n;
+  };
   const [c, h, w] = Array.isArray(m.input?.shape) ? m.input.shape : fail('input.shape is missing');
-  inside(int(m.input.offset, 'input.offset'), int(c, 'input.shape[0]', 1) * int(h, 'input.shape[1]', 1) * int(w, 'input.shape[2]', 1) * 4, 'the input');
+  inside(aligned(m.input.offset, 'input.offset'), int(c, 'input.shape[0]', 1) * int(h, 'input.shape[1]', 1) * int(w, 'input.shape[2]', 1) * 4, 'the input');
+  inside(aligned(m.memory.arenaBase, 'memory.arenaBase'), int(m.memory.arenaBytes, 'memory.arenaBytes'), 'the activation arena');
   const maxBatch = int(m.maxBatch, 'maxBatch', 1);
   const stride = int(m.output?.imageStride, 'output.imageStride', 1);
-  inside(int(m.output.offset, 'output.offset'), ((maxBatch - 1) * stride + int(m.output.numClasses, 'output.numClasses', 1)) * 4, 'the output');
-  inside(int(m.memory.params, 'memory.params'), 8, 'the run parameters');
-  inside(int(m.memory.weightsBase, 'memory.weightsBase'), int(m.weights?.payloadBytes, 'weights.payloadBytes'), 'the weights');
+  inside(aligned(m.output.offset, 'output.offset'), ((maxBatch - 1) * stride + int(m.output.numClasses, 'output.numClasses', 1)) * 4, 'the output');
+  inside(aligned(m.memory.params, 'memory.params'), 8, 'the run parameters');
+  inside(aligned(m.memory.weightsBase, 'memory.weightsBase'), int(m.weights?.payloadBytes, 'weights.payloadBytes'), 'the weights');
   int(m.weights.headerBytes, 'weights.headerBytes');
   if (typeof m.weights.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(m.weights.sha256)) fail('weights.sha256 must be 64 hex digits');
   if (!Array.isArray(m.steps) || m.steps.length === 0) fail('steps must be a non-empty list');
   m.steps.forEach((s, i) => {
+    if (typeof s !== 'object' || s === null) fail(`steps[${i}] must be an object, found ${JSON.stringify(s)}`);
     if (typeof s.function !== 'string') fail(`steps[${i}].function must be a string`);
     int(s.workItems, `steps[${i}].workItems`, 1);
     if (s.phase !== 'image' && s.phase !== 'batch') fail(`steps[${i}].phase must be "image" or "batch", found ${JSON.stringify(s.phase)}`);

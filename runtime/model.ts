@@ -29,7 +29,35 @@ export interface VggcModel {
 /** A layer function: runs work items [start, end) using worker `worker`'s scratch. */
 type StepFn = (start: number, end: number, worker: number) => void;
 
-export function readWasmTag(module: WebAssembly.Module, file: string): { weightsSha256: string; kernels: string } {
+/**
+ * Everything in model.json that the compiled kernels have baked in as constants: the step list and
+ * the memory layout. model.wasm carries its own copy in the `vggc` section, so a model.json edited
+ * by hand (or taken from another compile) is refused at load instead of making kernels read or
+ * write the wrong memory.
+ */
+export function layoutOf(m: Manifest): unknown {
+  return {
+    steps: m.steps.map((s) => [s.function, s.workItems, s.phase]),
+    memory: [m.memory.pages, m.memory.arenaBase, m.memory.arenaBytes, m.memory.weightsBase, m.memory.params, m.memory.maxWorkers, m.memory.shared],
+    input: [m.input.offset, ...m.input.shape],
+    output: [m.output.offset, m.output.numClasses, m.output.imageStride],
+    maxBatch: m.maxBatch,
+    weights: [m.weights.headerBytes, m.weights.payloadBytes, m.weights.sha256],
+  };
+}
+
+/** model.wasm must have been compiled for exactly this model.json (same weights, same layout). */
+export function checkWasmMatchesManifest(module: WebAssembly.Module, manifest: Manifest, wasmLabel: string, manifestLabel: string): void {
+  const tag = readWasmTag(module, wasmLabel);
+  if (tag.weightsSha256 !== manifest.weights.sha256) {
+    throw new VggcError(`${wasmLabel}: was compiled for other weights than ${manifestLabel} describes (model.wasm and model.json come from different compiles)`);
+  }
+  if (JSON.stringify(tag.layout) !== JSON.stringify(layoutOf(manifest))) {
+    throw new VggcError(`${manifestLabel}: its steps or memory layout differ from what ${wasmLabel} was compiled for (edited by hand, or from another compile)`);
+  }
+}
+
+export function readWasmTag(module: WebAssembly.Module, file: string): { weightsSha256: string; kernels: string; layout?: unknown } {
   const sections = WebAssembly.Module.customSections(module, WASM_TAG_SECTION);
   if (sections.length !== 1) throw new VggcError(`${file}: not a vggc model (no "${WASM_TAG_SECTION}" section)`);
   try {
@@ -66,8 +94,14 @@ export async function createInstance(
   label: string,
 ): Promise<ModelInstance> {
   // Shared so that worker threads can run layers on the same memory (model.wasm imports it shared).
-  const memory = new WebAssembly.Memory({ initial: manifest.memory.pages, maximum: manifest.memory.pages, shared: manifest.memory.shared });
-  const instance = await WebAssembly.instantiate(module, { env: { memory } });
+  let memory: WebAssembly.Memory;
+  let instance: WebAssembly.Instance;
+  try {
+    memory = new WebAssembly.Memory({ initial: manifest.memory.pages, maximum: manifest.memory.pages, shared: manifest.memory.shared });
+    instance = await WebAssembly.instantiate(module, { env: { memory } });
+  } catch (e) {
+    throw new VggcError(`${label}: model.wasm cannot be instantiated with the memory model.json describes (${String((e as Error)?.message ?? e).split('\n')[0]})`);
+  }
   const steps = manifest.steps.map((info) => {
     const fn = instance.exports[info.function];
     if (typeof fn !== 'function') throw new VggcError(`${label}: model.wasm has no function ${info.function} that model.json lists`);
@@ -84,7 +118,8 @@ export async function createInstance(
 /** Runs one step's work items, possibly split between threads; the caller's own share via `own`. */
 export interface StepExecutor {
   readonly threads: number;
-  run(step: number, items: number, own: (start: number, end: number) => void): void;
+  /** Returns a promise only when it had to wait for other threads asynchronously. */
+  run(step: number, items: number, own: (start: number, end: number) => void): void | Promise<void>;
   terminate(): Promise<void>;
 }
 
@@ -98,21 +133,21 @@ export function wrapInstance(inst: ModelInstance, label: string, executor?: Step
 
   const imageSteps = steps.map((s, i) => [s, i] as const).filter(([s]) => s.info.phase === 'image');
   const batchSteps = steps.map((s, i) => [s, i] as const).filter(([s]) => s.info.phase === 'batch');
-  const runStep = (step: InstanceStep, index: number): void => {
-    if (executor) executor.run(index, step.workItems, (start, end) => step.fn(start, end, 0));
-    else step.fn(0, step.workItems, 0);
+  const runStep = (step: InstanceStep, index: number): void | Promise<void> => {
+    if (executor) return executor.run(index, step.workItems, (start, end) => step.fn(start, end, 0));
+    step.fn(0, step.workItems, 0);
   };
 
   /** Up to maxBatch images: the convolutional steps image by image, then the classifier once for all. */
-  const runGroup = (mem: WebAssembly.Memory, images: Float32Array, count: number, out: Float32Array): void => {
+  const runGroup = async (mem: WebAssembly.Memory, images: Float32Array, count: number, out: Float32Array): Promise<void> => {
     const params = new Int32Array(mem.buffer, manifest.memory.params, 2);
     for (let n = 0; n < count; n++) {
       new Float32Array(mem.buffer, manifest.input.offset, imageFloats).set(images.subarray(n * imageFloats, (n + 1) * imageFloats));
       params[0] = n;
-      for (const [step, i] of imageSteps) runStep(step, i);
+      for (const [step, i] of imageSteps) await runStep(step, i);
     }
     params[1] = count;
-    for (const [step, i] of batchSteps) runStep(step, i);
+    for (const [step, i] of batchSteps) await runStep(step, i);
     const stride = manifest.output.imageStride;
     for (let n = 0; n < count; n++) out.set(new Float32Array(mem.buffer, manifest.output.offset + n * stride * 4, numClasses), n * numClasses);
   };
@@ -135,9 +170,15 @@ export function wrapInstance(inst: ModelInstance, label: string, executor?: Step
           throw new VggcError(`infer: input has ${input.length} floats but ${n} image(s) of ${c}×${h}×${w} need ${n * imageFloats}`);
         }
         const logits = new Float32Array(n * numClasses);
-        for (let first = 0; first < n; first += manifest.maxBatch) {
-          const count = Math.min(manifest.maxBatch, n - first);
-          runGroup(memory, input.subarray(first * imageFloats, (first + count) * imageFloats), count, logits.subarray(first * numClasses, (first + count) * numClasses));
+        try {
+          for (let first = 0; first < n; first += manifest.maxBatch) {
+            const count = Math.min(manifest.maxBatch, n - first);
+            await runGroup(memory, input.subarray(first * imageFloats, (first + count) * imageFloats), count, logits.subarray(first * numClasses, (first + count) * numClasses));
+          }
+        } catch (e) {
+          // Kernels trap only if the model folder lies about its own layout (the load checks make that unlikely).
+          if (e instanceof WebAssembly.RuntimeError) throw new VggcError(`${label}: model.wasm trapped while running (${e.message}); the model folder is damaged`);
+          throw e;
         }
         return logits;
       };

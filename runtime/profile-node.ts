@@ -42,19 +42,19 @@ export async function profileLayers(dir: string, opts: LoadOptions & { runs?: nu
     const [c, h, w] = inst.manifest.input.shape;
     const input = new Float32Array(inst.memory.buffer, inst.manifest.input.offset, c * h * w);
     for (let i = 0; i < input.length; i++) input[i] = Math.sin(i * 0.01); // any finite, non-trivial image
-    const run = (i: number): void => {
+    const run = async (i: number): Promise<void> => {
       const s = inst.steps[i];
-      if (pool) pool.run(i, s.workItems, (a, b) => s.fn(a, b, 0));
+      if (pool) await pool.run(i, s.workItems, (a, b) => s.fn(a, b, 0));
       else s.fn(0, s.workItems, 0);
     };
-    for (let r = 0; r < warmup; r++) inst.steps.forEach((_, i) => run(i));
+    for (let r = 0; r < warmup; r++) for (let i = 0; i < inst.steps.length; i++) await run(i);
     const times = inst.steps.map(() => [] as number[]);
     for (let r = 0; r < runs; r++) {
-      inst.steps.forEach((_, i) => {
+      for (let i = 0; i < inst.steps.length; i++) {
         const t0 = performance.now();
-        run(i);
+        await run(i);
         times[i].push(performance.now() - t0);
-      });
+      }
     }
     const rows = inst.steps.map((s, i) => {
       const ms = median(times[i]);

@@ -31,6 +31,7 @@ export class WorkerPool implements StepExecutor {
   private readonly control: Int32Array;
   private readonly workers: Worker[] = [];
   private failure: string | null = null;
+  private shuttingDown = false;
 
   get threads(): number {
     return this.size;
@@ -53,8 +54,10 @@ export class WorkerPool implements StepExecutor {
           worker.once('error', (e) => reject(new VggcError(`worker ${w} failed to start: ${e.message}`)));
         }),
       );
-      worker.on('error', (e) => (pool.failure ??= `worker ${w} crashed: ${e.message}`));
-      worker.on('exit', (code) => (pool.failure ??= `worker ${w} exited (code ${code})`));
+      worker.on('error', (e) => pool.workerLost(`worker ${w} crashed: ${e.message}`));
+      worker.on('exit', (code) => {
+        if (!pool.shuttingDown) pool.workerLost(`worker ${w} exited (code ${code})`);
+      });
       worker.on('message', (m: { error?: string }) => {
         if (m.error) pool.failure ??= `worker ${w}: ${m.error}`;
       });
@@ -73,9 +76,11 @@ export class WorkerPool implements StepExecutor {
 
   /**
    * Runs step `step` over work items [0, items): worker 0 (this thread) calls `own` for its range.
-   * Blocks this thread until all workers are done; throws if a worker failed.
+   * Returns once all workers are done (usually at once, after a short poll), or a promise when they
+   * are still running: then it waits with Atomics.waitAsync, so that the event loop can report a
+   * worker that died (its exit handler wakes the wait). Throws if a worker failed.
    */
-  run(step: number, items: number, own: (start: number, end: number) => void): void {
+  run(step: number, items: number, own: (start: number, end: number) => void): void | Promise<void> {
     if (this.failure) throw new VggcError(`the thread pool is broken: ${this.failure}`);
     const c = this.control;
     const n = this.size;
@@ -93,20 +98,43 @@ export class WorkerPool implements StepExecutor {
     // Poll briefly (workers usually finish within a fraction of a step), then sleep.
     const spinUntil = performance.now() + SPIN_MS;
     while (Atomics.load(c, CONTROL.PENDING) !== 0 && performance.now() < spinUntil);
+    if (Atomics.load(c, CONTROL.PENDING) === 0) return this.checkStep(step);
+    return this.waitForWorkers(step);
+  }
+
+  private async waitForWorkers(step: number): Promise<void> {
+    const c = this.control;
     const deadline = Date.now() + STEP_TIMEOUT_MS;
-    for (let pending = Atomics.load(c, CONTROL.PENDING); pending !== 0; pending = Atomics.load(c, CONTROL.PENDING)) {
-      if (Atomics.wait(c, CONTROL.PENDING, pending, 1000) === 'timed-out' && Date.now() > deadline) {
+    for (let pending = Atomics.load(c, CONTROL.PENDING); pending !== 0 && !Atomics.load(c, CONTROL.ERROR); pending = Atomics.load(c, CONTROL.PENDING)) {
+      const { value } = Atomics.waitAsync(c, CONTROL.PENDING, pending, 1000);
+      // A pending waitAsync does not keep Node's event loop alive (and the idle workers are unref'd).
+      const keepAlive = setTimeout(() => {}, 1000);
+      const outcome = await value;
+      clearTimeout(keepAlive);
+      if (outcome === 'timed-out' && Date.now() > deadline) {
         this.failure = `a worker did not finish step ${step} within ${STEP_TIMEOUT_MS / 1000} s`;
-        throw new VggcError(`the thread pool is broken: ${this.failure}`);
+        break;
       }
     }
-    if (Atomics.load(c, CONTROL.ERROR)) {
+    this.checkStep(step);
+  }
+
+  private checkStep(step: number): void {
+    if (this.failure || Atomics.load(this.control, CONTROL.ERROR)) {
       this.failure ??= `a worker failed in step ${step}`;
       throw new VggcError(`the thread pool is broken: ${this.failure}`);
     }
   }
 
+  /** A worker that crashed or exited: fail the step in progress at once instead of waiting for it. */
+  private workerLost(reason: string): void {
+    this.failure ??= reason;
+    Atomics.store(this.control, CONTROL.ERROR, 1);
+    Atomics.notify(this.control, CONTROL.PENDING);
+  }
+
   async terminate(): Promise<void> {
+    this.shuttingDown = true;
     Atomics.store(this.control, CONTROL.SHUTDOWN, 1);
     Atomics.add(this.control, CONTROL.GENERATION, 1);
     Atomics.notify(this.control, CONTROL.GENERATION);

@@ -167,7 +167,7 @@ describe('bad configs (inline)', () => {
 describe('memory-driven algorithm choice', () => {
   it('falls back to direct convolution when Winograd filters would not fit in 4 GiB', () => {
     // 121 convolutions of 512→512: 1.06 GiB of direct filters, 4.25 GiB as Winograd F(4×4) filters.
-    const config = parseConfig(JSON.stringify({ blocks: [[3, 1, 512], [512, 120, 512]], inputSize: [8, 8], avgPool: null, classifier: [], numClasses: 2 }));
+    const config = parseConfig(JSON.stringify({ blocks: [[3, 1, 512], [512, 60, 512], [512, 60, 512]], inputSize: [8, 8], avgPool: null, classifier: [], numClasses: 2 }));
     const plan = planFromConfig(config, 'deep.json');
     const convs = plan.steps.flatMap((s) => (s.schedule.kind === 'conv' ? [s.schedule.algorithm] : []));
     expect(new Set(convs)).toEqual(new Set(['direct']));

@@ -3,6 +3,7 @@
 // VggcError naming the file, raised before anything runs).
 import { copyFileSync, cpSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { compileModel } from '../compiler/pipeline.js';
 import { loadModel, VggcError, type VggcModel } from '../runtime/index.js';
@@ -15,6 +16,14 @@ let dir: string;
 beforeAll(async () => {
   dir = await compileGolden('small-rect', 'wasmsimd', tmp);
 });
+
+/** Writes `bytes` as model.wasm and records their SHA-256 in model.json, as a consistent forgery would. */
+function replaceWasm(d: string, bytes: Buffer): void {
+  writeFileSync(join(d, 'model.wasm'), bytes);
+  const m = JSON.parse(readFileSync(join(d, 'model.json'), 'utf8'));
+  m.wasm.sha256 = createHash('sha256').update(bytes).digest('hex');
+  writeFileSync(join(d, 'model.json'), JSON.stringify(m));
+}
 
 /** A copy of the compiled small-rect folder to damage. */
 function copyModel(name: string): string {
@@ -156,9 +165,16 @@ describe('damaged or mismatched model folders', () => {
     expect(msg).toMatch(new RegExp(`^${esc(d)}/weights\\.bin: belongs to a different compile than ${esc(d)}/model\\.json \\(weights hash [0-9a-f]{12}…, expected [0-9a-f]{12}…\\)$`));
   });
 
+  it('model.wasm whose bytes do not match the hash in model.json', async () => {
+    const d = copyModel('swapped-wasm');
+    copyFileSync(join(seeded, 'model.wasm'), join(d, 'model.wasm'));
+    expect(await rejection(loadModel(d))).toBe(`${d}/model.wasm: does not match the SHA-256 that ${d}/model.json records (damaged, or from another compile)`);
+  });
+
+  // The cases below also rewrite model.json's wasm.sha256, to reach the checks behind the hash.
   it('model.wasm from another compile', async () => {
     const d = copyModel('other-wasm');
-    copyFileSync(join(seeded, 'model.wasm'), join(d, 'model.wasm'));
+    replaceWasm(d, readFileSync(join(seeded, 'model.wasm')));
     expect(await rejection(loadModel(d))).toBe(
       `${d}/model.wasm: was compiled for other weights than ${d}/model.json describes (model.wasm and model.json come from different compiles)`,
     );
@@ -167,7 +183,7 @@ describe('damaged or mismatched model folders', () => {
   it('model.wasm of the other kernel variant (its weights are packed differently)', async () => {
     const ref = await compileGolden('small-rect', 'scalar-ref', tmp);
     const d = copyModel('other-kernels');
-    copyFileSync(join(ref, 'model.wasm'), join(d, 'model.wasm'));
+    replaceWasm(d, readFileSync(join(ref, 'model.wasm')));
     const msg = await rejection(loadModel(d));
     expect(msg).toBe(`${d}/model.wasm: was compiled for other weights than ${d}/model.json describes (model.wasm and model.json come from different compiles)`);
   });
@@ -177,19 +193,19 @@ describe('damaged or mismatched model folders', () => {
     const manifest = JSON.parse(readFileSync(join(d, 'model.json'), 'utf8'));
     manifest.steps[1].function = 'layer01_not_there';
     writeFileSync(join(d, 'model.json'), JSON.stringify(manifest));
-    expect(await rejection(loadModel(d))).toBe(`${d}: model.wasm has no function layer01_not_there that model.json lists`);
+    expect(await rejection(loadModel(d))).toBe(`${d}/model.json: its steps or memory layout differ from what ${d}/model.wasm was compiled for (edited by hand, or from another compile)`);
   });
 
   it('model.wasm replaced with junk bytes', async () => {
     const d = copyModel('junk-wasm');
-    writeFileSync(join(d, 'model.wasm'), Buffer.from('this is not webassembly at all'));
+    replaceWasm(d, Buffer.from('this is not webassembly at all'));
     const msg = await rejection(loadModel(d));
     expect(msg.startsWith(`${d}/model.wasm: not a valid WebAssembly module (`)).toBe(true);
   });
 
   it('model.wasm that is valid WebAssembly but not a vggc model', async () => {
     const d = copyModel('foreign-wasm');
-    writeFileSync(join(d, 'model.wasm'), new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]));
+    replaceWasm(d, Buffer.from([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]));
     expect(await rejection(loadModel(d))).toBe(`${d}/model.wasm: not a vggc model (no "vggc" section)`);
   });
 

@@ -220,10 +220,10 @@ describe('packWeights', () => {
   const tensors = plan([[conv, 'conv3x3-oc8', 64], [convBias, 'bias-pad8', 3008], [fc, 'fc-oc8', 3136], [fcBias, 'bias-pad8', 3584]]);
   const payloadBytes = 3776;
 
-  it('writes header, layouts, padding and gaps exactly as layout.ts specifies', () => {
+  it('writes header, layouts, padding and gaps exactly as layout.ts specifies', async () => {
     const out = path.join(tmp, 'weights.bin');
     const progress: number[] = [];
-    const result = packWeights(memorySource, tensors, payloadBytes, out, (done, total) => {
+    const result = await packWeights(memorySource, tensors, payloadBytes, out, (done, total) => {
       expect(total).toBe(payloadBytes);
       progress.push(done);
     });
@@ -260,32 +260,32 @@ describe('packWeights', () => {
     expect(Array.from(got)).toEqual(Array.from(want));
   });
 
-  it('packs a safetensors source the same way as an in-memory one', () => {
+  it('packs a safetensors source the same way as an in-memory one', async () => {
     const st = path.join(tmp, 'pack-src.safetensors');
     writeSafetensors(st, [conv, convBias, fc, fcBias].map((p) => ({ key: p.key, shape: [...p.shape], data: values.get(p.key)! })));
-    const a = packWeights(memorySource, tensors, payloadBytes, path.join(tmp, 'a.bin'));
+    const a = await packWeights(memorySource, tensors, payloadBytes, path.join(tmp, 'a.bin'));
     const src = openSafetensors(st, [conv, convBias, fc, fcBias]);
-    const b = packWeights(src, tensors, payloadBytes, path.join(tmp, 'b.bin'));
+    const b = await packWeights(src, tensors, payloadBytes, path.join(tmp, 'b.bin'));
     src.close();
     expect(b.sha256).toBe(a.sha256);
   });
 
-  it('rejects an inconsistent plan with a plain Error (a compiler bug, not user error)', () => {
+  it('rejects an inconsistent plan with a plain Error (a compiler bug, not user error)', async () => {
     const out = path.join(tmp, 'bad.bin');
-    const attempt = (t: PackedTensor[], bytes = payloadBytes) => () => packWeights(memorySource, t, bytes, out);
-    expect(attempt([tensors[1], tensors[0]])).toThrow(/not sorted or overlapping/);
-    expect(attempt(plan([[conv, 'conv3x3-oc8', 0], [convBias, 'bias-pad8', 2816]]))).toThrow(/not sorted or overlapping/);
-    expect(attempt(tensors, 3600)).toThrow(/beyond the 3600-byte payload/);
-    expect(attempt(plan([[conv, 'conv3x3-oc8', 32]]))).toThrow(/not a multiple of 64/);
-    expect(attempt(plan([[fc, 'conv3x3-oc8', 0]]))).toThrow(/does not fit layout/);
-    expect(attempt([{ ...tensors[0], byteLength: 64 }])).toThrow(/packed size/);
+    const attempt = (t: PackedTensor[], bytes = payloadBytes) => packWeights(memorySource, t, bytes, out);
+    await expect(attempt([tensors[1], tensors[0]])).rejects.toThrow(/not sorted or overlapping/);
+    await expect(attempt(plan([[conv, 'conv3x3-oc8', 0], [convBias, 'bias-pad8', 2816]]))).rejects.toThrow(/not sorted or overlapping/);
+    await expect(attempt(tensors, 3600)).rejects.toThrow(/beyond the 3600-byte payload/);
+    await expect(attempt(plan([[conv, 'conv3x3-oc8', 32]]))).rejects.toThrow(/not a multiple of 64/);
+    await expect(attempt(plan([[fc, 'conv3x3-oc8', 0]]))).rejects.toThrow(/does not fit layout/);
+    await expect(attempt([{ ...tensors[0], byteLength: 64 }])).rejects.toThrow(/packed size/);
     expect(fs.existsSync(out)).toBe(false);
   });
 
-  it('removes the partial file when the source fails', () => {
+  it('removes the partial file when the source fails', async () => {
     const out = path.join(tmp, 'partial.bin');
     const failing: WeightSource = { ...memorySource, readRows: (p, r0, r1) => { if (p === fc) throw new Error('boom'); return memorySource.readRows(p, r0, r1); } };
-    expect(() => packWeights(failing, tensors, payloadBytes, out)).toThrow('boom');
+    await expect(packWeights(failing, tensors, payloadBytes, out)).rejects.toThrow('boom');
     expect(fs.existsSync(out)).toBe(false);
   });
 });

@@ -13,6 +13,8 @@ export interface WasmTag {
   /** SHA-256 of the weights.bin payload this module was compiled for. */
   readonly weightsSha256: string;
   readonly kernels: string;
+  /** layoutOf(model.json): the steps and memory layout the kernels were compiled for. */
+  readonly layout: unknown;
 }
 
 export function finishModule(wasm: Uint8Array, tag: WasmTag): Uint8Array {

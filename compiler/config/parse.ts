@@ -12,6 +12,10 @@ import { CONFIG_DEFAULTS, type Block, type PreprocessingConfig, type VggConfig }
 const KNOWN_FIELDS = ['name', 'blocks', 'inputSize', 'batchNorm', 'avgPool', 'classifier', 'numClasses', 'labels', 'preprocessing'];
 /** Far above any real VGG; keeps every size computation exact in float64 and int32 codegen. */
 const MAX_DIMENSION = 65536;
+/** VGG-19 has 4 convolutions per block and 5 blocks; these limits leave room and keep compiles fast. */
+const MAX_BLOCKS = 16;
+const MAX_CONVS_PER_BLOCK = 64;
+const MAX_CLASSIFIER_LAYERS = 16;
 
 export function readConfigFile(path: string): VggConfig {
   let text: string;
@@ -31,7 +35,7 @@ export function parseConfig(text: string, file = 'config.json'): VggConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(`expected a JSON object with a "blocks" field, found ${describe(raw)}`);
   const obj = raw as Record<string, unknown>;
   for (const key of Object.keys(obj)) {
-    if (!KNOWN_FIELDS.includes(key)) fail(`unknown field "${key}" (known fields: ${KNOWN_FIELDS.join(', ')})`);
+    if (!KNOWN_FIELDS.includes(key)) fail(`unknown field ${JSON.stringify(key)} (known fields: ${KNOWN_FIELDS.join(', ')})`);
   }
 
   const name = obj.name === undefined ? defaultName(file) : obj.name;
@@ -39,11 +43,13 @@ export function parseConfig(text: string, file = 'config.json'): VggConfig {
 
   if (obj.blocks === undefined) fail('blocks is required: a list of [in_channels, num_conv_layers, num_features]');
   if (!Array.isArray(obj.blocks) || obj.blocks.length === 0) fail(`blocks must be a non-empty list of [in_channels, num_conv_layers, num_features], found ${describe(obj.blocks)}`);
+  if ((obj.blocks as unknown[]).length > MAX_BLOCKS) fail(`blocks has ${(obj.blocks as unknown[]).length} blocks; vggc supports at most ${MAX_BLOCKS}`);
   const blocks: Block[] = (obj.blocks as unknown[]).map((b, i) => {
     if (!Array.isArray(b) || b.length !== 3) fail(`blocks[${i}] must be [in_channels, num_conv_layers, num_features], found ${describe(b)}`);
     const arr = b as unknown[];
     const fieldNames = ['in_channels', 'num_conv_layers', 'num_features'];
     arr.forEach((v, j) => positiveInt(v, `blocks[${i}][${j}] (${fieldNames[j]})`, fail));
+    if ((arr[1] as number) > MAX_CONVS_PER_BLOCK) fail(`blocks[${i}][1] (num_conv_layers) is ${arr[1]}; vggc supports at most ${MAX_CONVS_PER_BLOCK} per block`);
     return [arr[0], arr[1], arr[2]] as unknown as Block;
   });
   blocks.forEach((b, i) => {
@@ -66,6 +72,7 @@ export function parseConfig(text: string, file = 'config.json'): VggConfig {
 
   const classifier = obj.classifier === undefined ? CONFIG_DEFAULTS.classifier : obj.classifier;
   if (!Array.isArray(classifier)) fail(`classifier must be a list of hidden layer widths such as [4096, 4096], found ${describe(classifier)}`);
+  if ((classifier as unknown[]).length > MAX_CLASSIFIER_LAYERS) fail(`classifier has ${(classifier as unknown[]).length} hidden layers; vggc supports at most ${MAX_CLASSIFIER_LAYERS}`);
   (classifier as unknown[]).forEach((v, i) => positiveInt(v, `classifier[${i}]`, fail));
 
   const numClasses = obj.numClasses === undefined ? CONFIG_DEFAULTS.numClasses : obj.numClasses;

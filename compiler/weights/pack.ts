@@ -13,20 +13,26 @@ import { OUT_BLOCK, packedByteLength, TENSOR_ALIGN, WEIGHTS_HEADER_BYTES, WEIGHT
 import type { WeightSource } from './source.js';
 import { F4X4_3X3, transformFilter } from '../winograd/winograd.js';
 
+/** Bytes written between two yields to the event loop (a few milliseconds of work). */
+const YIELD_BYTES = 8 * 1024 * 1024;
+
 export interface PackResult {
   /** Hex SHA-256 of the payload (the bytes after the header), as stored in the header. */
   readonly sha256: string;
   readonly payloadBytes: number;
 }
 
-/** Synchronous: it is one long sequential write, and sync keeps the error handling simple. */
-export function packWeights(
+/**
+ * One long sequential write. It yields to the event loop every few MB, so that Ctrl-C during a
+ * 500 MB pack is handled at once (the output folder's signal handler removes the staging folder).
+ */
+export async function packWeights(
   source: WeightSource,
   tensors: readonly PackedTensor[],
   payloadBytes: number,
   outPath: string,
   onProgress?: (doneBytes: number, totalBytes: number) => void,
-): PackResult {
+): Promise<PackResult> {
   checkPlan(tensors, payloadBytes);
   let fd: number;
   try {
@@ -36,11 +42,18 @@ export function packWeights(
   }
   const hash = createHash('sha256');
   let pos = 0; // payload bytes written so far
+  let sinceYield = 0;
   const write = (bytes: Uint8Array) => {
     writeFully(fd, bytes, WEIGHTS_HEADER_BYTES + pos, outPath);
     hash.update(bytes);
     pos += bytes.length;
+    sinceYield += bytes.length;
     onProgress?.(pos, payloadBytes);
+  };
+  const maybeYield = async (): Promise<void> => {
+    if (sinceYield < YIELD_BYTES) return;
+    sinceYield = 0;
+    await new Promise((resolve) => setImmediate(resolve));
   };
   const zeros = new Uint8Array(1 << 20);
   const zeroFill = (upTo: number) => {
@@ -49,7 +62,7 @@ export function packWeights(
   try {
     for (const t of tensors) {
       zeroFill(t.offset);
-      packTensor(source, t, write);
+      await packTensor(source, t, write, maybeYield);
       // Only bias-pad8 ends on padding the packer itself did not write.
       zeroFill(t.offset + t.byteLength);
     }
@@ -77,7 +90,7 @@ export function packWeights(
  * is [Ci][3][3] and the block is stored [3][3][Ci][8], for fc the row is [I] and the block [I][8].
  * Rows past the end of the tensor (last block) are zero.
  */
-function packTensor(source: WeightSource, t: PackedTensor, write: (b: Uint8Array) => void): void {
+async function packTensor(source: WeightSource, t: PackedTensor, write: (b: Uint8Array) => void, maybeYield: () => Promise<void>): Promise<void> {
   const shape = t.param.shape;
   const rows = shape[0];
   const read = (r0: number, r1: number, rowLen: number) => {
@@ -109,6 +122,7 @@ function packTensor(source: WeightSource, t: PackedTensor, write: (b: Uint8Array
       }
     }
     write(bytesOf(block));
+    await maybeYield();
   }
 }
 

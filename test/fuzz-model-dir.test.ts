@@ -1,0 +1,347 @@
+// Property-based fuzzing of the model-folder loader (fast-check, fixed seeds: a failure prints the seed
+// and the shrunk counterexample). test/golden/gray-odd is compiled once; its model.json, weights.bin
+// and model.wasm are then damaged. Property: loading either fails with a one-line VggcError naming a
+// file of the folder, or succeeds, and then a one-image infer() returns numClasses logits (finite or
+// NaN) without crashing.
+//
+// Budget (measured on 2 cores): a successful loadModel (read files, compile 16 KB of wasm with
+// TurboFan, instantiate, stream weights) + one infer of gray-odd costs ≈ 4 ms, plus ≈ 0.5 ms to write
+// the mutated folder; about a quarter of the damaged folders load, the rest are refused early, so a
+// case averages ≈ 1.2 ms. 10,000 full loads would be ~15 s alone on top of the rest; we do:
+//   - 10,000 manifest mutations through checkManifest and, when accepted (about half), through the
+//     same createInstance + wrapInstance + infer the loader uses, with the module compiled once
+//     (≈ 12 s for the 10,000);
+//   - 3,000 full loadModel(dir, { threads: 1 }) runs on folders with model.json (text or fields),
+//     weights.bin (header bytes, truncation) or model.wasm (bit flips, truncation) damaged (≈ 4 s).
+//
+// Known bugs (see the todo tests at the end, reported to the maintainer): their failures are
+// recognised by KNOWN_BUGS and counted instead of failing the property. Remove an entry when its bug
+// is fixed, and the fuzzer checks that case strictly again.
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadModel } from '../runtime/load-node.js';
+import { checkManifest } from '../runtime/manifest-check.js';
+import { checkWasmMatchesManifest, createInstance, wrapInstance } from '../runtime/model.js';
+import type { Manifest } from '../runtime/manifest.js';
+import { VggcError } from '../runtime/errors.js';
+import { compileGolden, tempDir } from './helpers.js';
+
+const MANIFEST_RUNS = 10_000;
+const LOAD_RUNS = 3_000;
+
+const tmp = tempDir('vggc-fuzz-model-');
+let dir: string;
+let manifestText: string;
+let manifest: Manifest;
+let wasmBytes: Buffer;
+let weightsBytes: Buffer;
+let module: WebAssembly.Module;
+
+beforeAll(async () => {
+  dir = await compileGolden('gray-odd', 'wasmsimd', tmp);
+  manifestText = readFileSync(join(dir, 'model.json'), 'utf8');
+  manifest = JSON.parse(manifestText);
+  wasmBytes = readFileSync(join(dir, 'model.wasm'));
+  weightsBytes = readFileSync(join(dir, 'weights.bin'));
+  module = await WebAssembly.compile(wasmBytes);
+});
+
+// ── known bugs: recognised by where and how they fail ────────────────────────────────────────────
+
+/** Failure patterns of known, unfixed bugs (counted instead of failing). Empty: all found so far are fixed. */
+const KNOWN_BUGS: { id: string; matches: (e: Error, phase: 'load' | 'infer') => boolean }[] = [];
+
+function classify(e: unknown, phase: 'load' | 'infer', fileOk: (msg: string) => boolean, hits: Map<string, number>): void {
+  if (e instanceof VggcError) {
+    if (/[\r\n]/.test(e.message)) throw new Error(`message is not one line: ${JSON.stringify(e.message)}`);
+    if (!fileOk(e.message)) throw new Error(`message does not name the model folder: ${JSON.stringify(e.message)}`);
+    return;
+  }
+  const err = e as Error;
+  const known = err instanceof Error ? KNOWN_BUGS.find((k) => k.matches(err, phase)) : undefined;
+  if (!known) throw new Error(`expected a VggcError during ${phase}, got ${err?.constructor?.name}: ${err?.stack ?? String(e)}`);
+  hits.set(known.id, (hits.get(known.id) ?? 0) + 1);
+}
+
+function checkLogits(y: unknown, numClasses: number): void {
+  if (!(y instanceof Float32Array)) throw new Error(`infer returned ${String(y)}`);
+  if (y.length !== numClasses) throw new Error(`infer returned ${y.length} logits, expected ${numClasses}`);
+  for (const v of y) if (!Number.isFinite(v) && !Number.isNaN(v)) throw new Error(`logit ${v}`);
+}
+
+// ── manifest mutations ───────────────────────────────────────────────────────────────────────────
+
+type Json = unknown;
+type Slot = [Record<string, Json> | Json[], string | number];
+
+function slots(v: Json, numericOnly: boolean): Slot[] {
+  const out: Slot[] = [];
+  const walk = (x: Json): void => {
+    const children: Slot[] = Array.isArray(x) ? x.map((_, i) => [x, i] as Slot) : x && typeof x === 'object' ? Object.keys(x).map((k) => [x as Record<string, Json>, k] as Slot) : [];
+    for (const s of children) {
+      const child = (s[0] as Record<string | number, Json>)[s[1]];
+      if (!numericOnly || typeof child === 'number') out.push(s);
+      walk(child);
+    }
+  };
+  walk(v);
+  return out;
+}
+
+type Edit = { kind: 'delete' | 'replace' | 'perturb' | 'retype'; at: number; value: unknown; op: number; amount: number };
+
+const nasty = fc.oneof(
+  fc.constantFrom<unknown>(0, -1, 1, 0.5, 2 ** 31, 2 ** 32, 2 ** 53, 1e308, -0, 65536, 65535, null, true, '', 'x', '1', [], {}, [0], { file: 'model.wasm' }, 'model.wasm', '../x', '.hidden'),
+  fc.integer(),
+  fc.double({ noNaN: true, noDefaultInfinity: true }),
+  fc.jsonValue({ maxDepth: 2 }),
+);
+const edit: fc.Arbitrary<Edit> = fc.record({
+  kind: fc.constantFrom('delete', 'replace', 'perturb', 'perturb', 'perturb', 'retype'),
+  at: fc.nat(),
+  value: nasty,
+  op: fc.integer({ min: 0, max: 9 }),
+  amount: fc.oneof(fc.integer({ min: 1, max: 16 }), fc.constantFrom(64, 1024, 4096, 65536, 2 ** 20)),
+});
+
+function perturb(x: number, op: number, amount: number): number {
+  switch (op) {
+    case 0: return x + amount;
+    case 1: return x - amount;
+    case 2: return x * 2;
+    case 3: return Math.floor(x / 2);
+    case 4: return -x;
+    case 5: return x + 0.5;
+    case 6: return 0;
+    case 7: return x + 65536 * amount;
+    case 8: return 2 ** 32 + x;
+    default: return x + 1;
+  }
+}
+
+function mutateManifest(base: Json, edits: readonly Edit[]): Json {
+  const m = structuredClone(base);
+  for (const e of edits) {
+    const all = slots(m, e.kind === 'perturb');
+    if (all.length === 0) continue;
+    const [parent, key] = all[e.at % all.length];
+    const rec = parent as Record<string | number, Json>;
+    const old = rec[key];
+    switch (e.kind) {
+      case 'delete':
+        if (Array.isArray(parent)) parent.splice(key as number, 1);
+        else delete rec[key];
+        break;
+      case 'replace':
+        rec[key] = structuredClone(e.value);
+        break;
+      case 'perturb':
+        rec[key] = perturb(old as number, e.op, e.amount);
+        break;
+      case 'retype':
+        rec[key] = typeof old === 'number' ? String(old) : typeof old === 'string' ? Number(old) || old.length : Array.isArray(old) ? { ...old } : old && typeof old === 'object' ? Object.values(old) : [old];
+        break;
+    }
+  }
+  return m;
+}
+
+/** Numeric fields the runtime reads: most perturbations should land on one of these. */
+const focused = fc.record({
+  path: fc.constantFrom(
+    ['memory', 'pages'], ['memory', 'arenaBase'], ['memory', 'arenaBytes'], ['memory', 'weightsBase'], ['memory', 'params'], ['memory', 'maxWorkers'], ['memory', 'shared'],
+    ['input', 'offset'], ['input', 'shape', 0], ['input', 'shape', 1], ['input', 'shape', 2], ['output', 'offset'], ['output', 'numClasses'], ['output', 'imageStride'],
+    ['maxBatch'], ['weights', 'payloadBytes'], ['weights', 'headerBytes'], ['steps', 0, 'workItems'], ['steps', 8, 'workItems'], ['steps', 3, 'phase'], ['steps', 8, 'phase'],
+    ['steps', 2, 'function'], ['wasm', 'file'], ['wasm', 'relaxed'], ['weights', 'file'], ['formatVersion'],
+  ),
+  edit,
+});
+
+function mutateFocused(base: Json, f: { path: (string | number)[]; edit: Edit }): Json {
+  const m = structuredClone(base) as Record<string, Json>;
+  let parent: Record<string | number, Json> = m;
+  for (const k of f.path.slice(0, -1)) parent = parent[k] as Record<string | number, Json>;
+  const key = f.path[f.path.length - 1];
+  const old = parent[key];
+  const e = f.edit;
+  if (e.kind === 'delete') delete parent[key];
+  else if (e.kind === 'perturb' && typeof old === 'number') parent[key] = perturb(old, e.op, e.amount);
+  else if (e.kind === 'retype') parent[key] = typeof old === 'number' ? String(old) : [old];
+  else parent[key] = structuredClone(e.value);
+  return m;
+}
+
+const mutatedManifest = fc.oneof(
+  fc.array(edit, { minLength: 1, maxLength: 3 }).map((es) => mutateManifest(manifest, es)),
+  fc.array(focused, { minLength: 1, maxLength: 2 }).map((fs) => fs.reduce((m: Json, f) => mutateFocused(m, f), manifest)),
+);
+
+// ── full-folder mutations ────────────────────────────────────────────────────────────────────────
+
+type FolderEdit =
+  | { file: 'model.json'; kind: 'fields'; manifest: Json }
+  | { file: 'model.json'; kind: 'text'; at: number; how: number; ch: string }
+  | { file: 'weights.bin' | 'model.wasm'; kind: 'flip'; at: number; bit: number; header: boolean }
+  | { file: 'weights.bin' | 'model.wasm'; kind: 'truncate'; at: number };
+
+const folderEdit: fc.Arbitrary<FolderEdit> = fc.oneof(
+  { weight: 3, arbitrary: mutatedManifest.map((m) => ({ file: 'model.json' as const, kind: 'fields' as const, manifest: m })) },
+  { weight: 1, arbitrary: fc.record({ file: fc.constant('model.json' as const), kind: fc.constant('text' as const), at: fc.nat(), how: fc.integer({ min: 0, max: 2 }), ch: fc.constantFrom('"', ',', '}', '9', '-', ' ', '\0', 'é') }) },
+  { weight: 2, arbitrary: fc.record({ file: fc.constantFrom('weights.bin' as const, 'model.wasm' as const), kind: fc.constant('flip' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }), header: fc.boolean() }) },
+  { weight: 1, arbitrary: fc.record({ file: fc.constantFrom('weights.bin' as const, 'model.wasm' as const), kind: fc.constant('truncate' as const), at: fc.nat() }) },
+);
+
+function writeFolder(d: string, edits: readonly FolderEdit[]): void {
+  let text = manifestText;
+  let wasm = Buffer.from(wasmBytes);
+  let weights = Buffer.from(weightsBytes);
+  for (const e of edits) {
+    if (e.file === 'model.json') {
+      if (e.kind === 'fields') text = JSON.stringify(e.manifest);
+      else {
+        const i = e.at % (text.length + 1);
+        text = e.how === 0 ? text.slice(0, i) : e.how === 1 ? text.slice(0, i) + e.ch + text.slice(i) : text.slice(0, i) + e.ch + text.slice(i + 1);
+      }
+    } else {
+      let b = e.file === 'model.wasm' ? wasm : weights;
+      if (e.kind === 'flip') {
+        // weights.bin: the 64-byte header or anywhere; model.wasm: the first 64 bytes or anywhere.
+        const i = e.header ? e.at % Math.min(64, b.length) : e.at % b.length;
+        if (b.length) b[i] ^= 1 << e.bit;
+      } else b = b.subarray(0, e.at % (b.length + 1));
+      if (e.file === 'model.wasm') wasm = b;
+      else weights = b;
+    }
+  }
+  writeFileSync(join(d, 'model.json'), text);
+  writeFileSync(join(d, 'model.wasm'), wasm);
+  writeFileSync(join(d, 'weights.bin'), weights);
+}
+
+// ── tests ────────────────────────────────────────────────────────────────────────────────────────
+
+describe('fuzz: model folders', () => {
+  const hits = new Map<string, number>();
+  const stats: Record<string, number> = {};
+  afterAll(() => {
+    // Known-bug hits are expected while the todos below are open; printed only on request.
+    if (process.env.VGGC_FUZZ_STATS) console.log('known-bug hits', Object.fromEntries(hits), stats);
+  });
+
+  it('the unmutated model loads and infers', async () => {
+    const m = await loadModel(dir, { threads: 1 });
+    checkLogits(await m.infer(new Float32Array(37 * 45).fill(0.5)), 5);
+    m.dispose();
+  });
+
+  it(`manifest mutations: checkManifest, then createInstance + infer when accepted (${MANIFEST_RUNS} cases)`, async () => {
+    const file = join(dir, 'model.json');
+    const payload = weightsBytes.subarray(64);
+    let accepted = 0;
+    await fc.assert(
+      fc.asyncProperty(mutatedManifest, async (raw) => {
+        let m: Manifest;
+        try {
+          m = checkManifest(raw, file);
+        } catch (e) {
+          classify(e, 'load', (msg) => msg.startsWith(`${file}: `), hits);
+          return;
+        }
+        accepted++;
+        let model;
+        try {
+          checkWasmMatchesManifest(module, m, join(dir, 'model.wasm'), file);
+          const inst = await createInstance(m, module, 'deterministic', (mem) => new Uint8Array(mem.buffer, m.memory.weightsBase, payload.length).set(payload), dir);
+          model = wrapInstance(inst, dir);
+        } catch (e) {
+          classify(e, 'load', (msg) => msg.startsWith(dir), hits);
+          return;
+        }
+        try {
+          const [c, h, w] = model.inputShape;
+          checkLogits(await model.infer(new Float32Array(c * h * w).fill(0.5)), model.numClasses);
+        } catch (e) {
+          classify(e, 'infer', (msg) => msg.startsWith('infer: ') || msg.startsWith(dir), hits);
+        } finally {
+          model.dispose();
+        }
+      }),
+      { numRuns: MANIFEST_RUNS, seed: 0x3a01 },
+    );
+    // The mutations are not all rejected at the first check.
+    stats.manifestAccepted = accepted;
+    expect(accepted).toBeGreaterThan(MANIFEST_RUNS / 20);
+  }, 90_000);
+
+  it(`damaged folders through loadModel(dir, { threads: 1 }) + infer (${LOAD_RUNS} cases)`, async () => {
+    const d = join(tmp, 'mutant');
+    cpSync(dir, d, { recursive: true });
+    let loaded = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(folderEdit, { minLength: 1, maxLength: 2 }), async (edits) => {
+        writeFolder(d, edits);
+        let model;
+        try {
+          model = await loadModel(d, { threads: 1, build: 'deterministic' });
+        } catch (e) {
+          classify(e, 'load', (msg) => msg.startsWith(d) || msg.startsWith('loadModel: '), hits);
+          return;
+        }
+        loaded++;
+        try {
+          const [c, h, w] = model.inputShape;
+          checkLogits(await model.infer(new Float32Array(c * h * w).fill(0.5)), model.numClasses);
+        } catch (e) {
+          classify(e, 'infer', (msg) => msg.startsWith('infer: ') || msg.startsWith(d), hits);
+        } finally {
+          model.dispose();
+        }
+      }),
+      { numRuns: LOAD_RUNS, seed: 0x3a02 },
+    );
+    stats.folderLoaded = loaded;
+    expect(loaded).toBeGreaterThan(0);
+  }, 90_000);
+});
+
+describe('regressions found by this fuzzer (the gray-odd folder above, model.json edited)', () => {
+  const edited = (name: string, edit: (m: Record<string, any>) => void): string => {
+    const d = join(tmp, `edited-${name}`);
+    cpSync(dir, d, { recursive: true });
+    const m = JSON.parse(manifestText);
+    edit(m);
+    writeFileSync(join(d, 'model.json'), JSON.stringify(m));
+    return d;
+  };
+  const loadError = async (d: string): Promise<string> => {
+    try {
+      (await loadModel(d, { threads: 1, build: 'deterministic' })).dispose();
+    } catch (e) {
+      expect(e).toBeInstanceOf(VggcError);
+      expect((e as Error).message).not.toMatch(/[\r\n]/);
+      return (e as Error).message;
+    }
+    throw new Error('loaded');
+  };
+
+  it('memory.pages or memory.shared disagreeing with model.wasm is a one-line VggcError', async () => {
+    expect(await loadError(edited('pages', (m) => (m.memory.pages += 1)))).toMatch(/model\.json: its steps or memory layout differ from what .*model\.wasm was compiled for/);
+    expect(await loadError(edited('shared', (m) => (m.memory.shared = false)))).toMatch(/model\.json: its steps or memory layout differ/);
+  });
+  it('an arena outside memory is refused by checkManifest', async () => {
+    expect(await loadError(edited('arena', (m) => (m.memory.arenaBase = m.memory.pages * 65536)))).toMatch(/the activation arena .* lies outside the model's/);
+  });
+  it('a steps entry that is not an object is refused by checkManifest', async () => {
+    expect(await loadError(edited('null-step', (m) => (m.steps[0] = null)))).toMatch(/steps\[0\] must be an object, found null$/);
+  });
+  it('an unaligned input.offset is refused by checkManifest', async () => {
+    expect(await loadError(edited('unaligned', (m) => (m.input.offset += 1)))).toMatch(/input\.offset is \d+, not a multiple of 16$/);
+  });
+  it('workItems or the layout disagreeing with model.wasm is refused at load, not trapped or silently wrong in infer', async () => {
+    expect(await loadError(edited('work', (m) => (m.steps[2].workItems += 1)))).toMatch(/its steps or memory layout differ/);
+    expect(await loadError(edited('weights-base', (m) => (m.memory.weightsBase = 0)))).toMatch(/its steps or memory layout differ/);
+    expect(await loadError(edited('batch', (m) => (m.maxBatch = 64)))).toMatch(/(its steps or memory layout differ|lies outside)/);
+  });
+});
