@@ -51,8 +51,8 @@ describe('malformed safetensors files (fixtures)', () => {
     ['size-mismatch', 'tensor features.0.bias has shape [2] of F32 (8 bytes) but data_offsets [0, 12] span 12 bytes'],
     ['overlap', 'tensor features.0.bias (data_offsets [0, 8]) overlaps tensor classifier.0.bias (data_offsets [4, 16])'],
     ['truncated', 'file is truncated: tensor classifier.0.bias ends at byte 443 but the file has 403 bytes'],
-    ['nan', 'tensor features.0.weight has NaN at index [1, 0, 2, 1]'],
-    ['inf-bf16', 'tensor classifier.0.bias has -Infinity at index [2]'],
+    ['nan', 'tensor features.0.weight has NaN at index [1, 0, 2, 1] (use --allow-nonfinite to accept it)'],
+    ['inf-bf16', 'tensor classifier.0.bias has -Infinity at index [2] (use --allow-nonfinite to accept it)'],
   ];
   for (const [name, message] of cases) {
     it(name, () => {

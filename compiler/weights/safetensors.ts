@@ -243,7 +243,7 @@ function checkFinite(data: Float32Array, e: Entry, firstIndex: number, fail: (m:
     if ((bits[i] & 0x7f800000) !== 0x7f800000) continue; // exponent all ones ⇔ NaN or ±Inf
     let what = Number.isNaN(data[i]) ? 'NaN' : String(data[i]);
     if (e.dtype === 'F64' && what !== 'NaN') what += ' (after rounding to float32)';
-    fail(`tensor ${show(e.key)} has ${what} at index ${fmtShape(unravel(firstIndex + i, e.shape))}`);
+    fail(`tensor ${show(e.key)} has ${what} at index ${fmtShape(unravel(firstIndex + i, e.shape))} (use --allow-nonfinite to accept it)`);
   }
 }
 
