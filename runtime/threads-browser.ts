@@ -10,13 +10,9 @@
  * StepExecutor (BarrierExecutor, used by worker-browser.ts).
  */
 import { VggcError } from './errors.js';
-import { CONTROL, controlInts } from './threads-protocol.js';
+import { CONTROL, controlInts, pollHelpers, postStep, shutDown, STEP_TIMEOUT_MS } from './threads-protocol.js';
 import type { ModelInstance, StepExecutor, VggcModel } from './model.js';
 
-/** A step that takes longer than this is treated as a hung worker rather than waited on forever. */
-const STEP_TIMEOUT_MS = 120_000;
-/** How long a thread polls before it sleeps in Atomics.wait. */
-const SPIN_MS = 5;
 
 /** Messages from the main thread to a worker. */
 export type ToWorker =
@@ -58,20 +54,10 @@ export class BarrierExecutor implements StepExecutor {
   run(step: number, items: number, own: (start: number, end: number) => void): void {
     if (this.failure) throw new VggcError(`the thread pool is broken: ${this.failure}`);
     const c = this.control;
-    const n = this.threads;
-    const split = (w: number): number => Math.floor((items * w) / n);
-    for (let w = 1; w < n; w++) {
-      c[CONTROL.RANGES + 2 * w] = split(w);
-      c[CONTROL.RANGES + 2 * w + 1] = split(w + 1);
-    }
-    c[CONTROL.STEP] = step;
-    Atomics.store(c, CONTROL.PENDING, n - 1);
-    Atomics.add(c, CONTROL.GENERATION, 1);
-    Atomics.notify(c, CONTROL.GENERATION);
-    const ownEnd = split(1);
+    const ownEnd = postStep(c, this.threads, step, items);
     if (ownEnd > 0) own(0, ownEnd);
-    const spinUntil = performance.now() + SPIN_MS;
-    while (Atomics.load(c, CONTROL.PENDING) !== 0 && performance.now() < spinUntil);
+    pollHelpers(c);
+    // A worker may block here (the leader is one); the main thread of a page never runs this.
     const deadline = Date.now() + STEP_TIMEOUT_MS;
     for (let pending = Atomics.load(c, CONTROL.PENDING); pending !== 0; pending = Atomics.load(c, CONTROL.PENDING)) {
       if (Atomics.wait(c, CONTROL.PENDING, pending, 1000) === 'timed-out' && Date.now() > deadline) {
@@ -86,9 +72,7 @@ export class BarrierExecutor implements StepExecutor {
   }
 
   async terminate(): Promise<void> {
-    Atomics.store(this.control, CONTROL.SHUTDOWN, 1);
-    Atomics.add(this.control, CONTROL.GENERATION, 1);
-    Atomics.notify(this.control, CONTROL.GENERATION);
+    shutDown(this.control);
   }
 }
 

@@ -9,13 +9,9 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { VggcError } from './errors.js';
-import { CONTROL, controlInts } from './threads-protocol.js';
+import { CONTROL, controlInts, pollHelpers, postStep, shutDown, STEP_TIMEOUT_MS } from './threads-protocol.js';
 import type { StepExecutor } from './model.js';
 
-/** A step that takes longer than this is treated as a hung worker rather than waited on forever. */
-const STEP_TIMEOUT_MS = 120_000;
-/** How long the calling thread polls for the workers before it sleeps. */
-const SPIN_MS = 5;
 
 /**
  * The compiled worker script next to this module; when this module runs from its TypeScript source
@@ -82,23 +78,10 @@ export class WorkerPool implements StepExecutor {
    */
   run(step: number, items: number, own: (start: number, end: number) => void): void | Promise<void> {
     if (this.failure) throw new VggcError(`the thread pool is broken: ${this.failure}`);
-    const c = this.control;
-    const n = this.size;
-    const split = (w: number): number => Math.floor((items * w) / n);
-    for (let w = 1; w < n; w++) {
-      c[CONTROL.RANGES + 2 * w] = split(w);
-      c[CONTROL.RANGES + 2 * w + 1] = split(w + 1);
-    }
-    c[CONTROL.STEP] = step;
-    Atomics.store(c, CONTROL.PENDING, n - 1);
-    Atomics.add(c, CONTROL.GENERATION, 1);
-    Atomics.notify(c, CONTROL.GENERATION);
-    const ownEnd = split(1);
+    const ownEnd = postStep(this.control, this.size, step, items);
     if (ownEnd > 0) own(0, ownEnd);
-    // Poll briefly (workers usually finish within a fraction of a step), then sleep.
-    const spinUntil = performance.now() + SPIN_MS;
-    while (Atomics.load(c, CONTROL.PENDING) !== 0 && performance.now() < spinUntil);
-    if (Atomics.load(c, CONTROL.PENDING) === 0) return this.checkStep(step);
+    // Poll briefly (workers usually finish within a fraction of a step), then wait.
+    if (pollHelpers(this.control)) return this.checkStep(step);
     return this.waitForWorkers(step);
   }
 
@@ -135,9 +118,7 @@ export class WorkerPool implements StepExecutor {
 
   async terminate(): Promise<void> {
     this.shuttingDown = true;
-    Atomics.store(this.control, CONTROL.SHUTDOWN, 1);
-    Atomics.add(this.control, CONTROL.GENERATION, 1);
-    Atomics.notify(this.control, CONTROL.GENERATION);
+    shutDown(this.control);
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
 }

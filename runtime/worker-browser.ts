@@ -8,12 +8,10 @@
  */
 import { VggcError } from './errors.js';
 import { wrapInstance, type InstanceStep, type ModelInstance, type VggcModel } from './model.js';
-import { CONTROL } from './threads-protocol.js';
+import { helperLoop } from './threads-protocol.js';
 import { BarrierExecutor, type FromWorker, type ToWorker } from './threads-browser.js';
 
 type StepFn = (start: number, end: number, worker: number) => void;
-/** How long an idle helper polls for the next step before it sleeps. */
-const SPIN_MS = 5;
 
 const post = (m: FromWorker, transfer: Transferable[] = []): void => (self as unknown as Worker).postMessage(m, transfer);
 let model: VggcModel | null = null;
@@ -35,7 +33,7 @@ self.onmessage = (e: MessageEvent<ToWorker>): void => {
         model = wrapInstance(inst, m.label ?? 'model', new BarrierExecutor(m.control, m.size));
         post({ type: 'ready' });
       } else {
-        helperLoop(m.control, m.worker, fns);
+        runHelper(m.control, m.worker, fns);
       }
     } catch (err) {
       post({ type: 'error', message: String((err as Error)?.message ?? err), vggc: err instanceof VggcError });
@@ -53,25 +51,6 @@ self.onmessage = (e: MessageEvent<ToWorker>): void => {
 };
 
 /** A helper never returns to the event loop: it sleeps in Atomics.wait until the pool shuts down. */
-function helperLoop(control: Int32Array, worker: number, fns: readonly StepFn[]): void {
-  // Read the generation before saying ready: the first step may be posted the moment we do.
-  let generation = Atomics.load(control, CONTROL.GENERATION);
-  post({ type: 'ready' });
-  for (;;) {
-    const spinUntil = performance.now() + SPIN_MS;
-    while (Atomics.load(control, CONTROL.GENERATION) === generation && performance.now() < spinUntil);
-    Atomics.wait(control, CONTROL.GENERATION, generation);
-    generation = Atomics.load(control, CONTROL.GENERATION);
-    if (Atomics.load(control, CONTROL.SHUTDOWN)) break;
-    const start = control[CONTROL.RANGES + 2 * worker];
-    const end = control[CONTROL.RANGES + 2 * worker + 1];
-    try {
-      if (start < end) fns[control[CONTROL.STEP]](start, end, worker);
-    } catch (err) {
-      Atomics.store(control, CONTROL.ERROR, 1);
-      post({ type: 'error', message: String((err as Error)?.message ?? err), vggc: false });
-    }
-    if (Atomics.sub(control, CONTROL.PENDING, 1) === 1) Atomics.notify(control, CONTROL.PENDING);
-  }
-  self.close();
+function runHelper(control: Int32Array, worker: number, fns: readonly StepFn[]): void {
+  helperLoop(control, worker, fns, () => post({ type: 'ready' }), (message) => post({ type: 'error', message, vggc: false }));
 }
