@@ -12,6 +12,7 @@
  */
 import { VggcError } from './errors.js';
 import type { Preprocessing } from './manifest.js';
+import { pixelsToPlanes } from './preprocess.js';
 
 export type ImageInput = Blob | ImageBitmap | HTMLImageElement | HTMLCanvasElement | OffscreenCanvas | ImageData;
 
@@ -78,23 +79,8 @@ export function pixelsToTensor(
   padTop = 0,
   padLeft = 0,
 ): Float32Array {
-  const [H, W] = inputSize;
-  const channels = pre.channels;
-  const out = new Float32Array(channels * H * W);
-  const gray = channels === 1 ? grayscale(rgba, w * h) : null;
-  for (let c = 0; c < channels; c++) {
-    const mean = pre.mean[c];
-    const std = pre.std[c];
-    const plane = out.subarray(c * H * W, (c + 1) * H * W);
-    plane.fill((0 - mean) / std);
-    for (let y = 0; y < h; y++) {
-      for (let x = 0; x < w; x++) {
-        const v = gray ? gray[y * w + x] : rgba[(y * w + x) * 4 + c];
-        plane[(y + padTop) * W + x + padLeft] = (v / 255 - mean) / std;
-      }
-    }
-  }
-  return out;
+  const gray = pre.channels === 1 ? grayscale(rgba, w * h) : null;
+  return gray ? pixelsToPlanes(gray, 1, w, h, pre, inputSize, padTop, padLeft) : pixelsToPlanes(rgba, 4, w, h, pre, inputSize, padTop, padLeft);
 }
 
 let srgbToLinear: Float64Array | null = null;

@@ -7,6 +7,7 @@
 import sharp, { type Metadata } from 'sharp';
 import { VggcError } from './errors.js';
 import type { Preprocessing } from './manifest.js';
+import { pixelsToPlanes } from './preprocess.js';
 
 const SUPPORTED_FORMATS = ['png', 'jpeg', 'webp'];
 
@@ -59,18 +60,7 @@ export async function imageToTensor(file: string, pre: Preprocessing, inputSize:
   }
   const got = raw.length / (w * h);
   if (got !== channels) throw new VggcError(`${file}: decoded to ${got} channels, expected ${channels}`);
-  // Zero padding happens in pixel space (value 0), before normalisation — as the model was trained.
-  const out = new Float32Array(channels * H * W);
-  for (let c = 0; c < channels; c++) {
-    const mean = pre.mean[c];
-    const std = pre.std[c];
-    const plane = out.subarray(c * H * W, (c + 1) * H * W);
-    plane.fill((0 - mean) / std);
-    for (let y = 0; y < h; y++) {
-      for (let x = 0; x < w; x++) plane[(y + padTop) * W + x + padLeft] = (raw[(y * w + x) * channels + c] / 255 - mean) / std;
-    }
-  }
-  return out;
+  return pixelsToPlanes(raw, channels, w, h, pre, [H, W], padTop, padLeft);
 }
 
 function imageError(e: unknown): string {

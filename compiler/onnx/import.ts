@@ -39,6 +39,7 @@ import type { Block, VggConfig } from '../config/config.js';
 import { parseConfig } from '../config/parse.js';
 import type { ParamTensor } from '../graph/graph.js';
 import type { WeightSource } from '../weights/source.js';
+import { unravel } from '../weights/safetensors.js';
 import { FileCache, floatTensor, readElements, toNumber, typeName, type FloatTensor } from './tensors.js';
 
 const { onnx } = onnxProto;
@@ -697,11 +698,4 @@ function openWeights(modelPath: string, weights: ReadonlyMap<string, WeightRef>,
   };
 }
 
-function unravel(flat: number, shape: readonly number[]): number[] {
-  const idx: number[] = [];
-  for (let d = shape.length - 1; d >= 0; d--) {
-    idx.unshift(flat % shape[d]);
-    flat = Math.floor(flat / shape[d]);
-  }
-  return idx;
-}
+

@@ -280,7 +280,8 @@ export function topLevelKeys(json: string): string[] {
   return keys;
 }
 
-function unravel(flat: number, shape: readonly number[]): number[] {
+/** Flat element index → index per dimension (for messages that point at one value). */
+export function unravel(flat: number, shape: readonly number[]): number[] {
   const idx: number[] = [];
   for (let d = shape.length - 1; d >= 0; d--) {
     idx.unshift(flat % shape[d]);
