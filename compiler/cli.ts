@@ -3,7 +3,6 @@
  * vggc command line: compile, run, summary. User errors print one line and exit 1; usage errors exit 2.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { writeFileSync } from 'node:fs';
 import { isVggcError, VggcError } from './errors.js';
 import { compileModel, planFromConfig, type ProgressEvent } from './pipeline.js';
 import { readModelInput } from './onnx/index.js';

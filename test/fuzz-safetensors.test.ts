@@ -13,10 +13,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ParamTensor } from '../compiler/graph/graph.js';
 import { openSafetensors } from '../compiler/weights/safetensors.js';
 import { f32ToBf16Bits, f32ToF16Bits } from '../compiler/weights/half.js';
 import { VggcError } from '../runtime/errors.js';
+import { TOY_PARAMS } from './helpers.js';
 
 const RUNS = 10_000;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vggc-fuzz-st-'));
@@ -24,12 +24,7 @@ const FILE = path.join(tmp, 'fuzz.safetensors');
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 /** The toy network of test/weights-errors.test.ts. */
-const params: ParamTensor[] = [
-  { key: 'features.0.weight', notebookKey: 'conv_backbone.features.0.conv_block.0.weight', shape: [2, 1, 3, 3], init: 'kaiming-normal-fan-out-relu' },
-  { key: 'features.0.bias', notebookKey: 'conv_backbone.features.0.conv_block.0.bias', shape: [2], init: 'zeros' },
-  { key: 'classifier.0.weight', notebookKey: 'classifier.0.weight', shape: [3, 4], init: 'normal-0.01' },
-  { key: 'classifier.0.bias', notebookKey: 'classifier.0.bias', shape: [3], init: 'zeros' },
-];
+const params = TOY_PARAMS;
 
 type Dtype = 'F32' | 'F16' | 'BF16' | 'F64';
 const SIZE: Record<Dtype, number> = { F32: 4, F16: 2, BF16: 2, F64: 8 };

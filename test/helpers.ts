@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect } from 'vitest';
 import { VggcError } from '../runtime/errors.js';
+import type { ParamTensor } from '../compiler/graph/graph.js';
 import { compileModel, type CompileOptions } from '../compiler/pipeline.js';
 import type { KernelVariant } from '../compiler/schedule/schedule.js';
 
@@ -85,3 +86,11 @@ export async function rejection(p: Promise<unknown>): Promise<string> {
   }
   throw new Error('expected a VggcError, but the promise resolved');
 }
+
+/** A toy network's parameters (one 1→2 conv, one 4→3 linear): the weights-file tests and fixtures use it. */
+export const TOY_PARAMS: ParamTensor[] = [
+  { key: 'features.0.weight', notebookKey: 'conv_backbone.features.0.conv_block.0.weight', shape: [2, 1, 3, 3], init: 'kaiming-normal-fan-out-relu' },
+  { key: 'features.0.bias', notebookKey: 'conv_backbone.features.0.conv_block.0.bias', shape: [2], init: 'zeros' },
+  { key: 'classifier.0.weight', notebookKey: 'classifier.0.weight', shape: [3, 4], init: 'normal-0.01' },
+  { key: 'classifier.0.bias', notebookKey: 'classifier.0.bias', shape: [3], init: 'zeros' },
+];

@@ -10,19 +10,14 @@ import { VggcError } from '../compiler/errors.js';
 import type { ParamTensor } from '../compiler/graph/graph.js';
 import { openSafetensors } from '../compiler/weights/safetensors.js';
 import { type SafetensorsTensor, writeSafetensors } from '../compiler/weights/safetensors-write.js';
-import { errorOf } from './helpers.js';
+import { errorOf, TOY_PARAMS } from './helpers.js';
 
 const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures/bad/weights');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vggc-weights-bad-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 /** The toy network the fixtures are made for (see make-fixtures.mjs). */
-const params: ParamTensor[] = [
-  { key: 'features.0.weight', notebookKey: 'conv_backbone.features.0.conv_block.0.weight', shape: [2, 1, 3, 3], init: 'kaiming-normal-fan-out-relu' },
-  { key: 'features.0.bias', notebookKey: 'conv_backbone.features.0.conv_block.0.bias', shape: [2], init: 'zeros' },
-  { key: 'classifier.0.weight', notebookKey: 'classifier.0.weight', shape: [3, 4], init: 'normal-0.01' },
-  { key: 'classifier.0.bias', notebookKey: 'classifier.0.bias', shape: [3], init: 'zeros' },
-];
+const params = TOY_PARAMS;
 
 /** Opens the file and reads every tensor, so errors found at open or at read time both surface. */
 function load(file: string): void {

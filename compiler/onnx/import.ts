@@ -134,7 +134,6 @@ class Walker {
   private readonly unusable = new Map<string, string>();
   private current = '';
   private map = { c: 0, h: 0, w: 0 };
-  private features = 0;
   private phase: 'features' | 'pooled' | 'flat' = 'features';
   /** What the last layer node needs next: a ReLU after Conv/BN, an Add after MatMul. */
   private pending: 'none' | 'conv' | 'bn' | 'matmul' | 'linear' | 'fcrelu' = 'none';
@@ -459,7 +458,6 @@ class Walker {
           if (!ok) fail(`reshapes the ${shape.join('×')} map to [${target.join(', ')}]; vggc supports only flattening to [batch, ${features}]`);
         }
         this.phase = 'flat';
-        this.features = features;
         produce([features]);
         return;
       }
