@@ -35,3 +35,58 @@
 @inline export function zeroBytes(ptr: usize, bytes: usize): void {
   memory.fill(ptr, 0, bytes);
 }
+
+// ---- Weight dequantisation (--weights-dtype f16 | int8), in registers as weights stream in. ----
+
+/** 2^112: turns a half's exponent bias (15) into float32's (127) when the half's bits sit in a float32. */
+const HALF_TO_F32_SCALE: f32 = reinterpret<f32>(0x77800000);
+/** After `halfSignExtended << 13`: the sign (bit 31) and the half's exponent and mantissa (bits 27–13). */
+const HALF_BITS_IN_F32 = <i32>0x8fffe000;
+
+/**
+ * Four halves, sign-extended to i32 lanes, → f32x4. The half's 15 magnitude bits shifted into place
+ * form a float32 that is the half's value × 2^-112 (exactly, subnormals included); one multiply by
+ * 2^112 corrects it. Infinities/NaN are never stored (the compiler refuses them).
+ */
+// @ts-ignore: decorator
+@inline function halfBitsToF32(s: v128): v128 {
+  return f32x4.mul(v128.and(i32x4.shl(s, 13), i32x4.splat(HALF_BITS_IN_F32)), f32x4.splat(HALF_TO_F32_SCALE));
+}
+
+/** Halves 0–3 of eight (one v128 load) as f32x4. */
+// @ts-ignore: decorator
+@inline export function halfLow4(h: v128): v128 {
+  return halfBitsToF32(i32x4.extend_low_i16x8_s(h));
+}
+
+/** Halves 4–7 of eight as f32x4. */
+// @ts-ignore: decorator
+@inline export function halfHigh4(h: v128): v128 {
+  return halfBitsToF32(i32x4.extend_high_i16x8_s(h));
+}
+
+/** int8 weights 0–3 of eight (loaded by v128.load8x8_s as i16x8) as f32x4, unscaled. */
+// @ts-ignore: decorator
+@inline export function int8Low4(q: v128): v128 {
+  return f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(q));
+}
+
+/** int8 weights 4–7 of eight as f32x4, unscaled. */
+// @ts-ignore: decorator
+@inline export function int8High4(q: v128): v128 {
+  return f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(q));
+}
+
+/**
+ * Reference conversion of one half (scalar kernels): sign × mantissa × 2^(exponent − 25), written from
+ * the format's definition rather than the bit trick the SIMD path uses.
+ */
+// @ts-ignore: decorator
+@inline export function half1(h: u32): f32 {
+  const exponent = (h >> 10) & 31;
+  const mantissa = h & 1023;
+  const significand: f32 = exponent == 0 ? <f32>mantissa : <f32>(mantissa | 1024); // subnormal: no implicit 1
+  const power = reinterpret<f32>(((exponent == 0 ? 1 : exponent) - 25 + 127) << 23); // 2^(e − 15 − 10)
+  const magnitude = significand * power;
+  return h & 0x8000 ? -magnitude : magnitude;
+}

@@ -8,6 +8,7 @@ import { compileModel, planFromConfig, type ProgressEvent } from './pipeline.js'
 import { readModelInput } from './onnx/index.js';
 import { renderSummary } from './summary/summary.js';
 import type { ConvAlgorithmChoice } from './schedule/schedule.js';
+import { WEIGHTS_DTYPES, WEIGHTS_HEADER_BYTES, type WeightsDtype } from './weights/layout.js';
 import { packageVersion } from './paths.js';
 import { loadModel } from '../runtime/load-node.js';
 import { formatProfile, profileLayers } from '../runtime/profile-node.js';
@@ -39,19 +40,21 @@ program
   .option('--seed <n>', 'seed for random weights when --weights is not given', parseNonNegativeInt, 0)
   .addOption(new Option('--kernels <variant>', 'kernel variant: wasmsimd (fast) or scalar-ref (plain reference loops)').choices(['wasmsimd', 'scalar-ref']).default('wasmsimd'))
   .addOption(new Option('--conv <algorithm>', '3×3 convolution algorithm: auto (the scheduler decides per layer), direct, or winograd (F(4×4,3×3))').choices(['auto', 'direct', 'winograd']).default('auto'))
+  .addOption(new Option('--weights-dtype <dtype>', 'how weights are stored: f32, f16, or int8 (weight-only, symmetric, one scale per output channel); fully-connected layers dequantise in the kernels').choices(WEIGHTS_DTYPES).default('f32'))
   .option('--allow-nonfinite', 'accept NaN/Inf weight values instead of refusing them')
   .option('--labels <file>', 'class names (JSON list or one per line), overriding the config; 1000-class models get the ImageNet names by default')
   .option('-q, --quiet', 'no progress output')
-  .action(async (config: string, o: { out: string; weights?: string; seed: number; kernels: 'wasmsimd' | 'scalar-ref'; conv: ConvAlgorithmChoice; allowNonfinite?: boolean; labels?: string; quiet?: boolean }) => {
+  .action(async (config: string, o: { out: string; weights?: string; seed: number; kernels: 'wasmsimd' | 'scalar-ref'; conv: ConvAlgorithmChoice; weightsDtype: WeightsDtype; allowNonfinite?: boolean; labels?: string; quiet?: boolean }) => {
     const started = Date.now();
     const progress = o.quiet ? undefined : progressPrinter();
-    const result = await compileModel({ configPath: config, outDir: o.out, weightsPath: o.weights, seed: o.seed, kernels: o.kernels, conv: o.conv, allowNonfinite: o.allowNonfinite, labelsPath: o.labels, onProgress: progress });
+    const result = await compileModel({ configPath: config, outDir: o.out, weightsPath: o.weights, seed: o.seed, kernels: o.kernels, conv: o.conv, weightsDtype: o.weightsDtype, allowNonfinite: o.allowNonfinite, labelsPath: o.labels, onProgress: progress });
     const m = result.manifest;
     if (!o.quiet) {
       process.stderr.write('\n');
       console.log(`compiled ${m.name} → ${o.out} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-      console.log(`  model.wasm  ${(m.wasm.bytes / 1024).toFixed(1)} KB  (${m.steps.length} specialised ${m.kernels} layer functions)`);
-      console.log(`  weights.bin ${(m.weights.payloadBytes / 1e6).toFixed(1)} MB  (${m.weights.source})`);
+      console.log(`  model.wasm          ${(m.wasm.bytes / 1024).toFixed(1)} KB  (${m.steps.length} specialised ${m.kernels} layer functions)`);
+      if (m.wasm.relaxed) console.log(`  model-relaxed.wasm  ${(m.wasm.relaxed.bytes / 1024).toFixed(1)} KB  (relaxed-SIMD twin)`);
+      console.log(`  weights.bin         ${((m.weights.headerBytes + m.weights.payloadBytes) / 1e6).toFixed(1)} MB  (${m.weights.dtype ?? 'f32'}; ${m.weights.source})`);
       console.log(`  arena ${(m.memory.arenaBytes / 1e6).toFixed(2)} MB, ${m.totals.params.toLocaleString('en-US')} parameters, ${(m.totals.macs / 1e9).toFixed(2)} G multiply-adds per image`);
     }
   });
@@ -150,8 +153,12 @@ program
   .description("print the layer table (output shapes, parameters, multiply-adds), the fused kernels and the memory plan")
   .argument('<config>', 'model config JSON or .onnx model')
   .addOption(new Option('--kernels <variant>', 'kernel variant to plan for').choices(['wasmsimd', 'scalar-ref']).default('wasmsimd'))
-  .action((config: string, o: { kernels: 'wasmsimd' | 'scalar-ref' }) => {
-    console.log(renderSummary(planFromConfig(readModelInput(config).config, config, { variant: o.kernels })));
+  .addOption(new Option('--weights-dtype <dtype>', 'weight storage to plan for').choices(WEIGHTS_DTYPES).default('f32'))
+  .action((config: string, o: { kernels: 'wasmsimd' | 'scalar-ref'; weightsDtype: WeightsDtype }) => {
+    const parsed = readModelInput(config).config;
+    const planFor = (weights: WeightsDtype) => planFromConfig(parsed, config, { variant: o.kernels, weights });
+    const sizes = Object.fromEntries(WEIGHTS_DTYPES.map((d) => [d, WEIGHTS_HEADER_BYTES + planFor(d).weightsPayloadBytes]));
+    console.log(renderSummary(planFor(o.weightsDtype), sizes));
   });
 
 function parsePositiveInt(v: string): number {

@@ -22,7 +22,7 @@ import { openSafetensors } from './weights/safetensors.js';
 import { seededRandomWeights } from './weights/random.js';
 import { packWeights } from './weights/pack.js';
 import { foldBatchNorm } from './weights/fold-batchnorm.js';
-import { WEIGHTS_HEADER_BYTES } from './weights/layout.js';
+import { WEIGHTS_HEADER_BYTES, type WeightsDtype } from './weights/layout.js';
 import type { WeightSource } from './weights/source.js';
 import { stageOutputDir } from './emit/output-dir.js';
 import { isVggcError } from './errors.js';
@@ -41,6 +41,8 @@ export interface CompileOptions {
   readonly kernels?: KernelVariant;
   /** Convolution algorithm: per-layer choice by the scheduler (`auto`, default), or forced. */
   readonly conv?: ConvAlgorithmChoice;
+  /** How weights are stored: f32 (default), f16 or int8 (weight-only, per-output-channel scales). */
+  readonly weightsDtype?: WeightsDtype;
   readonly allowNonfinite?: boolean;
   /** Class names file (JSON list or one per line); overrides the config's `labels`. */
   readonly labelsPath?: string;
@@ -75,7 +77,7 @@ export async function compileModel(opts: CompileOptions): Promise<CompileResult>
   const input = readModelInput(opts.configPath, opts.weightsPath);
   const config = input.config;
   const kernels = opts.kernels ?? 'wasmsimd';
-  const plan = planFromConfig(config, opts.configPath, { variant: kernels, conv: opts.conv });
+  const plan = planFromConfig(config, opts.configPath, { variant: kernels, conv: opts.conv, weights: opts.weightsDtype });
   const graph = plan.schedule.fused.graph;
   const labels = opts.labelsPath ? readLabelsFile(opts.labelsPath, config.numClasses) : (config.labels ?? defaultLabels(config.numClasses));
   const seed = opts.seed ?? 0;
@@ -164,6 +166,7 @@ function buildManifest(graph: LayerGraph, plan: MemoryPlan, weightsSha256: strin
       payloadBytes: plan.weightsPayloadBytes,
       sha256: weightsSha256,
       source: weightsSource,
+      dtype: plan.schedule.weightsDtype,
       tensors: plan.packed.map((t) => ({ key: t.param.key, shape: [...t.param.shape], layout: t.layout, offset: t.offset, byteLength: t.byteLength })),
     },
     memory: { pages: plan.memoryPages, arenaBase: plan.arenaBase, arenaBytes: plan.arenaBytes, peakLiveBytes: plan.peakLiveBytes, weightsBase: plan.weightsBase, shared: true, maxWorkers: MAX_WORKERS, params: RUN_PARAMS },

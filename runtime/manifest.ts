@@ -83,6 +83,12 @@ export interface Manifest {
     readonly payloadBytes: number;
     readonly sha256: string;
     readonly source: string;
+    /**
+     * How weights are stored (`vggc compile --weights-dtype`): f32, or f16/int8 for the fully-connected
+     * weights (dequantised in the kernels) with the convolution filters rounded to that dtype's values.
+     * Absent in manifests written before it existed (= f32).
+     */
+    readonly dtype?: 'f32' | 'f16' | 'int8';
     readonly tensors: readonly { readonly key: string; readonly shape: readonly number[]; readonly layout: string; readonly offset: number; readonly byteLength: number }[];
   };
   readonly memory: {

@@ -30,6 +30,28 @@ describe.each(GOLDENS)('golden %s', (name) => {
   }
 });
 
+// --weights-dtype: PyTorch computes the same network with its own quantisation of the same weights
+// (tools/torch_reference.py --quantize), so this checks vggc's rounding as well as its kernels.
+describe.each(GOLDENS)('golden %s with quantised weights', (name) => {
+  for (const dtype of ['f16', 'int8'] as const) {
+    for (const kernels of ['wasmsimd', 'scalar-ref'] as const) {
+      it(`--weights-dtype ${dtype}, ${kernels} kernels: match PyTorch's logits-${dtype}.npy`, async () => {
+        const dir = await compileGolden(name, kernels, join(work, dtype), { weightsDtype: dtype });
+        const model = await loadModel(dir);
+        expect(model.manifest.weights.dtype).toBe(dtype);
+        const x = readNpy(join(GOLDEN, name, 'input.npy'));
+        const y = await model.infer(x.data, x.shape[0]);
+        model.dispose();
+        expectParity(y, readNpy(join(GOLDEN, name, `logits-${dtype}.npy`)).data, model.numClasses);
+        // The quantisation really happened: int8 moves the logits far beyond the parity tolerance
+        // (f16 too, except gray-odd, whose weights are stored as F16 already).
+        const f32 = readNpy(join(GOLDEN, name, 'logits.npy')).data;
+        if (dtype === 'int8' || name !== 'gray-odd') expect(compareLogits(y, f32, model.numClasses).relError).toBeGreaterThan(1e-4);
+      });
+    }
+  }
+});
+
 const torchAvailable = spawnSync(PYTHON, ['-c', 'import torch, torchvision'], { stdio: 'ignore' }).status === 0;
 if (process.env.CI && !torchAvailable) {
   throw new Error(`CI must have PyTorch: ${PYTHON} cannot import torch and torchvision (apt-get install python3-torch python3-torchvision)`);
@@ -37,31 +59,36 @@ if (process.env.CI && !torchAvailable) {
 
 describe.runIf(torchAvailable)('full-size torchvision VGGs exported by PyTorch', () => {
   const cases = [
-    { arch: 'vgg11', layout: 'torchvision' },
-    { arch: 'vgg11', layout: 'notebook' },
-    { arch: 'vgg13', layout: 'torchvision' },
-    { arch: 'vgg16', layout: 'torchvision' },
-    { arch: 'vgg19', layout: 'torchvision' },
+    { arch: 'vgg11', layout: 'torchvision', dtype: 'f32' },
+    { arch: 'vgg11', layout: 'notebook', dtype: 'f32' },
+    { arch: 'vgg13', layout: 'torchvision', dtype: 'f32' },
+    { arch: 'vgg16', layout: 'torchvision', dtype: 'f32' },
+    { arch: 'vgg19', layout: 'torchvision', dtype: 'f32' },
     // torchvision's BatchNorm variants (BatchNorm folded into the convolutions at compile time).
-    { arch: 'vgg11_bn', layout: 'torchvision' },
-    { arch: 'vgg13_bn', layout: 'torchvision' },
-    { arch: 'vgg16_bn', layout: 'torchvision' },
-    { arch: 'vgg19_bn', layout: 'torchvision' },
+    { arch: 'vgg11_bn', layout: 'torchvision', dtype: 'f32' },
+    { arch: 'vgg13_bn', layout: 'torchvision', dtype: 'f32' },
+    { arch: 'vgg16_bn', layout: 'torchvision', dtype: 'f32' },
+    { arch: 'vgg19_bn', layout: 'torchvision', dtype: 'f32' },
+    // --weights-dtype at full size, against PyTorch running the same quantisation.
+    { arch: 'vgg11', layout: 'torchvision', dtype: 'int8' },
+    { arch: 'vgg11_bn', layout: 'torchvision', dtype: 'f16' },
   ] as const;
-  it.each(cases)('$arch ($layout keys, batch 2) matches PyTorch', async ({ arch, layout }) => {
-    const ref = join(work, `${arch}-${layout}-torch`);
-    const out = join(work, `${arch}-${layout}-vggc`);
+  it.each(cases)('$arch ($layout keys, batch 2, weights $dtype) matches PyTorch', async (c) => {
+    const { arch, layout, dtype } = c;
+    const ref = join(work, `${arch}-${layout}-${dtype}-torch`);
+    const out = join(work, `${arch}-${layout}-${dtype}-vggc`);
     try {
-      execFileSync(PYTHON, [join(ROOT, 'tools/torch_reference.py'), '--config', join(ROOT, 'examples', `${arch}.json`), '--out', ref, '--batch', '2', '--seed', '1', '--layout', layout], { stdio: 'pipe' });
-      await compileModel({ configPath: join(ROOT, 'examples', `${arch}.json`), weightsPath: join(ref, 'weights.safetensors'), outDir: out });
+      const quantize = dtype === 'f32' ? [] : ['--quantize', dtype];
+      execFileSync(PYTHON, [join(ROOT, 'tools/torch_reference.py'), '--config', join(ROOT, 'examples', `${arch}.json`), '--out', ref, '--batch', '2', '--seed', '1', '--layout', layout, ...quantize], { stdio: 'pipe' });
+      await compileModel({ configPath: join(ROOT, 'examples', `${arch}.json`), weightsPath: join(ref, 'weights.safetensors'), outDir: out, weightsDtype: dtype });
       rmSync(join(ref, 'weights.safetensors')); // 0.5 GB each: keep the temp folder small
       const model = await loadModel(out);
       const x = readNpy(join(ref, 'input.npy'));
       const y = await model.infer(x.data, 2);
-      const expected = readNpy(join(ref, 'logits.npy')).data;
+      const expected = readNpy(join(ref, dtype === 'f32' ? 'logits.npy' : `logits-${dtype}.npy`)).data;
       expectParity(y, expected, 1000);
       // Report the margin, not only pass/fail.
-      console.log(`${arch} (${layout}): max|Δ|/max|y| = ${compareLogits(y, expected, 1000).relError.toExponential(2)}`);
+      console.log(`${arch} (${layout}, ${dtype}): max|Δ|/max|y| = ${compareLogits(y, expected, 1000).relError.toExponential(2)}`);
       model.dispose();
     } finally {
       rmSync(ref, { recursive: true, force: true });

@@ -5,10 +5,14 @@ Run with Debian's python (it has torch 1.13 / torchvision 0.14; no other package
 
     /usr/bin/python3 tools/torch_reference.py --config CONFIG.json --out DIR \
         [--seed N] [--batch N] [--layout torchvision|notebook] [--dtype F32|F16|BF16] \
-        [--init torchvision|fan-in]
+        [--init torchvision|fan-in] [--quantize f16 int8]
 
 Writes DIR/weights.safetensors, DIR/input.npy (float32 N×C×H×W), DIR/logits.npy (float32
 N×numClasses), DIR/config.json (a copy of CONFIG.json) and DIR/meta.json (how it was made).
+With --quantize, also DIR/logits-f16.npy / DIR/logits-int8.npy: the logits of the network that
+`vggc compile --weights-dtype f16|int8` must compute (BatchNorm folded, then every conv and linear
+weight rounded: f16 by .half(), int8 symmetric with one scale per output channel), from the same
+f32 weights.safetensors.
 
 A config whose module structure is a standard torchvision VGG (vgg11/13/16/19 blocks, avgPool
 [7,7], classifier [4096,4096], 1000 classes) is built with torchvision.models.vggXX() itself, so
@@ -17,6 +21,7 @@ exactly like torchvision's (same state_dict keys, same construction and init ord
 seed gives bitwise the same weights), or like the seed notebook's ConvBlock/ConvBackbone/VGG.
 """
 import argparse
+import copy
 import json
 import os
 import shutil
@@ -205,6 +210,43 @@ def round_weights(model, dtype):
             p.copy_(p.to(dtype).to(torch.float32))
 
 
+def fold_batchnorm(model):
+    """Conv2d followed by eval-mode BatchNorm2d → one Conv2d (in float64, rounded once), BN → Identity."""
+    for seq in [m for m in model.modules() if isinstance(m, nn.Sequential)]:
+        children = list(seq.named_children())
+        for (_, conv), (bn_name, bn) in zip(children, children[1:]):
+            if not (isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d)):
+                continue
+            scale = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
+            conv.weight.copy_((conv.weight.double() * scale[:, None, None, None]).float())
+            conv.bias.copy_(((conv.bias.double() - bn.running_mean.double()) * scale + bn.bias.double()).float())
+            setattr(seq, bn_name, nn.Identity())
+
+
+def quantized_model(model, mode):
+    """The network vggc computes with --weights-dtype MODE (compiler/weights/quantize.ts, written independently).
+
+    int8: scale = max|w_row| / 127 per output channel (1 for an all-zero row), q = round(w / scale)
+    (torch.round: half to even) clamped to ±127, weight = q · scale; f16: weight = w.half().
+    """
+    q = copy.deepcopy(model)
+    with torch.no_grad():
+        fold_batchnorm(q)
+        for m in q.modules():
+            if not isinstance(m, (nn.Conv2d, nn.Linear)):
+                continue
+            w = m.weight
+            if mode == "f16":
+                w.copy_(w.half().float())
+                continue
+            rows = w.reshape(w.shape[0], -1)
+            scale = rows.abs().amax(dim=1) / 127
+            scale = torch.where(scale == 0, torch.ones_like(scale), scale)
+            qv = torch.round(rows / scale[:, None]).clamp(-127, 127)
+            w.copy_((qv * scale[:, None]).reshape(w.shape))
+    return q
+
+
 def write_safetensors(path, state, dtype_name, metadata):
     """safetensors by hand: u64 LE header length, JSON header, then raw little-endian tensor data.
 
@@ -248,6 +290,8 @@ def main():
     ap.add_argument("--dtype", choices=list(DTYPES), default="F32")
     ap.add_argument("--init", choices=["torchvision", "fan-in"], default="torchvision",
                     help="fan-in: re-draw Linear weights at a fan-in scale (for narrow test classifiers)")
+    ap.add_argument("--quantize", nargs="*", choices=["f16", "int8"], default=[],
+                    help="also write logits-<dtype>.npy for vggc's --weights-dtype")
     args = ap.parse_args()
 
     torch.set_num_threads(len(os.sched_getaffinity(0)))
@@ -281,6 +325,11 @@ def main():
     write_safetensors(os.path.join(args.out, "weights.safetensors"), model.state_dict(), args.dtype, meta)
     save_npy(os.path.join(args.out, "input.npy"), x)
     save_npy(os.path.join(args.out, "logits.npy"), logits)
+    for mode in args.quantize:
+        with torch.no_grad():
+            yq = quantized_model(model, mode)(x)
+        save_npy(os.path.join(args.out, f"logits-{mode}.npy"), yq)
+        print(f"{mode}: max |y_{mode} - y| / max |y| = {((yq - logits).abs().max() / logits.abs().max()):.3g}")
     config_out = os.path.join(args.out, "config.json")
     if not (os.path.exists(config_out) and os.path.samefile(args.config, config_out)):
         shutil.copyfile(args.config, config_out)

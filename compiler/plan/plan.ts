@@ -11,9 +11,10 @@ import { WASM_MAX_BYTES } from '../config/config.js';
 import type { MapShape, ParamTensor } from '../graph/graph.js';
 import { MAX_BATCH, MAX_WORKERS, phaseOf, type Schedule, type ScheduledStep } from '../schedule/schedule.js';
 export { MAX_WORKERS };
-import { packedByteLength, roundUp, TENSOR_ALIGN, type PackedTensor, type WeightLayout } from '../weights/layout.js';
+import { packedByteLength, roundUp, TENSOR_ALIGN, type PackedTensor, type WeightLayout, type WeightsDtype } from '../weights/layout.js';
 
 export const ARENA_BASE = 64 * 1024;
+const FC_LAYOUT: Record<WeightsDtype, WeightLayout> = { f32: 'fc-oc8', f16: 'fc-f16-oc8', int8: 'fc-q8-oc8' };
 /**
  * Run parameters the host writes before a step (i32s, below the arena, where AssemblyScript keeps
  * no data): +0 the image of the batch that `image` steps work on, +4 the number of images `batch`
@@ -57,6 +58,8 @@ export interface PlannedStep {
   readonly input: ArenaTensor;
   readonly output: ArenaTensor;
   readonly weight?: PackedTensor;
+  /** int8 fully-connected weights: one float32 scale per output feature. */
+  readonly scale?: PackedTensor;
   readonly bias?: PackedTensor;
 }
 
@@ -109,8 +112,10 @@ export function planMemory(sched: Schedule, label: string): MemoryPlan {
 
   const packed: PackedTensor[] = [];
   let payload = 0;
+  const dtype = sched.weightsDtype;
   const pack = (param: ParamTensor, layout: WeightLayout, inChannelsPadded?: number): PackedTensor => {
-    const t = { param, layout, offset: payload, byteLength: packedByteLength(param, layout, inChannelsPadded), inChannelsPadded };
+    const roundedTo = layout === 'conv3x3-oc8' || layout === 'winograd-f4x4-oc8' ? dtype : undefined;
+    const t = { param, layout, offset: payload, byteLength: packedByteLength(param, layout, inChannelsPadded), inChannelsPadded, roundedTo };
     payload = roundUp(payload + t.byteLength, TENSOR_ALIGN);
     packed.push(t);
     return t;
@@ -122,7 +127,12 @@ export function planMemory(sched: Schedule, label: string): MemoryPlan {
       return { ...base, weight: pack(schedule.step.conv.weight, 'winograd-f4x4-oc8', inStride), bias: pack(schedule.step.conv.bias, 'bias-pad8') };
     }
     if (schedule.kind === 'conv') return { ...base, weight: pack(schedule.step.conv.weight, 'conv3x3-oc8'), bias: pack(schedule.step.conv.bias, 'bias-pad8') };
-    if (schedule.kind === 'linear') return { ...base, weight: pack(schedule.step.linear.weight, 'fc-oc8'), bias: pack(schedule.step.linear.bias, 'bias-pad8') };
+    if (schedule.kind === 'linear') {
+      const w = schedule.step.linear.weight;
+      const weight = pack(w, FC_LAYOUT[schedule.weightDtype]);
+      const scale = schedule.weightDtype === 'int8' ? pack(w, 'scale-q8-pad8') : undefined;
+      return { ...base, weight, scale, bias: pack(schedule.step.linear.bias, 'bias-pad8') };
+    }
     return base;
   });
 

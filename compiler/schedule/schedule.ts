@@ -8,7 +8,7 @@
  */
 import type { MapShape } from '../graph/graph.js';
 import type { FusedConv, FusedGraph, FusedLinear, FusedPoolFlatten } from '../fuse/fuse.js';
-import { OUT_BLOCK } from '../weights/layout.js';
+import { OUT_BLOCK, type WeightsDtype } from '../weights/layout.js';
 
 /** `wasmsimd`: the fast f32x4 kernels. `scalar-ref`: plain loops over the same memory, used as the reference the SIMD kernels are tested against. */
 export type KernelVariant = 'wasmsimd' | 'scalar-ref';
@@ -57,6 +57,8 @@ export type ConvAlgorithmChoice = 'auto' | 'direct' | 'winograd';
 export interface ScheduleOptions {
   readonly variant?: KernelVariant;
   readonly conv?: ConvAlgorithmChoice;
+  /** How weights are stored (default f32); fully-connected kernels dequantise f16/int8 as they stream. */
+  readonly weights?: WeightsDtype;
 }
 
 /** How a Winograd layer is cut: tiles of 4×4 outputs, processed in blocks of whole tile rows. */
@@ -109,6 +111,8 @@ export interface LinearSchedule {
   readonly kind: 'linear';
   readonly kernel: string;
   readonly step: FusedLinear;
+  /** Stored dtype of the weight matrix; the kernel converts to f32 in registers (int8: scale applied once per output). */
+  readonly weightDtype: WeightsDtype;
   readonly outFeaturesPadded: number;
   /** Work items: blocks of 8 output features. */
   readonly workItems: number;
@@ -122,6 +126,7 @@ export const phaseOf = (s: ScheduledStep): 'image' | 'batch' => (s.kind === 'lin
 export interface Schedule {
   readonly fused: FusedGraph;
   readonly variant: KernelVariant;
+  readonly weightsDtype: WeightsDtype;
   readonly steps: readonly ScheduledStep[];
 }
 
@@ -129,6 +134,7 @@ const pad8 = (n: number): number => Math.ceil(n / OUT_BLOCK) * OUT_BLOCK;
 
 export function schedule(fused: FusedGraph, opts: ScheduleOptions = {}): Schedule {
   const variant = opts.variant ?? 'wasmsimd';
+  const weightsDtype = opts.weights ?? 'f32';
   const input = fused.graph.input;
   const steps: ScheduledStep[] = [{ kind: 'pack-input', kernel: 'f32-pack-nchw-to-nhwc-pad1-scalar', input, workItems: input.h }];
   fused.steps.forEach((step, i) => {
@@ -138,9 +144,9 @@ export function schedule(fused: FusedGraph, opts: ScheduleOptions = {}): Schedul
       steps.push(winograd ? scheduleWinograd(step) : scheduleConv(step, variant));
     }
     else if (step.kind === 'pool-flatten') steps.push(schedulePoolFlatten(step));
-    else steps.push(scheduleLinear(step, variant));
+    else steps.push(scheduleLinear(step, variant, weightsDtype));
   });
-  return { fused, variant, steps };
+  return { fused, variant, weightsDtype, steps };
 }
 
 function directMacs(step: FusedConv): number {
@@ -191,10 +197,14 @@ function schedulePoolFlatten(step: FusedPoolFlatten): PoolFlattenSchedule {
   return { kind: 'pool-flatten', kernel, step, workItems: step.flattened.c };
 }
 
-function scheduleLinear(step: FusedLinear, variant: KernelVariant): LinearSchedule {
+/** Kernel-name prefix per weight dtype (XNNPACK's `qc8w`: int8 weights, per-channel scales). */
+const LINEAR_PREFIX: Record<WeightsDtype, string> = { f32: 'f32-gemm', f16: 'f32-f16w-gemm', int8: 'f32-qc8w-gemm' };
+
+function scheduleLinear(step: FusedLinear, variant: KernelVariant, weightDtype: WeightsDtype): LinearSchedule {
   const act = step.relu ? '-relu' : '';
+  const op = LINEAR_PREFIX[weightDtype];
   // 4 images × 8 features per tile; the 1–3 images left over go through the 1×8 GEMV, unrolled ×4.
-  const kernel = variant === 'wasmsimd' ? `f32-gemm-${FC_BATCH_TILE}x8-bias${act}-wasmsimd-tail-1x8u${GEMV_UNROLL}` : `f32-gemm-bias${act}-scalar-ref`;
+  const kernel = variant === 'wasmsimd' ? `${op}-${FC_BATCH_TILE}x8-bias${act}-wasmsimd-tail-1x8u${GEMV_UNROLL}` : `${op}-bias${act}-scalar-ref`;
   const { inFeatures, outFeatures } = step.linear;
-  return { kind: 'linear', kernel, step, outFeaturesPadded: pad8(outFeatures), workItems: pad8(outFeatures) / OUT_BLOCK, macs: inFeatures * outFeatures };
+  return { kind: 'linear', kernel, step, weightDtype, outFeaturesPadded: pad8(outFeatures), workItems: pad8(outFeatures) / OUT_BLOCK, macs: inFeatures * outFeatures };
 }

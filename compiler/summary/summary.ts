@@ -7,10 +7,15 @@ import type { Op } from '../graph/graph.js';
 import { paramCount } from '../graph/graph.js';
 import type { MemoryPlan } from '../plan/plan.js';
 import { grouped } from '../codegen/text.js';
+import type { WeightsDtype } from '../weights/layout.js';
 
 const MB = 1e6;
 
-export function renderSummary(plan: MemoryPlan): string {
+/**
+ * `weightsFileBytes`: the size weights.bin would have with each --weights-dtype (the plan's own
+ * dtype is marked), so users can pick one before compiling.
+ */
+export function renderSummary(plan: MemoryPlan, weightsFileBytes?: Partial<Record<WeightsDtype, number>>): string {
   const graph = plan.schedule.fused.graph;
   const { config, input } = graph;
   const rows: Array<[string, string, number, number]> = [];
@@ -50,8 +55,15 @@ export function renderSummary(plan: MemoryPlan): string {
   out.push(line);
   out.push(`Memory plan (static, fixed at compile time):`);
   out.push(`  activation arena: ${(plan.arenaBytes / MB).toFixed(2)} MB (largest pair of live tensors ${(plan.peakLiveBytes / MB).toFixed(2)} MB); the pre-pool maps of fused layers are never stored`);
-  out.push(`  weights:          ${(plan.weightsPayloadBytes / MB).toFixed(2)} MB (packed in kernel order)`);
+  out.push(`  weights:          ${(plan.weightsPayloadBytes / MB).toFixed(2)} MB (packed in kernel order, ${plan.schedule.weightsDtype})`);
   out.push(`  wasm memory:      ${grouped(plan.memoryPages)} pages = ${((plan.memoryPages * 65536) / MB).toFixed(2)} MB`);
+  if (weightsFileBytes) {
+    out.push(line);
+    out.push(`Artifacts: weights.bin by --weights-dtype (model.wasm is tens of KB; \`vggc compile\` prints its size)`);
+    for (const [dtype, bytes] of Object.entries(weightsFileBytes)) {
+      out.push(`  ${dtype.padEnd(5)} ${(bytes / MB).toFixed(2).padStart(10)} MB${dtype === plan.schedule.weightsDtype ? '  ← this plan' : ''}`);
+    }
+  }
   return out.join('\n');
 }
 

@@ -12,6 +12,7 @@ import type { PackedTensor } from './layout.js';
 import { OUT_BLOCK, packedByteLength, TENSOR_ALIGN, WEIGHTS_HEADER_BYTES, WEIGHTS_MAGIC } from './layout.js';
 import type { WeightSource } from './source.js';
 import { F4X4_3X3, transformFilter } from '../winograd/winograd.js';
+import { int8Scale, quantizeInt8, roundRows, toF16 } from './quantize.js';
 
 /** Bytes written between two yields to the event loop (a few milliseconds of work). */
 const YIELD_BYTES = 8 * 1024 * 1024;
@@ -63,7 +64,7 @@ export async function packWeights(
     for (const t of tensors) {
       zeroFill(t.offset);
       await packTensor(source, t, write, maybeYield);
-      // Only bias-pad8 ends on padding the packer itself did not write.
+      // Only bias-pad8 and scale-q8-pad8 end on padding the packer itself did not write.
       zeroFill(t.offset + t.byteLength);
     }
     zeroFill(payloadBytes);
@@ -86,17 +87,21 @@ export async function packWeights(
 }
 
 /**
- * Writes one tensor. Both oc8 layouts are "blocks of 8 output rows, interleaved": for conv the row
+ * Writes one tensor. All oc8 layouts are "blocks of 8 output rows, interleaved": for conv the row
  * is [Ci][3][3] and the block is stored [3][3][Ci][8], for fc the row is [I] and the block [I][8].
  * Rows past the end of the tensor (last block) are zero.
  */
 async function packTensor(source: WeightSource, t: PackedTensor, write: (b: Uint8Array) => void, maybeYield: () => Promise<void>): Promise<void> {
   const shape = t.param.shape;
   const rows = shape[0];
-  const read = (r0: number, r1: number, rowLen: number) => {
+  const key = t.param.key;
+  const read = (r0: number, r1: number, rowLen: number): Float32Array => {
     const a = source.readRows(t.param, r0, r1);
-    if (a.length !== (r1 - r0) * rowLen) throw new Error(`${source.description} gave ${a.length} values for rows [${r0}, ${r1}) of ${t.param.key}`);
-    return a;
+    if (a.length !== (r1 - r0) * rowLen) throw new Error(`${source.description} gave ${a.length} values for rows [${r0}, ${r1}) of ${key}`);
+    if (!t.roundedTo || t.roundedTo === 'f32') return a;
+    const copy = Float32Array.from(a); // the source may hand out its own buffer
+    roundRows(copy, rowLen, t.roundedTo, key);
+    return copy;
   };
   if (t.layout === 'bias-pad8') {
     write(bytesOf(read(0, rows, 1)));
@@ -106,22 +111,44 @@ async function packTensor(source: WeightSource, t: PackedTensor, write: (b: Uint
     write(bytesOf(winogradPacked(read(0, rows, shape[1] * 9), rows, shape[1], t.inChannelsPadded ?? shape[1])));
     return;
   }
+  const rowLen = shape.slice(1).reduce((a, b) => a * b, 1);
+  if (t.layout === 'scale-q8-pad8') {
+    const scales = new Float32Array(rows);
+    for (let r0 = 0; r0 < rows; r0 += OUT_BLOCK) {
+      const r1 = Math.min(rows, r0 + OUT_BLOCK);
+      const src = read(r0, r1, rowLen);
+      for (let r = r0; r < r1; r++) scales[r] = int8Scale(src.subarray((r - r0) * rowLen, (r - r0 + 1) * rowLen));
+      await maybeYield();
+    }
+    write(bytesOf(scales));
+    return;
+  }
   const inner = t.layout === 'conv3x3-oc8' ? shape[1] : 1; // Ci, or 1 for fc
   const taps = t.layout === 'conv3x3-oc8' ? 9 : shape[1]; // ky·3+kx, or i for fc
-  const rowLen = inner * taps;
-  const block = new Float32Array(rowLen * OUT_BLOCK);
+  const block = t.layout === 'fc-q8-oc8' ? new Int8Array(rowLen * OUT_BLOCK) : t.layout === 'fc-f16-oc8' ? new Uint16Array(rowLen * OUT_BLOCK) : new Float32Array(rowLen * OUT_BLOCK);
+  const row = t.layout === 'fc-q8-oc8' ? new Int8Array(rowLen) : t.layout === 'fc-f16-oc8' ? new Uint16Array(rowLen) : null;
   for (let r0 = 0; r0 < rows; r0 += OUT_BLOCK) {
     const n = Math.min(OUT_BLOCK, rows - r0);
     const src = read(r0, r0 + n, rowLen);
     if (n < OUT_BLOCK) block.fill(0);
     // src[j][c][tap] → block[tap][c][j]  (conv: c = ci, tap = ky·3+kx; fc: c = 0, tap = i)
     for (let j = 0; j < n; j++) {
+      let from = j * rowLen;
+      let values: ArrayLike<number> = src;
+      if (row) {
+        // Quantised fc rows: converted first, then interleaved like the f32 ones.
+        const f = src.subarray(from, from + rowLen);
+        if (row instanceof Int8Array) quantizeInt8(f, int8Scale(f), row);
+        else toF16(f, row, key);
+        values = row;
+        from = 0;
+      }
       for (let c = 0; c < inner; c++) {
-        const from = j * rowLen + c * taps;
-        for (let tap = 0; tap < taps; tap++) block[(tap * inner + c) * OUT_BLOCK + j] = src[from + tap];
+        const at = from + c * taps;
+        for (let tap = 0; tap < taps; tap++) block[(tap * inner + c) * OUT_BLOCK + j] = values[at + tap];
       }
     }
-    write(bytesOf(block));
+    write(new Uint8Array(block.buffer, block.byteOffset, block.byteLength));
     await maybeYield();
   }
 }
@@ -153,7 +180,8 @@ function checkPlan(tensors: readonly PackedTensor[], payloadBytes: number): void
     const key = t.param.key;
     const s = t.param.shape;
     const isConv = t.layout === 'conv3x3-oc8' || t.layout === 'winograd-f4x4-oc8';
-    const shapeOk = isConv ? s.length === 4 && s[2] === 3 && s[3] === 3 : s.length === (t.layout === 'fc-oc8' ? 2 : 1);
+    const isFc = t.layout === 'fc-oc8' || t.layout === 'fc-f16-oc8' || t.layout === 'fc-q8-oc8';
+    const shapeOk = isConv ? s.length === 4 && s[2] === 3 && s[3] === 3 : t.layout === 'scale-q8-pad8' ? s.length >= 2 : s.length === (isFc ? 2 : 1);
     if (!shapeOk) throw new Error(`${key}: shape [${s}] does not fit layout ${t.layout}`);
     if (t.inChannelsPadded !== undefined && t.inChannelsPadded < s[1]) throw new Error(`${key}: inChannelsPadded ${t.inChannelsPadded} < ${s[1]} input channels`);
     const expected = packedByteLength(t.param, t.layout, t.inChannelsPadded);
