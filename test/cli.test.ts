@@ -93,9 +93,50 @@ describe('summary', () => {
     expect(r.stdout).toContain('Total params: 138,357,544');
   });
 
+  it('reports weights.bin for each --weights-dtype, marking the planned one', () => {
+    const r = vggc('summary', 'examples/vgg11.json', '--weights-dtype', 'int8');
+    expect(r.status, r.stderr).toBe(0);
+    const size = (dtype: string): number => Number(new RegExp(`^  ${dtype}\\s+([\\d.]+) MB`, 'm').exec(r.stdout)?.[1]);
+    // VGG-11: 123.6 M fully-connected weights (4 / 2 / 1 bytes) + the Winograd-transformed convolutions (f32).
+    expect(size('f32')).toBeCloseTo(642.05, 1);
+    expect(size('f16')).toBeCloseTo(394.78, 1);
+    expect(size('int8')).toBeCloseTo(271.18, 1);
+    expect(r.stdout).toMatch(/^  int8 .* ← this plan$/m);
+    expect(r.stdout).toMatch(/f32-qc8w-gemm-4x8-bias-relu-wasmsimd/);
+  });
+
+  it('an unknown --weights-dtype is a usage error', () => {
+    const r = vggc('summary', 'examples/vgg11.json', '--weights-dtype', 'int4');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/option '--weights-dtype <dtype>' argument 'int4' is invalid. Allowed choices are f32, f16, int8/);
+  });
+
   it('a too-big network fails in summary too, naming the size', () => {
     const msg = expectUserError(vggc('summary', `${BAD_CONFIG}/too-big.json`));
     expect(msg).toBe(`${BAD_CONFIG}/too-big.json: the model needs 4.93 GiB of wasm memory (weights 4.91 GiB + activations 0.02 GiB) but WebAssembly allows at most 4 GiB`);
+  });
+});
+
+describe('compile --weights-dtype', () => {
+  const tmp = tempDir('vggc-cli-dtype-');
+
+  it('prints the artifact sizes and the dtype', () => {
+    const r = vggc('compile', SMALL_CONFIG, '-w', SMALL_WEIGHTS, '-o', join(tmp, 'int8'), '--weights-dtype', 'int8');
+    expect(r.status, r.stderr).toBe(0);
+    const bytes = readFileSync(join(tmp, 'int8', 'weights.bin')).length;
+    expect(r.stdout).toContain(`weights.bin         ${(bytes / 1e6).toFixed(1)} MB  (int8; ${SMALL_WEIGHTS})`);
+    expect(r.stdout).toMatch(/model\.wasm +[\d.]+ KB/);
+    expect(r.stdout).toMatch(/model-relaxed\.wasm +[\d.]+ KB/);
+  });
+
+  it('f16 refuses a weight beyond its range, naming the tensor and value', () => {
+    const weights = join(tmp, 'huge.safetensors');
+    writeSmallRectWeights(weights, (t) => (t.key === 'classifier.0.weight' ? { ...t, data: (t.data as Float32Array).map((v, i) => (i === 5 ? 70000 : v)) } : t));
+    const out = join(tmp, 'huge');
+    const msg = expectUserError(vggc('compile', SMALL_CONFIG, '-w', weights, '-q', '-o', out, '--weights-dtype', 'f16'));
+    expect(msg).toBe("classifier.0.weight: value 70000 at element 5 is beyond f16's range (±65504); use --weights-dtype f32 or int8");
+    expect(existsSync(out)).toBe(false); // nothing half-written
+    expect(vggc('compile', SMALL_CONFIG, '-w', weights, '-q', '-o', out, '--weights-dtype', 'int8').status).toBe(0);
   });
 });
 

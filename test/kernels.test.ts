@@ -14,6 +14,9 @@ import { loadInstance } from '../runtime/load-node.js';
 import type { ModelInstance } from '../runtime/model.js';
 import type { StepTensor } from '../runtime/manifest.js';
 import { tempDir } from './helpers.js';
+import { readConfigFile } from '../compiler/config/parse.js';
+import { buildGraph } from '../compiler/graph/graph.js';
+import { writeSafetensors } from '../compiler/weights/safetensors-write.js';
 
 const work = tempDir();
 
@@ -102,6 +105,85 @@ describe.each(Object.entries(CONFIGS).flatMap(([name, config]) => (['direct', 'w
       expect(maxDiff / maxRef, `${a.info.kernel} vs ${b.info.kernel}`).toBeLessThanOrEqual(bound);
       expect(borderIsZero(simd.memory, a.info.output), `${a.info.kernel} border`).toBe(true);
     }
+  });
+});
+
+/** Runs every step of both builds side by side and compares each output (relative to the reference's largest value). */
+function compareSteps(simd: ModelInstance, ref: ModelInstance, bound: number): void {
+  for (let i = 0; i < simd.steps.length; i++) {
+    const a = simd.steps[i];
+    const b = ref.steps[i];
+    a.fn(0, a.workItems);
+    b.fn(0, b.workItems);
+    const got = interior(simd.memory, a.info.output);
+    const want = interior(ref.memory, b.info.output);
+    let maxDiff = 0;
+    let maxRef = 0;
+    for (let k = 0; k < want.length; k++) {
+      maxDiff = Math.max(maxDiff, Math.abs(got[k] - want[k]));
+      maxRef = Math.max(maxRef, Math.abs(want[k]));
+    }
+    expect(Number.isFinite(maxDiff), `${a.info.kernel} wrote non-finite values`).toBe(true);
+    expect(maxRef, `${a.info.kernel}: reference output is all zero`).toBeGreaterThan(0);
+    expect(maxDiff / maxRef, `${a.info.kernel} vs ${b.info.kernel}`).toBeLessThanOrEqual(bound);
+  }
+}
+
+// The fully-connected kernels that widen f16 / int8 weights in registers, against scalar references
+// that convert element by element (the f16 one from the format's definition, not the SIMD bit trick).
+describe.each(['f16', 'int8'] as const)('--weights-dtype %s', (dtype) => {
+  it.each(Object.keys(CONFIGS))('%s: each SIMD step equals its scalar reference', async (name) => {
+    const path = join(work, `${name}.json`);
+    writeFileSync(path, JSON.stringify({ name, ...CONFIGS[name as keyof typeof CONFIGS] }));
+    const dirs = { simd: join(work, `${name}-${dtype}-simd`), ref: join(work, `${name}-${dtype}-ref`) };
+    await compileModel({ configPath: path, outDir: dirs.simd, seed: 7, kernels: 'wasmsimd', conv: 'direct', weightsDtype: dtype });
+    await compileModel({ configPath: path, outDir: dirs.ref, seed: 7, kernels: 'scalar-ref', weightsDtype: dtype });
+    const simd = await loadInstance(dirs.simd);
+    const ref = await loadInstance(dirs.ref);
+    expect(simd.steps.filter((s) => s.info.kind === 'linear').every((s) => s.info.kernel.startsWith(dtype === 'f16' ? 'f32-f16w-gemm' : 'f32-qc8w-gemm'))).toBe(true);
+    fillInput(simd, 42);
+    fillInput(ref, 42);
+    compareSteps(simd, ref, TOLERANCE.direct);
+  });
+
+  it('edge values, feature by feature: subnormal halves, an all-zero row, ±65504, mixed magnitudes', async () => {
+    // One linear layer (classifier []) with zero bias, so each logit is exactly its row's dot product.
+    const config = { name: 'edges', blocks: [[2, 1, 8]], inputSize: [4, 4], avgPool: null, classifier: [], numClasses: 12 };
+    const path = join(work, 'edges.json');
+    writeFileSync(path, JSON.stringify(config));
+    const graph = buildGraph(readConfigFile(path));
+    const I = 32; // 8 channels × 2 × 2
+    const rows: Array<(i: number) => number> = [
+      (i) => (1 + (i % 5)) * 6e-8, // subnormal halves (2^-24 … 5·2^-24)
+      (i) => -(1 + (i % 7)) * 5.9e-6, // negative subnormal halves
+      () => 0, // all-zero row: int8 scale 1, every q 0
+      (i) => (i % 2 ? 65504 : -65504), // the largest halves
+      (i) => [6e-8, -0, 65504, 1e-3, -0.25, 3.1e-5][i % 6], // everything in one row
+    ];
+    const tensors = graph.params.map((p) => {
+      const n = p.shape.reduce((a, b) => a * b, 1);
+      let data = new Float32Array(n).map((_, i) => Math.sin(1 + i * 0.7) * 0.3);
+      if (p.key === 'classifier.0.weight') data = data.map((v, k) => (Math.floor(k / I) < rows.length ? rows[Math.floor(k / I)](k % I) : v));
+      if (p.key === 'classifier.0.bias') data.fill(0);
+      return { key: p.key, shape: [...p.shape], data };
+    });
+    const weights = join(work, 'edges.safetensors');
+    writeSafetensors(weights, tensors);
+    const dirs = { simd: join(work, `edges-${dtype}-simd`), ref: join(work, `edges-${dtype}-ref`) };
+    await compileModel({ configPath: path, weightsPath: weights, outDir: dirs.simd, kernels: 'wasmsimd', weightsDtype: dtype });
+    await compileModel({ configPath: path, weightsPath: weights, outDir: dirs.ref, kernels: 'scalar-ref', weightsDtype: dtype });
+    const simd = await loadInstance(dirs.simd);
+    const ref = await loadInstance(dirs.ref);
+    fillInput(simd, 3);
+    fillInput(ref, 3);
+    for (const inst of [simd, ref]) for (const s of inst.steps) s.fn(0, s.workItems);
+    const got = interior(simd.memory, simd.steps.at(-1)!.info.output);
+    const want = interior(ref.memory, ref.steps.at(-1)!.info.output);
+    for (let o = 0; o < want.length; o++) {
+      if (o < rows.length && o !== 2) expect(want[o], `feature ${o} is non-zero`).not.toBe(0);
+      expect(Math.abs(got[o] - want[o]), `feature ${o}: ${got[o]} vs ${want[o]}`).toBeLessThanOrEqual(1e-6 * Math.abs(want[o]));
+    }
+    expect(got[2]).toBe(0);
   });
 });
 

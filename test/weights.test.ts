@@ -8,6 +8,7 @@ import type { ParamTensor } from '../compiler/graph/graph.js';
 import { f16ToF32Table, f32ToBf16Bits, f32ToF16Bits } from '../compiler/weights/half.js';
 import { type PackedTensor, packedByteLength, type WeightLayout } from '../compiler/weights/layout.js';
 import { packWeights } from '../compiler/weights/pack.js';
+import { int8Scale, quantizeInt8, roundHalfEven } from '../compiler/weights/quantize.js';
 import { seededRandomWeights } from '../compiler/weights/random.js';
 import { openSafetensors } from '../compiler/weights/safetensors.js';
 import { writeSafetensors } from '../compiler/weights/safetensors-write.js';
@@ -199,6 +200,19 @@ describe('seeded random weights', () => {
   });
 });
 
+describe('quantisation helpers', () => {
+  it('rounds half to even like torch.round', () => {
+    expect([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 2.4999, 2.5001].map(roundHalfEven)).toEqual([0, 2, 2, -0, -2, -2, 2, 3]);
+  });
+  it('int8: an all-zero row gets scale 1 and zeros; the largest magnitude maps to ±127', () => {
+    expect(int8Scale([0, 0, -0])).toBe(1);
+    const row = [0.5, -1.27, 0.01, 0];
+    const q = new Int8Array(4);
+    quantizeInt8(row, int8Scale(row), q);
+    expect(Array.from(q)).toEqual([50, -127, 1, 0]);
+  });
+});
+
 describe('packWeights', () => {
   // Odd sizes so the last output block is partial; gaps between tensors to check zero fill.
   const conv: ParamTensor = { key: 'features.0.weight', notebookKey: 'x', shape: [12, 5, 3, 3], init: 'zeros' };
@@ -280,6 +294,47 @@ describe('packWeights', () => {
     await expect(attempt(plan([[fc, 'conv3x3-oc8', 0]]))).rejects.toThrow(/does not fit layout/);
     await expect(attempt([{ ...tensors[0], byteLength: 64 }])).rejects.toThrow(/packed size/);
     expect(fs.existsSync(out)).toBe(false);
+  });
+
+  it('int8 and f16 layouts: q and scales per output row, halves, convolutions rounded in f32', async () => {
+    // fc [13][7] as int8 (7·16 = 112 B) + scales (64 B), as f16 (224 B); conv rounded to int8 values.
+    const t = [
+      { param: conv, layout: 'conv3x3-oc8' as const, offset: 0, byteLength: 2880, roundedTo: 'int8' as const },
+      { param: fc, layout: 'fc-q8-oc8' as const, offset: 2880, byteLength: 112 },
+      { param: fc, layout: 'scale-q8-pad8' as const, offset: 3008, byteLength: 64 },
+      { param: fc, layout: 'fc-f16-oc8' as const, offset: 3072, byteLength: 224 },
+    ];
+    const out = path.join(tmp, 'quantised.bin');
+    await packWeights(memorySource, t, 3328, out);
+    const payload = fs.readFileSync(out).subarray(64);
+    const F = values.get(fc.key)!;
+    const q = new Int8Array(payload.buffer, payload.byteOffset + 2880, 112);
+    const scales = new Float32Array(payload.buffer.slice(payload.byteOffset + 3008, payload.byteOffset + 3072));
+    const halves = new Uint16Array(payload.buffer.slice(payload.byteOffset + 3072, payload.byteOffset + 3296));
+    for (let o = 0; o < 16; o++) {
+      const row = Array.from(F.subarray(o * 7, o * 7 + 7));
+      const max = Math.max(...row.map(Math.abs));
+      expect(scales[o]).toBe(o < 13 ? Math.fround(max / 127) : 0);
+      for (let i = 0; i < 7; i++) {
+        const at = (Math.floor(o / 8) * 7 + i) * 8 + (o % 8);
+        if (o >= 13) {
+          expect([q[at], halves[at]]).toEqual([0, 0]);
+          continue;
+        }
+        expect(q[at]).toBe(roundHalfEven(Math.fround(row[i] / scales[o])));
+        expect(Math.abs(q[at] * scales[o] - row[i])).toBeLessThanOrEqual(scales[o] / 2 + 1e-7);
+        expect(halves[at]).toBe(f32ToF16Bits(row[i]));
+      }
+      if (o < 13) expect(Math.max(...Array.from({ length: 7 }, (_, i) => Math.abs(q[(Math.floor(o / 8) * 7 + i) * 8 + (o % 8)])))).toBe(127);
+    }
+    // Convolution: every stored value is q·scale of its output channel's row.
+    const convOut = new Float32Array(payload.buffer.slice(payload.byteOffset, payload.byteOffset + 2880));
+    const W = values.get(conv.key)!;
+    for (let co = 0; co < 12; co++) {
+      const scale = int8Scale(W.subarray(co * 45, co * 45 + 45));
+      const v = convOut[(0 * 5 + 0) * 8 + (co % 8) + Math.floor(co / 8) * 45 * 8]; // (ky, kx, ci) = (0, 0, 0)
+      expect(v).toBe(Math.fround(roundHalfEven(Math.fround(W[co * 45] / scale)) * scale));
+    }
   });
 
   it('removes the partial file when the source fails', async () => {
