@@ -176,6 +176,12 @@ async function main() {
           if (m === vggc0 || m.engine.startsWith('ort-')) continue;
           const err = relError(m.logits, vggc0.logits);
           const sameArgmax = argmaxRows(m.logits, numClasses).join() === argmaxRows(vggc0.logits, numClasses).join();
+          if (VGGC_VARIANTS.find((v) => v.label === m.label)?.quantised) {
+            // Quantised weights move the logits by design: reported, not held to the f32 tolerance.
+            checks.push({ model, batch, engine: m.label, against: vggc0.label, relError: err, sameArgmax, ok: true, quantised: true });
+            console.log(`info ${model} batch ${batch}: ${m.label} vs ${vggc0.label} logits: max|Δ|/max|y| = ${err.toExponential(2)} (quantisation), argmax ${sameArgmax ? 'agrees' : 'differs'}`);
+            continue;
+          }
           const ok = err <= TOLERANCE && sameArgmax;
           checks.push({ model, batch, engine: m.label, against: vggc0.label, relError: err, sameArgmax, ok });
           console.log(`check ${model} batch ${batch}: ${m.label} vs ${vggc0.label} logits: max|Δ|/max|y| = ${err.toExponential(2)} ${err <= TOLERANCE ? '≤' : '>'} ${TOLERANCE}, argmax ${sameArgmax ? 'agrees' : 'DIFFERS'} — ${ok ? 'OK' : 'FAIL'}`);
