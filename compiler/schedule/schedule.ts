@@ -19,8 +19,14 @@ export type KernelVariant = 'wasmsimd' | 'scalar-ref';
  * tiles spill (ANCHORS.md: 4×8 ≈ 51 GFLOP/s, 8×8 drops to 33–44).
  */
 export const CONV_TILE_PIXELS = 4;
-/** The inner reduction loop is unrolled this many times by the generator (binaryen does not unroll). */
-export const CONV_UNROLL = 2;
+/**
+ * How many times the generator unrolls the reduction loops of the register-tiled kernels (direct conv,
+ * FC batch tile). 1 = not unrolled: V8's TurboFan hoists every load of an unrolled body to its top, so
+ * ×2 keeps 8 accumulators + 4 weight vectors + 8 broadcasts live — more than the 16 xmm registers — and
+ * spills accumulators to the stack every iteration (seen with --print-wasm-code). Measured in isolation,
+ * a 4×8 tile at K = 512: ×1 54–57 GFLOP/s, ×2 34 (bench/gemm-unroll.mjs).
+ */
+export const CONV_UNROLL = 1;
 /** Input features per GEMV iteration: 4 × 2 accumulators = 8 independent add chains. */
 export const GEMV_UNROLL = 4;
 /**
@@ -41,8 +47,8 @@ export const WINOGRAD_MIN_CHANNELS = 16;
 export const WINOGRAD_BLOCK_BYTES = 4 * 1024 * 1024;
 /** Rows of the Winograd GEMM register tile (tiles × 8 output channels). 6 rows measured slower here (spills). */
 export const WINOGRAD_GEMM_ROWS = 4;
-/** Unrolling of the Winograd GEMM's reduction over input channels (always a multiple of 8). */
-export const WINOGRAD_GEMM_UNROLL = 2;
+/** Unrolling of the Winograd GEMM's reduction over input channels: 1, for the reason given at CONV_UNROLL. */
+export const WINOGRAD_GEMM_UNROLL = 1;
 /**
  * Most workers (threads) a model can be run with. Each has its own scratch, selected by the worker
  * argument every layer function takes; Winograd layers also split their output channels into this
