@@ -26,6 +26,13 @@ const F32 = 4;
 const HALF = 16;
 const ELEMENT_BYTES: Record<WeightsDtype, number> = { f32: 4, f16: 2, int8: 1 };
 
+/** Pairwise f32x4 sum of the accumulators (a balanced tree: ((a0+a1)+(a2+a3)) for four). */
+function sumTree(terms: string[]): string {
+  if (terms.length === 1) return terms[0];
+  const half = Math.ceil(terms.length / 2);
+  return `f32x4.add(${sumTree(terms.slice(0, half))}, ${sumTree(terms.slice(half))})`;
+}
+
 /** Code that loads the 8 weights of input feature `u` (relative to k) into f32x4 w0, w1. */
 function loadWeights(dtype: WeightsDtype, u: number): string {
   const at = u * OUT_BLOCK * ELEMENT_BYTES[dtype];
@@ -120,8 +127,8 @@ export function emitLinear(step: PlannedStep, weightsBase: number): string[] {
     `}`,
     ...range(rest).map((u) => mac(u, u)),
     `const y: usize = ${p}_Y + <usize>n * ${p}_Y_IMAGE + <usize>ob * ${OUT_BYTES};`,
-    `v128.store(y, ${out('f32x4.add(f32x4.add(a0_0, a1_0), f32x4.add(a2_0, a3_0))', 0)});`,
-    `v128.store(y, ${out('f32x4.add(f32x4.add(a0_1, a1_1), f32x4.add(a2_1, a3_1))', 1)}, ${HALF});`,
+    `v128.store(y, ${out(sumTree(range(GEMV_UNROLL).map((a) => `a${a}_0`)), 0)});`,
+    `v128.store(y, ${out(sumTree(range(GEMV_UNROLL).map((a) => `a${a}_1`)), 1)}, ${HALF});`,
   ];
   // GEMM tile: FC_BATCH_TILE images × 8 features; image r's input is r·X_IMAGE bytes further.
   const R = FC_BATCH_TILE;
