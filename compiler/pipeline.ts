@@ -183,6 +183,7 @@ function buildManifest(graph: LayerGraph, plan: MemoryPlan, weightsSha256: strin
       description: describeStep(s.schedule),
       output: stepTensor(s.output),
     })),
+    prepare: plan.steps.flatMap((s) => (s.prepared ? [{ function: s.prepared.exportName, workItems: s.schedule.kind === 'conv' ? s.schedule.outChannelsPadded / 8 : 1, kernel: s.prepared.kernel, bytes: s.prepared.bytes }] : [])),
     preprocessing: preprocessingFor(config),
     labels,
     totals: { params: paramCount(graph), macs },

@@ -50,6 +50,11 @@ export function checkManifest(raw: unknown, file: string): Manifest {
     int(s.workItems, `steps[${i}].workItems`, 1);
     if (s.phase !== 'image' && s.phase !== 'batch') fail(`steps[${i}].phase must be "image" or "batch", found ${JSON.stringify(s.phase)}`);
   });
+  if (m.prepare !== undefined && !Array.isArray(m.prepare)) fail('prepare must be a list');
+  (m.prepare ?? []).forEach((p, i) => {
+    if (typeof p !== 'object' || p === null || typeof p.function !== 'string') fail(`prepare[${i}].function must be a string`);
+    int(p.workItems, `prepare[${i}].workItems`, 1);
+  });
   if (m.wasm?.relaxed !== null && typeof m.wasm?.relaxed !== 'object') fail('wasm.relaxed must be an object or null');
   for (const f of [m.wasm?.file, m.weights.file, ...(m.wasm.relaxed ? [m.wasm.relaxed.file] : [])]) {
     if (typeof f !== 'string' || !/^[\w.-]+$/.test(f) || f.startsWith('.')) fail(`file name ${JSON.stringify(f)} must be a plain name inside the model folder`);

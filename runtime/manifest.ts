@@ -52,6 +52,14 @@ export interface Preprocessing {
   readonly std: readonly number[];
 }
 
+export interface ManifestPrepare {
+  readonly function: string;
+  readonly workItems: number;
+  readonly kernel: string;
+  /** Bytes of memory it fills (the transformed filter). */
+  readonly bytes: number;
+}
+
 export interface Manifest {
   readonly format: typeof MANIFEST_FORMAT;
   readonly formatVersion: number;
@@ -117,6 +125,12 @@ export interface Manifest {
    */
   readonly maxBatch: number;
   readonly steps: readonly ManifestStep[];
+  /**
+   * Functions the runtime calls once at load, after weights.bin is in memory and before any step,
+   * each over work items [0, workItems): the Winograd filter transforms of f16/int8 models. Absent or
+   * empty for f32 models.
+   */
+  readonly prepare?: readonly ManifestPrepare[];
   readonly preprocessing: Preprocessing;
   /** Class names (numClasses of them), or null when none were given. */
   readonly labels: readonly string[] | null;

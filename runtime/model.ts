@@ -38,6 +38,7 @@ type StepFn = (start: number, end: number, worker: number) => void;
 export function layoutOf(m: Manifest): unknown {
   return {
     steps: m.steps.map((s) => [s.function, s.workItems, s.phase]),
+    ...(m.prepare?.length ? { prepare: m.prepare.map((p) => [p.function, p.workItems]) } : {}),
     memory: [m.memory.pages, m.memory.arenaBase, m.memory.arenaBytes, m.memory.weightsBase, m.memory.params, m.memory.maxWorkers, m.memory.shared],
     input: [m.input.offset, ...m.input.shape],
     output: [m.output.offset, m.output.numClasses, m.output.imageStride],
@@ -107,7 +108,14 @@ export async function createInstance(
     if (typeof fn !== 'function') throw new VggcError(`${label}: model.wasm has no function ${info.function} that model.json lists`);
     return { fn: fn as StepFn, workItems: info.workItems, info };
   });
+  const prepare = (manifest.prepare ?? []).map((p) => {
+    const fn = instance.exports[p.function];
+    if (typeof fn !== 'function') throw new VggcError(`${label}: model.wasm has no function ${p.function} that model.json lists`);
+    return { fn: fn as StepFn, workItems: p.workItems };
+  });
   await fillWeights(memory);
+  // Tensors derived from the weights (f16/int8 Winograd filters): once, before anything runs.
+  for (const p of prepare) p.fn(0, p.workItems, 0);
   // Touch the arena once now: the first inference should not pay for faulting in fresh pages.
   new Uint8Array(memory.buffer, manifest.memory.arenaBase, manifest.memory.arenaBytes).fill(0);
   // Default run parameters: image 0 of a batch of 1 (what callers of single steps, like profilers, mean).

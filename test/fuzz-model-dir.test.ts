@@ -305,6 +305,34 @@ describe('fuzz: model folders', () => {
   }, 90_000);
 });
 
+describe('the load-time filter transforms of an int8 model (model.json edited)', () => {
+  it('a prepare list removed, shortened or pointing elsewhere is refused: the Winograd filters would be left zero', async () => {
+    const base = await compileGolden('small-rect', 'wasmsimd', join(tmp, 'int8'), { weightsDtype: 'int8' });
+    const original = JSON.parse(readFileSync(join(base, 'model.json'), 'utf8'));
+    expect(original.prepare.length).toBeGreaterThan(0);
+    const attempt = async (name: string, edit: (m: Record<string, any>) => void): Promise<string> => {
+      const d = join(tmp, `int8-${name}`);
+      cpSync(base, d, { recursive: true });
+      const m = JSON.parse(JSON.stringify(original));
+      edit(m);
+      writeFileSync(join(d, 'model.json'), JSON.stringify(m));
+      try {
+        (await loadModel(d, { threads: 1, build: 'deterministic' })).dispose();
+      } catch (e) {
+        expect(e).toBeInstanceOf(VggcError);
+        expect((e as Error).message).not.toMatch(/[\r\n]/);
+        return (e as Error).message;
+      }
+      throw new Error('loaded');
+    };
+    expect(await attempt('none', (m) => delete m.prepare)).toMatch(/its steps or memory layout differ/);
+    expect(await attempt('fewer', (m) => m.prepare.pop())).toMatch(/its steps or memory layout differ/);
+    expect(await attempt('items', (m) => (m.prepare[0].workItems = 0))).toMatch(/prepare\[0\]\.workItems must be an integer ≥ 1, found 0$/);
+    expect(await attempt('missing', (m) => (m.prepare[0].function = 'layer01_nothing'))).toMatch(/model\.wasm has no function layer01_nothing that model\.json lists$|its steps or memory layout differ/);
+    expect(await attempt('not-a-list', (m) => (m.prepare = 'all'))).toMatch(/prepare must be a list$/);
+  });
+});
+
 describe('regressions found by this fuzzer (the gray-odd folder above, model.json edited)', () => {
   const edited = (name: string, edit: (m: Record<string, any>) => void): string => {
     const d = join(tmp, `edited-${name}`);

@@ -132,18 +132,20 @@ function compareSteps(simd: ModelInstance, ref: ModelInstance, bound: number): v
 // The fully-connected kernels that widen f16 / int8 weights in registers, against scalar references
 // that convert element by element (the f16 one from the format's definition, not the SIMD bit trick).
 describe.each(['f16', 'int8'] as const)('--weights-dtype %s', (dtype) => {
-  it.each(Object.keys(CONFIGS))('%s: each SIMD step equals its scalar reference', async (name) => {
+  // Winograd layers also check the load-time filter transform (prepare…) from quantised 3×3 filters.
+  it.each(Object.keys(CONFIGS).flatMap((name) => (['direct', 'winograd'] as const).map((conv) => [name, conv] as const)))('%s (%s): each SIMD step equals its scalar reference', async (name, conv) => {
     const path = join(work, `${name}.json`);
     writeFileSync(path, JSON.stringify({ name, ...CONFIGS[name as keyof typeof CONFIGS] }));
-    const dirs = { simd: join(work, `${name}-${dtype}-simd`), ref: join(work, `${name}-${dtype}-ref`) };
-    await compileModel({ configPath: path, outDir: dirs.simd, seed: 7, kernels: 'wasmsimd', conv: 'direct', weightsDtype: dtype });
+    const dirs = { simd: join(work, `${name}-${dtype}-${conv}-simd`), ref: join(work, `${name}-${dtype}-ref`) };
+    await compileModel({ configPath: path, outDir: dirs.simd, seed: 7, kernels: 'wasmsimd', conv, weightsDtype: dtype });
     await compileModel({ configPath: path, outDir: dirs.ref, seed: 7, kernels: 'scalar-ref', weightsDtype: dtype });
     const simd = await loadInstance(dirs.simd);
     const ref = await loadInstance(dirs.ref);
     expect(simd.steps.filter((s) => s.info.kind === 'linear').every((s) => s.info.kernel.startsWith(dtype === 'f16' ? 'f32-f16w-gemm' : 'f32-qc8w-gemm'))).toBe(true);
+    if (conv === 'winograd') expect(simd.manifest.prepare?.length).toBeGreaterThan(0);
     fillInput(simd, 42);
     fillInput(ref, 42);
-    compareSteps(simd, ref, TOLERANCE.direct);
+    compareSteps(simd, ref, conv === 'winograd' ? TOLERANCE.winograd : TOLERANCE.direct);
   });
 
   it('edge values, feature by feature: subnormal halves, an all-zero row, ±65504, mixed magnitudes', async () => {

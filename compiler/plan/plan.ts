@@ -5,6 +5,8 @@
  * wasm memory:  [0, ARENA_BASE) AssemblyScript's own static data
  *               [ARENA_BASE, +arenaBytes) activations, tensors placed by lifetime (first fit, largest first)
  *               [weightsBase, +payloadBytes) weights.bin's payload, read there in one go at load
+ *               [preparedBase, +preparedBytes) tensors computed at load from the payload: the Winograd
+ *                   filters of f16/int8 models (weights.bin keeps the small quantised 3×3 filters)
  */
 import { VggcError } from '../errors.js';
 import { WASM_MAX_BYTES } from '../config/config.js';
@@ -15,6 +17,12 @@ import { packedByteLength, roundUp, TENSOR_ALIGN, type PackedTensor, type Weight
 
 export const ARENA_BASE = 64 * 1024;
 const FC_LAYOUT: Record<WeightsDtype, WeightLayout> = { f32: 'fc-oc8', f16: 'fc-f16-oc8', int8: 'fc-q8-oc8' };
+const CONV_LAYOUT: Record<'f16' | 'int8', WeightLayout> = { f16: 'conv3x3-f16-oc8', int8: 'conv3x3-q8-oc8' };
+/** Contract of the load-time filter transform: quantised 3×3 filters in, f32 Winograd U out. */
+export const PREPARE_KERNEL: Record<'f16' | 'int8', string> = {
+  f16: 'f32-winograd-f4x4-filter-transform-f16w-wasmsimd',
+  int8: 'f32-winograd-f4x4-filter-transform-qc8w-wasmsimd',
+};
 /**
  * Run parameters the host writes before a step (i32s, below the arena, where AssemblyScript keeps
  * no data): +0 the image of the batch that `image` steps work on, +4 the number of images `batch`
@@ -58,9 +66,14 @@ export interface PlannedStep {
   readonly input: ArenaTensor;
   readonly output: ArenaTensor;
   readonly weight?: PackedTensor;
-  /** int8 fully-connected weights: one float32 scale per output feature. */
+  /** int8 weights: one float32 scale per output channel / feature. */
   readonly scale?: PackedTensor;
   readonly bias?: PackedTensor;
+  /**
+   * Winograd layers of f16/int8 models: the f32 filter U (winograd-f4x4-oc8 layout) lives at this
+   * absolute address, computed at load by the `prepare` function from the quantised 3×3 `weight`.
+   */
+  readonly prepared?: { readonly offset: number; readonly bytes: number; readonly exportName: string; readonly kernel: string };
 }
 
 export interface MemoryPlan {
@@ -74,6 +87,9 @@ export interface MemoryPlan {
   /** Absolute address of the weights payload in wasm memory. */
   readonly weightsBase: number;
   readonly weightsPayloadBytes: number;
+  /** Absolute address and size of the tensors computed at load (0 bytes for f32 models). */
+  readonly preparedBase: number;
+  readonly preparedBytes: number;
   readonly packed: readonly PackedTensor[];
   readonly memoryPages: number;
   readonly input: ArenaTensor;
@@ -120,11 +136,21 @@ export function planMemory(sched: Schedule, label: string): MemoryPlan {
     packed.push(t);
     return t;
   };
-  const steps: PlannedStep[] = sched.steps.map((schedule, index) => {
+  // Prepared tensors, placed after the payload once its size is known (offsets relative until then).
+  let preparedBytes = 0;
+  const planned: PlannedStep[] = sched.steps.map((schedule, index) => {
     const base = { index, exportName: exportName(index, schedule), schedule, input: tensors[index], output: tensors[index + 1], scratch: scratchOf(index) };
     if (schedule.kind === 'conv' && schedule.algorithm === 'winograd-f4x4') {
       const inStride = (tensors[index].layout as { channelStride: number }).channelStride;
-      return { ...base, weight: pack(schedule.step.conv.weight, 'winograd-f4x4-oc8', inStride), bias: pack(schedule.step.conv.bias, 'bias-pad8') };
+      const w = schedule.step.conv.weight;
+      if (dtype === 'f32') return { ...base, weight: pack(w, 'winograd-f4x4-oc8', inStride), bias: pack(schedule.step.conv.bias, 'bias-pad8') };
+      // f16/int8: weights.bin holds the quantised 3×3 filters (4–8× smaller than the transformed f32
+      // U); U is computed from them at load, into memory after the payload.
+      const weight = pack(w, CONV_LAYOUT[dtype]);
+      const scale = dtype === 'int8' ? pack(w, 'scale-q8-pad8') : undefined;
+      const prepared = { offset: preparedBytes, bytes: packedByteLength(w, 'winograd-f4x4-oc8', inStride), exportName: `prepare${base.exportName.slice('layer'.length, 'layer'.length + 2)}_${schedule.step.conv.id}_${PREPARE_KERNEL[dtype].replace(/-/g, '_')}`, kernel: PREPARE_KERNEL[dtype] };
+      preparedBytes = roundUp(preparedBytes + prepared.bytes, TENSOR_ALIGN);
+      return { ...base, weight, scale, bias: pack(schedule.step.conv.bias, 'bias-pad8'), prepared };
     }
     if (schedule.kind === 'conv') return { ...base, weight: pack(schedule.step.conv.weight, 'conv3x3-oc8'), bias: pack(schedule.step.conv.bias, 'bias-pad8') };
     if (schedule.kind === 'linear') {
@@ -137,13 +163,16 @@ export function planMemory(sched: Schedule, label: string): MemoryPlan {
   });
 
   const weightsBase = roundUp(ARENA_BASE + arenaBytes, WASM_PAGE_BYTES);
-  const total = weightsBase + payload;
+  const preparedBase = roundUp(weightsBase + payload, TENSOR_ALIGN);
+  const steps = planned.map((st) => (st.prepared ? { ...st, prepared: { ...st.prepared, offset: preparedBase + st.prepared.offset } } : st));
+  const total = preparedBase + preparedBytes;
   if (total > WASM_MAX_BYTES) {
-    throw new VggcError(`${label}: the model needs ${gib(total)} GiB of wasm memory (weights ${gib(payload)} GiB + activations ${gib(arenaBytes)} GiB) but WebAssembly allows at most 4 GiB`);
+    const prepared = preparedBytes ? ` + filters transformed at load ${gib(preparedBytes)} GiB` : '';
+    throw new VggcError(`${label}: the model needs ${gib(total)} GiB of wasm memory (weights ${gib(payload)} GiB${prepared} + activations ${gib(arenaBytes)} GiB) but WebAssembly allows at most 4 GiB`);
   }
   return {
     schedule: sched, steps, tensors, arenaBase: ARENA_BASE, arenaBytes, peakLiveBytes, weightsBase,
-    weightsPayloadBytes: payload, packed, memoryPages: Math.ceil(total / WASM_PAGE_BYTES),
+    weightsPayloadBytes: payload, preparedBase, preparedBytes, packed, memoryPages: Math.ceil(total / WASM_PAGE_BYTES),
     input: tensors[0], output: tensors[tensors.length - 1],
   };
 }

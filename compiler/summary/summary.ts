@@ -56,6 +56,7 @@ export function renderSummary(plan: MemoryPlan, weightsFileBytes?: Partial<Recor
   out.push(`Memory plan (static, fixed at compile time):`);
   out.push(`  activation arena: ${(plan.arenaBytes / MB).toFixed(2)} MB (largest pair of live tensors ${(plan.peakLiveBytes / MB).toFixed(2)} MB); the pre-pool maps of fused layers are never stored`);
   out.push(`  weights:          ${(plan.weightsPayloadBytes / MB).toFixed(2)} MB (packed in kernel order, ${plan.schedule.weightsDtype})`);
+  if (plan.preparedBytes) out.push(`  prepared at load: ${(plan.preparedBytes / MB).toFixed(2)} MB (f32 Winograd filters computed from the ${plan.schedule.weightsDtype} 3×3 filters)`);
   out.push(`  wasm memory:      ${grouped(plan.memoryPages)} pages = ${((plan.memoryPages * 65536) / MB).toFixed(2)} MB`);
   if (weightsFileBytes) {
     out.push(line);

@@ -13,10 +13,10 @@ export const OUT_BLOCK = 8;
  * - `f16`: IEEE half, rounded to nearest even.
  * - `int8`: symmetric, one scale per output channel/feature: W[o][…] ≈ q·scale[o], scale[o] = max|W[o]| / 127,
  *   q = round-half-even(W / scale[o]) in [-127, 127].
- * Fully-connected weights are stored in that dtype and dequantised inside the kernels. Convolution
- * weights are rounded to the dtype's values (the network computes with exactly the quantised filters)
- * but stored as float32, because Winograd transforms them at compile time into values that are not
- * representable in the dtype.
+ * Fully-connected weights are stored in that dtype and dequantised inside the kernels. Winograd
+ * convolutions store their 3×3 filters in that dtype too; a generated function dequantises and
+ * transforms them into the f32 Winograd filter once, at load (the transformed values are not
+ * representable in the dtype). Direct convolutions (VGG's first layer) store the dtype's values as f32.
  */
 export type WeightsDtype = 'f32' | 'f16' | 'int8';
 export const WEIGHTS_DTYPES: readonly WeightsDtype[] = ['f32', 'f16', 'int8'];
@@ -26,6 +26,10 @@ export const INT8_MAX = 127;
 export type WeightLayout =
   /** Conv weight [Co][Ci][3][3] → [ceil(Co/8)][3][3][Ci][8]; element (cb,ky,kx,ci,j) = W[cb*8+j][ci][ky][kx], 0 where cb*8+j ≥ Co. */
   | 'conv3x3-oc8'
+  /** As conv3x3-oc8, each element an IEEE half. */
+  | 'conv3x3-f16-oc8'
+  /** As conv3x3-oc8, each element the int8 q of W[co][…] ≈ q·scale[co]; scales in a scale-q8-pad8 tensor. */
+  | 'conv3x3-q8-oc8'
   /** Linear weight [O][I] → [ceil(O/8)][I][8]; element (ob,i,j) = W[ob*8+j][i], 0 where ob*8+j ≥ O. */
   | 'fc-oc8'
   /** As fc-oc8, each element an IEEE half (2 bytes). */
@@ -65,6 +69,10 @@ export function packedByteLength(param: ParamTensor, layout: WeightLayout, inCha
       return 36 * roundUp(s[0], OUT_BLOCK) * (inChannelsPadded ?? s[1]) * 4;
     case 'conv3x3-oc8':
       return roundUp(s[0], OUT_BLOCK) * s[1] * 9 * 4;
+    case 'conv3x3-f16-oc8':
+      return roundUp(s[0], OUT_BLOCK) * s[1] * 9 * 2;
+    case 'conv3x3-q8-oc8':
+      return roundUp(s[0], OUT_BLOCK) * s[1] * 9;
     case 'fc-oc8':
       return roundUp(s[0], OUT_BLOCK) * s[1] * 4;
     case 'fc-f16-oc8':

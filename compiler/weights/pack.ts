@@ -123,10 +123,13 @@ async function packTensor(source: WeightSource, t: PackedTensor, write: (b: Uint
     write(bytesOf(scales));
     return;
   }
-  const inner = t.layout === 'conv3x3-oc8' ? shape[1] : 1; // Ci, or 1 for fc
-  const taps = t.layout === 'conv3x3-oc8' ? 9 : shape[1]; // ky·3+kx, or i for fc
-  const block = t.layout === 'fc-q8-oc8' ? new Int8Array(rowLen * OUT_BLOCK) : t.layout === 'fc-f16-oc8' ? new Uint16Array(rowLen * OUT_BLOCK) : new Float32Array(rowLen * OUT_BLOCK);
-  const row = t.layout === 'fc-q8-oc8' ? new Int8Array(rowLen) : t.layout === 'fc-f16-oc8' ? new Uint16Array(rowLen) : null;
+  const conv = t.layout.startsWith('conv3x3-');
+  const inner = conv ? shape[1] : 1; // Ci, or 1 for fc
+  const taps = conv ? 9 : shape[1]; // ky·3+kx, or i for fc
+  const int8 = t.layout === 'fc-q8-oc8' || t.layout === 'conv3x3-q8-oc8';
+  const f16 = t.layout === 'fc-f16-oc8' || t.layout === 'conv3x3-f16-oc8';
+  const block = int8 ? new Int8Array(rowLen * OUT_BLOCK) : f16 ? new Uint16Array(rowLen * OUT_BLOCK) : new Float32Array(rowLen * OUT_BLOCK);
+  const row = int8 ? new Int8Array(rowLen) : f16 ? new Uint16Array(rowLen) : null;
   for (let r0 = 0; r0 < rows; r0 += OUT_BLOCK) {
     const n = Math.min(OUT_BLOCK, rows - r0);
     const src = read(r0, r0 + n, rowLen);
@@ -136,7 +139,7 @@ async function packTensor(source: WeightSource, t: PackedTensor, write: (b: Uint
       let from = j * rowLen;
       let values: ArrayLike<number> = src;
       if (row) {
-        // Quantised fc rows: converted first, then interleaved like the f32 ones.
+        // Quantised rows: converted first, then interleaved like the f32 ones.
         const f = src.subarray(from, from + rowLen);
         if (row instanceof Int8Array) quantizeInt8(f, int8Scale(f), row);
         else toF16(f, row, key);
@@ -179,7 +182,7 @@ function checkPlan(tensors: readonly PackedTensor[], payloadBytes: number): void
   for (const t of tensors) {
     const key = t.param.key;
     const s = t.param.shape;
-    const isConv = t.layout === 'conv3x3-oc8' || t.layout === 'winograd-f4x4-oc8';
+    const isConv = t.layout.startsWith('conv3x3-') || t.layout === 'winograd-f4x4-oc8';
     const isFc = t.layout === 'fc-oc8' || t.layout === 'fc-f16-oc8' || t.layout === 'fc-q8-oc8';
     const shapeOk = isConv ? s.length === 4 && s[2] === 3 && s[3] === 3 : t.layout === 'scale-q8-pad8' ? s.length >= 2 : s.length === (isFc ? 2 : 1);
     if (!shapeOk) throw new Error(`${key}: shape [${s}] does not fit layout ${t.layout}`);

@@ -13,7 +13,8 @@
 import type { ConvSchedule } from '../../schedule/schedule.js';
 import { WINOGRAD_GEMM_ROWS, WINOGRAD_GEMM_UNROLL } from '../../schedule/schedule.js';
 import type { PlannedStep } from '../../plan/plan.js';
-import { OUT_BLOCK } from '../../weights/layout.js';
+import { OUT_BLOCK, type WeightsDtype } from '../../weights/layout.js';
+import { emitPrepareFilter } from './winograd-filter.js';
 import { F4X4_3X3 } from '../../winograd/winograd.js';
 import { constant, grouped, indent, layerHeader, range } from '../text.js';
 import { emitZeroFrame, mapGeometry } from './border.js';
@@ -24,7 +25,7 @@ const T = F4X4_3X3;
 const A = T.alpha; // 6
 const XI = A * A; // 36 frequencies
 
-export function emitWinograd(step: PlannedStep, weightsBase: number): string[] {
+export function emitWinograd(step: PlannedStep, weightsBase: number, dtype: WeightsDtype): string[] {
   const s = step.schedule as ConvSchedule;
   const wg = s.winograd;
   if (!wg || !step.weight || !step.bias || !step.scratch) throw new Error('codegen: Winograd step without its plan');
@@ -40,7 +41,7 @@ export function emitWinograd(step: PlannedStep, weightsBase: number): string[] {
   const header = layerHeader(`layer ${step.index}: ${conv.id}${pool ? ' + pool' : ''} — ${s.kernel}`, [
     `in  ${conv.input.c}×${conv.input.h}×${conv.input.w} (stored NHWC ${inMap.rows}×${inMap.cols}×${ci}) at ${step.input.offset}`,
     `out ${s.step.output.c}×${outMap.h}×${outMap.w} (stored NHWC ${outMap.rows}×${outMap.cols}×${cop}) at ${step.output.offset}`,
-    `tiles ${wg.tileRows}×${wg.tileCols} of 4×4 outputs in ${wg.blocks} block(s) of ${wg.tileRowsPerBlock} tile row(s); U [36][${cop / OUT_BLOCK}][${ci}][8] at ${weightsBase + step.weight.offset}`,
+    `tiles ${wg.tileRows}×${wg.tileCols} of 4×4 outputs in ${wg.blocks} block(s) of ${wg.tileRowsPerBlock} tile row(s); U [36][${cop / OUT_BLOCK}][${ci}][8] at ${step.prepared ? `${step.prepared.offset} (from ${dtype} filters at load)` : weightsBase + step.weight.offset}`,
     `work item = (block, group of ${wg.coBlocksPerGroup} 8-channel output blocks), ${wg.coGroups} group(s); a call transforms each block's input once`,
     `MACs ${grouped(s.macs)} direct-equivalent, ${grouped(wg.gemmMacs)} in the 36 GEMMs (${(s.macs / wg.gemmMacs).toFixed(2)}× fewer)`,
   ]);
@@ -65,12 +66,13 @@ export function emitWinograd(step: PlannedStep, weightsBase: number): string[] {
     constant(`${p}_M_XI`, mXi, 'bytes per frequency in M (tiles × Cout)'),
     constant(`${p}_SCRATCH`, step.scratch.offset, 'per-worker scratch: V then M'),
     constant(`${p}_SCRATCH_WORKER`, step.scratch.bytesPerWorker, 'scratch bytes per worker'),
-    constant(`${p}_U`, weightsBase + step.weight.offset, 'transformed filters U'),
+    constant(`${p}_U`, step.prepared ? step.prepared.offset : weightsBase + step.weight.offset, step.prepared ? 'transformed filters U (computed at load by the prepare function above)' : 'transformed filters U'),
     constant(`${p}_U_XI`, (cop / OUT_BLOCK) * ci * OUT_BLOCK * F32, 'bytes of U per frequency'),
     constant(`${p}_U_CB`, ci * OUT_BLOCK * F32, 'bytes of U per 8-channel output block'),
     constant(`${p}_B`, weightsBase + step.bias.offset, 'bias'),
   ];
   return [
+    ...(step.prepared ? [...emitPrepareFilter(step, weightsBase, ci, dtype), ''] : []),
     ...header,
     ...consts,
     ...emitZeroFrame(`${p}_zeroFrame`, p, step.output),
@@ -125,7 +127,7 @@ export function emitWinograd(step: PlannedStep, weightsBase: number): string[] {
 }
 
 /** Σ coef·term as f32x4 code, skipping zero coefficients and multiplying only where |coef| ≠ 1. */
-function combo(terms: ReadonlyArray<readonly [number, string]>): string {
+export function combo(terms: ReadonlyArray<readonly [number, string]>): string {
   let expr = '';
   for (const [c, e] of terms) {
     if (c === 0) continue;
