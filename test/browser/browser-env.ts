@@ -88,7 +88,7 @@ export async function launch({ isolate = true } = {}): Promise<Browser> {
 }
 
 /** Compiles an example into build/<name> unless a valid compile is already there. */
-export async function ensureCompiled(name: 'fashion-mnist' | 'vgg11'): Promise<string> {
+export async function ensureCompiled(name: 'fashion-mnist' | 'fashion-mnist-int8' | 'vgg11'): Promise<string> {
   const outDir = join(ROOT, 'build', name);
   try {
     const manifest = checkManifest(JSON.parse(readFileSync(join(outDir, 'model.json'), 'utf8')), 'model.json');
@@ -96,9 +96,9 @@ export async function ensureCompiled(name: 'fashion-mnist' | 'vgg11'): Promise<s
     return outDir;
   } catch {
     const { compileModel } = await import('../../compiler/pipeline.js');
-    if (name === 'fashion-mnist') {
+    if (name === 'fashion-mnist' || name === 'fashion-mnist-int8') {
       const ex = join(ROOT, 'examples/fashion-mnist');
-      await compileModel({ configPath: join(ex, 'fashion-mnist.json'), weightsPath: join(ex, 'weights.safetensors'), outDir });
+      await compileModel({ configPath: join(ex, 'fashion-mnist.json'), weightsPath: join(ex, 'weights.safetensors'), outDir, weightsDtype: name.endsWith('int8') ? 'int8' : 'f32' });
     } else {
       await compileModel({ configPath: join(ROOT, 'examples/vgg11.json'), outDir });
     }

@@ -1,7 +1,8 @@
 /**
  * The deterministic build gives bit-identical logits in Chromium and in Node: SHA-256 of the raw
  * float32 bytes, crypto.subtle in the page vs node:crypto here. Fashion-MNIST on its 50 samples
- * (1 and 2 threads) and VGG-11 (2 threads) on a fixed input.
+ * (1 and 2 threads; also with int8 weights, whose Winograd filters the runtime transforms at load)
+ * and VGG-11 (2 threads) on a fixed input.
  */
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
@@ -45,6 +46,7 @@ describe('deterministic build: Chromium and Node agree bit for bit', () => {
   beforeAll(async () => {
     if (browserMissing) return;
     await ensureCompiled('fashion-mnist');
+    await ensureCompiled('fashion-mnist-int8');
     await ensureCompiled('vgg11');
     browser = await launch();
   });
@@ -61,6 +63,17 @@ describe('deterministic build: Chromium and Node agree bit for bit', () => {
       expect(got.first).toEqual(Array.from(expected.subarray(0, 4)));
       expect(got.sha).toBe(sha256(expected));
     }
+  });
+
+  browserIt('Fashion-MNIST with int8 weights, 50 samples, 2 threads (load-time filter transforms)', async () => {
+    const { data, shape } = readNpy(join(ROOT, 'examples/fashion-mnist/samples-input.npy'));
+    const dir = join(ROOT, 'build/fashion-mnist-int8');
+    const expected = await nodeLogits(dir, data, shape[0]);
+    const f32 = await nodeLogits(join(ROOT, 'build/fashion-mnist'), data, shape[0]);
+    expect(sha256(expected)).not.toBe(sha256(f32)); // really the int8 model
+    const got = await browserLogits(browser, '/build/fashion-mnist-int8/', data, shape[0], 2);
+    expect(got.threads).toBe(2);
+    expect(got.sha).toBe(sha256(expected));
   });
 
   browserIt('VGG-11 (seeded weights), 2 threads', async () => {
