@@ -305,26 +305,34 @@ describe('fuzz: model folders', () => {
   }, 90_000);
 });
 
+/** A copy of model folder `from` whose model.json is `manifestJson` changed by `edit`. */
+function editedCopy(from: string, name: string, manifestJson: string, edit: (m: Record<string, any>) => void): string {
+  const d = join(tmp, name);
+  cpSync(from, d, { recursive: true });
+  const m = JSON.parse(manifestJson);
+  edit(m);
+  writeFileSync(join(d, 'model.json'), JSON.stringify(m));
+  return d;
+}
+
+/** Loading `d` must fail with a one-line VggcError; returns its message. */
+async function loadError(d: string): Promise<string> {
+  try {
+    (await loadModel(d, { threads: 1, build: 'deterministic' })).dispose();
+  } catch (e) {
+    expect(e).toBeInstanceOf(VggcError);
+    expect((e as Error).message).not.toMatch(/[\r\n]/);
+    return (e as Error).message;
+  }
+  throw new Error('loaded');
+}
+
 describe('the load-time filter transforms of an int8 model (model.json edited)', () => {
   it('a prepare list removed, shortened or pointing elsewhere is refused: the Winograd filters would be left zero', async () => {
     const base = await compileGolden('small-rect', 'wasmsimd', join(tmp, 'int8'), { weightsDtype: 'int8' });
     const original = JSON.parse(readFileSync(join(base, 'model.json'), 'utf8'));
     expect(original.prepare.length).toBeGreaterThan(0);
-    const attempt = async (name: string, edit: (m: Record<string, any>) => void): Promise<string> => {
-      const d = join(tmp, `int8-${name}`);
-      cpSync(base, d, { recursive: true });
-      const m = JSON.parse(JSON.stringify(original));
-      edit(m);
-      writeFileSync(join(d, 'model.json'), JSON.stringify(m));
-      try {
-        (await loadModel(d, { threads: 1, build: 'deterministic' })).dispose();
-      } catch (e) {
-        expect(e).toBeInstanceOf(VggcError);
-        expect((e as Error).message).not.toMatch(/[\r\n]/);
-        return (e as Error).message;
-      }
-      throw new Error('loaded');
-    };
+    const attempt = (name: string, edit: (m: Record<string, any>) => void): Promise<string> => loadError(editedCopy(base, `int8-${name}`, JSON.stringify(original), edit));
     expect(await attempt('none', (m) => delete m.prepare)).toMatch(/its steps or memory layout differ/);
     expect(await attempt('fewer', (m) => m.prepare.pop())).toMatch(/its steps or memory layout differ/);
     expect(await attempt('items', (m) => (m.prepare[0].workItems = 0))).toMatch(/prepare\[0\]\.workItems must be an integer ≥ 1, found 0$/);
@@ -334,24 +342,7 @@ describe('the load-time filter transforms of an int8 model (model.json edited)',
 });
 
 describe('regressions found by this fuzzer (the gray-odd folder above, model.json edited)', () => {
-  const edited = (name: string, edit: (m: Record<string, any>) => void): string => {
-    const d = join(tmp, `edited-${name}`);
-    cpSync(dir, d, { recursive: true });
-    const m = JSON.parse(manifestText);
-    edit(m);
-    writeFileSync(join(d, 'model.json'), JSON.stringify(m));
-    return d;
-  };
-  const loadError = async (d: string): Promise<string> => {
-    try {
-      (await loadModel(d, { threads: 1, build: 'deterministic' })).dispose();
-    } catch (e) {
-      expect(e).toBeInstanceOf(VggcError);
-      expect((e as Error).message).not.toMatch(/[\r\n]/);
-      return (e as Error).message;
-    }
-    throw new Error('loaded');
-  };
+  const edited = (name: string, edit: (m: Record<string, any>) => void): string => editedCopy(dir, `edited-${name}`, manifestText, edit);
 
   it('memory.pages or memory.shared disagreeing with model.wasm is a one-line VggcError', async () => {
     expect(await loadError(edited('pages', (m) => (m.memory.pages += 1)))).toMatch(/model\.json: its steps or memory layout differ from what .*model\.wasm was compiled for/);
