@@ -92,8 +92,9 @@ export interface Manifest {
     readonly sha256: string;
     readonly source: string;
     /**
-     * How weights are stored (`vggc compile --weights-dtype`): f32, or f16/int8 for the fully-connected
-     * weights (dequantised in the kernels) with the convolution filters rounded to that dtype's values.
+     * How weights are stored (`vggc compile --weights-dtype`): f32, or f16/int8 — fully-connected
+     * weights dequantised in the kernels, Winograd filters dequantised and transformed at load by the
+     * `prepare` functions, direct-convolution filters stored as f32 rounded to the dtype's values.
      * Absent in manifests written before it existed (= f32).
      */
     readonly dtype?: 'f32' | 'f16' | 'int8';

@@ -140,6 +140,19 @@ describe('compile --weights-dtype', () => {
     expect(existsSync(out)).toBe(false); // nothing half-written
     expect(vggc('compile', SMALL_CONFIG, '-w', weights, '-q', '-o', out, '--weights-dtype', 'int8').status).toBe(0);
   });
+
+  it('f16 and int8 refuse NaN/Inf even with --allow-nonfinite, naming the element in the whole tensor', () => {
+    const weights = join(tmp, 'nan.safetensors');
+    // classifier.0.weight is [40, 216]: element 1000 is in row 4, which the packer quantises on its own.
+    writeSmallRectWeights(weights, (t) => (t.key === 'classifier.0.weight' ? { ...t, data: (t.data as Float32Array).map((v, i) => (i === 1000 ? Number.NaN : v)) } : t));
+    const out = join(tmp, 'nan');
+    for (const dtype of ['f16', 'int8']) {
+      const msg = expectUserError(vggc('compile', SMALL_CONFIG, '-w', weights, '-q', '-o', out, '--allow-nonfinite', '--weights-dtype', dtype));
+      expect(msg).toBe(`classifier.0.weight: element 1000 is NaN, which --weights-dtype ${dtype} cannot store (--allow-nonfinite works with f32 only)`);
+      expect(existsSync(out)).toBe(false);
+    }
+    expect(vggc('compile', SMALL_CONFIG, '-w', weights, '-q', '-o', out, '--allow-nonfinite').status).toBe(0);
+  });
 });
 
 describe('compile and run the small-rect golden', () => {

@@ -115,6 +115,32 @@ function compareSteps(simd: ModelInstance, ref: ModelInstance, bound: number): v
   }
 }
 
+/**
+ * The classifier alone on `images` images (a 4-image GEMM tile plus the GEMV tail, for 5–7): the same
+ * random vectors into the first fully-connected step of both builds, outputs compared image by image.
+ */
+function compareClassifierBatch(simd: ModelInstance, ref: ModelInstance, images: number, bound: number): void {
+  // Each build has its own memory plan (Winograd scratch moves the arena), so addresses are per build.
+  const run = (inst: ModelInstance): Float32Array[] => {
+    const first = inst.steps.findIndex((s) => s.info.kind === 'linear');
+    const input = inst.steps[first - 1].info.output;
+    new Int32Array(inst.memory.buffer, inst.manifest.memory.params, 2).set([0, images]);
+    const x = new Float32Array(inst.memory.buffer, input.offset, images * input.imageStride!);
+    for (let n = 0; n < images; n++) for (let i = 0; i < input.shape[0]; i++) x[n * input.imageStride! + i] = Math.sin(1 + n * 31 + i * 0.37);
+    for (const s of inst.steps.slice(first)) s.fn(0, s.workItems);
+    const out = inst.steps.at(-1)!.info.output;
+    return Array.from({ length: images }, (_, n) => new Float32Array(inst.memory.buffer, out.offset + n * out.imageStride! * 4, out.shape[0]).slice());
+  };
+  const got = run(simd);
+  const want = run(ref);
+  for (let n = 0; n < images; n++) {
+    const maxRef = Math.max(...want[n].map(Math.abs));
+    const maxDiff = Math.max(...got[n].map((v, k) => Math.abs(v - want[n][k])));
+    expect(maxRef, `image ${n}: reference output is all zero`).toBeGreaterThan(0);
+    expect(maxDiff / maxRef, `classifier, image ${n} of ${images}`).toBeLessThanOrEqual(bound);
+  }
+}
+
 // The fully-connected kernels that widen f16 / int8 weights in registers, against scalar references
 // that convert element by element (the f16 one from the format's definition, not the SIMD bit trick).
 describe.each(['f16', 'int8'] as const)('--weights-dtype %s', (dtype) => {
@@ -129,9 +155,19 @@ describe.each(['f16', 'int8'] as const)('--weights-dtype %s', (dtype) => {
     const ref = await loadInstance(dirs.ref);
     expect(simd.steps.filter((s) => s.info.kind === 'linear').every((s) => s.info.kernel.startsWith(dtype === 'f16' ? 'f32-f16w-gemm' : 'f32-qc8w-gemm'))).toBe(true);
     if (conv === 'winograd') expect(simd.manifest.prepare?.length).toBeGreaterThan(0);
+    // Dirty the arenas and the prepared filters, then prepare again: nothing may rely on zeroed memory.
+    for (const inst of [simd, ref]) {
+      const { memory: m, weights: w } = inst.manifest;
+      new Float32Array(inst.memory.buffer, m.arenaBase, m.arenaBytes / 4).fill(Number.NaN);
+      const preparedStart = m.weightsBase + w.payloadBytes;
+      new Float32Array(inst.memory.buffer, preparedStart, (m.pages * 65536 - preparedStart) / 4).fill(Number.NaN);
+      const again = await WebAssembly.instantiate(inst.module, { env: { memory: inst.memory } });
+      for (const p of inst.manifest.prepare ?? []) (again.exports[p.function] as (a: number, b: number, c: number) => void)(0, p.workItems, 0);
+    }
     fillInput(simd, 42);
     fillInput(ref, 42);
     compareSteps(simd, ref, conv === 'winograd' ? TOLERANCE.winograd : TOLERANCE.direct);
+    compareClassifierBatch(simd, ref, 7, TOLERANCE.direct);
   });
 
   it('edge values, feature by feature: subnormal halves, an all-zero row, ±65504, mixed magnitudes', async () => {

@@ -205,10 +205,10 @@ describe('quantisation helpers', () => {
     expect([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 2.4999, 2.5001].map(roundHalfEven)).toEqual([0, 2, 2, -0, -2, -2, 2, 3]);
   });
   it('int8: an all-zero row gets scale 1 and zeros; the largest magnitude maps to ±127', () => {
-    expect(int8Scale([0, 0, -0])).toBe(1);
+    expect(int8Scale([0, 0, -0], { tensor: 't', offset: 0 })).toBe(1);
     const row = [0.5, -1.27, 0.01, 0];
     const q = new Int8Array(4);
-    quantizeInt8(row, int8Scale(row), q);
+    quantizeInt8(row, int8Scale(row, { tensor: 't', offset: 0 }), q);
     expect(Array.from(q)).toEqual([50, -127, 1, 0]);
   });
 });
@@ -331,7 +331,7 @@ describe('packWeights', () => {
     const convOut = new Float32Array(payload.buffer.slice(payload.byteOffset, payload.byteOffset + 2880));
     const W = values.get(conv.key)!;
     for (let co = 0; co < 12; co++) {
-      const scale = int8Scale(W.subarray(co * 45, co * 45 + 45));
+      const scale = int8Scale(W.subarray(co * 45, co * 45 + 45), { tensor: conv.key, offset: co * 45 });
       const v = convOut[(0 * 5 + 0) * 8 + (co % 8) + Math.floor(co / 8) * 45 * 8]; // (ky, kx, ci) = (0, 0, 0)
       expect(v).toBe(Math.fround(roundHalfEven(Math.fround(W[co * 45] / scale)) * scale));
     }

@@ -144,8 +144,8 @@ export function planMemory(sched: Schedule, label: string): MemoryPlan {
       const inStride = (tensors[index].layout as { channelStride: number }).channelStride;
       const w = schedule.step.conv.weight;
       if (dtype === 'f32') return { ...base, weight: pack(w, 'winograd-f4x4-oc8', inStride), bias: pack(schedule.step.conv.bias, 'bias-pad8') };
-      // f16/int8: weights.bin holds the quantised 3×3 filters (4–8× smaller than the transformed f32
-      // U); U is computed from them at load, into memory after the payload.
+      // f16/int8: weights.bin holds the quantised 3×3 filters (8× / 16× smaller than the transformed
+      // f32 U); U is computed from them at load, into memory after the payload.
       const weight = pack(w, CONV_LAYOUT[dtype]);
       const scale = dtype === 'int8' ? pack(w, 'scale-q8-pad8') : undefined;
       const prepared = { offset: preparedBytes, bytes: packedByteLength(w, 'winograd-f4x4-oc8', inStride), exportName: `prepare${base.exportName.slice('layer'.length, 'layer'.length + 2)}_${schedule.step.conv.id}_${PREPARE_KERNEL[dtype].replace(/-/g, '_')}`, kernel: PREPARE_KERNEL[dtype] };

@@ -100,7 +100,7 @@ async function packTensor(source: WeightSource, t: PackedTensor, write: (b: Uint
     if (a.length !== (r1 - r0) * rowLen) throw new Error(`${source.description} gave ${a.length} values for rows [${r0}, ${r1}) of ${key}`);
     if (!t.roundedTo || t.roundedTo === 'f32') return a;
     const copy = Float32Array.from(a); // the source may hand out its own buffer
-    roundRows(copy, rowLen, t.roundedTo, key);
+    roundRows(copy, rowLen, t.roundedTo, { tensor: key, offset: r0 * rowLen });
     return copy;
   };
   if (t.layout === 'bias-pad8') {
@@ -117,7 +117,7 @@ async function packTensor(source: WeightSource, t: PackedTensor, write: (b: Uint
     for (let r0 = 0; r0 < rows; r0 += OUT_BLOCK) {
       const r1 = Math.min(rows, r0 + OUT_BLOCK);
       const src = read(r0, r1, rowLen);
-      for (let r = r0; r < r1; r++) scales[r] = int8Scale(src.subarray((r - r0) * rowLen, (r - r0 + 1) * rowLen));
+      for (let r = r0; r < r1; r++) scales[r] = int8Scale(src.subarray((r - r0) * rowLen, (r - r0 + 1) * rowLen), { tensor: key, offset: r * rowLen });
       await maybeYield();
     }
     write(bytesOf(scales));
@@ -141,8 +141,9 @@ async function packTensor(source: WeightSource, t: PackedTensor, write: (b: Uint
       if (row) {
         // Quantised rows: converted first, then interleaved like the f32 ones.
         const f = src.subarray(from, from + rowLen);
-        if (row instanceof Int8Array) quantizeInt8(f, int8Scale(f), row);
-        else toF16(f, row, key);
+        const at = { tensor: key, offset: (r0 + j) * rowLen };
+        if (row instanceof Int8Array) quantizeInt8(f, int8Scale(f, at), row);
+        else toF16(f, row, at);
         values = row;
         from = 0;
       }

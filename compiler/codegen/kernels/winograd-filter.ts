@@ -1,14 +1,14 @@
 /**
  * Load-time Winograd filter transform for f16/int8 models (`prepare…` functions, run once by the
  * runtime after weights.bin is in memory, before any layer): weights.bin keeps the quantised 3×3
- * filters — 4× (f16) or 8× (int8) fewer bytes than the f32 transformed filter U, which has 36 values
+ * filters — 8× (f16) or 16× (int8) fewer bytes than the f32 transformed filter U, which has 36 values
  * per 3×3 filter and is not representable in the dtype — and this kernel dequantises them and computes
  * U = G g Gᵀ in f32 into the layer's `prepared` tensor, in the layout the Winograd GEMM reads.
  *
  * Work item = one 8-channel output block; for each input channel, the 9 taps of the 8 filters are
  * loaded as two f32x4 (int8: × the channels' scales, giving exactly the f32 values q·scale the compiler
  * rounds direct convolutions to), then G g (6×3) and (G g) Gᵀ (6×6) are straight-line f32x4 code.
- * Padded input channels (ci ≥ Ci) of U are left as they are: zero, in the fresh memory of a load.
+ * Padded input channels (ci ≥ Ci, up to the input map's stored channel count) get zero filters.
  */
 import type { ConvSchedule } from '../../schedule/schedule.js';
 import type { PlannedStep } from '../../plan/plan.js';
@@ -70,6 +70,15 @@ export function emitPrepareFilter(step: PlannedStep, weightsBase: number, inChan
     `      const u: usize = ${p}_U + <usize>cb * ${p}_U_CB + <usize>c * ${OUT_BLOCK * F32};`,
     ...indent([...half(0), ...half(1)], 3),
     `    }`,
+    ...(ci < inChannelsStored
+      ? [
+          `    // padded input channels ${ci}–${inChannelsStored - 1}: zero, whatever the memory held`,
+          `    for (let c = ${ci}; c < ${inChannelsStored}; c++) {`,
+          `      const u: usize = ${p}_U + <usize>cb * ${p}_U_CB + <usize>c * ${OUT_BLOCK * F32};`,
+          `      for (let xi = 0; xi < ${A * A}; xi++) { v128.store(u + <usize>xi * ${p}_U_XI, f32x4.splat(0)); v128.store(u + <usize>xi * ${p}_U_XI, f32x4.splat(0), ${HALF}); }`,
+          `    }`,
+        ]
+      : []),
     `  }`,
     `}`,
   ];
