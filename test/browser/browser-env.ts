@@ -5,7 +5,7 @@
  * When chromium or playwright-core is missing, the tests fail loudly in CI (process.env.CI) and are
  * skipped with a message elsewhere.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { it } from 'vitest';
@@ -93,6 +93,8 @@ export async function ensureCompiled(name: 'fashion-mnist' | 'fashion-mnist-int8
   try {
     const manifest = checkManifest(JSON.parse(readFileSync(join(outDir, 'model.json'), 'utf8')), 'model.json');
     for (const f of [manifest.wasm.file, manifest.weights.file]) if (!existsSync(join(outDir, f))) throw new Error(`no ${f}`);
+    // A folder compiled before the compiler (dist/compiler, assembly/) last changed is stale.
+    if (statSync(join(outDir, 'model.json')).mtimeMs < newestMtime([join(ROOT, 'dist/compiler'), join(ROOT, 'assembly')])) throw new Error('stale');
     return outDir;
   } catch {
     const { compileModel } = await import('../../compiler/pipeline.js');
@@ -104,6 +106,17 @@ export async function ensureCompiled(name: 'fashion-mnist' | 'fashion-mnist-int8
     }
     return outDir;
   }
+}
+
+/** Latest modification time of any file below the given folders. */
+function newestMtime(dirs: readonly string[]): number {
+  let newest = 0;
+  for (const dir of dirs) {
+    for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+      if (entry.isFile()) newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
+    }
+  }
+  return newest;
 }
 
 export const median = (xs: readonly number[]): number => {

@@ -5,6 +5,7 @@
  * and VGG-11 (2 threads) on a fixed input.
  */
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { loadModel } from '../../runtime/load-node.js';
@@ -68,6 +69,9 @@ describe('deterministic build: Chromium and Node agree bit for bit', () => {
   browserIt('Fashion-MNIST with int8 weights, 50 samples, 2 threads (load-time filter transforms)', async () => {
     const { data, shape } = readNpy(join(ROOT, 'examples/fashion-mnist/samples-input.npy'));
     const dir = join(ROOT, 'build/fashion-mnist-int8');
+    const manifest = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
+    expect(manifest.weights.dtype).toBe('int8');
+    expect(manifest.prepare.length).toBeGreaterThan(0); // Winograd layers whose filters the page transforms
     const expected = await nodeLogits(dir, data, shape[0]);
     const f32 = await nodeLogits(join(ROOT, 'build/fashion-mnist'), data, shape[0]);
     expect(sha256(expected)).not.toBe(sha256(f32)); // really the int8 model
