@@ -30,7 +30,9 @@ export type ToWorker =
       readonly build?: ModelInstance['build'];
       readonly label?: string;
     }
-  | { readonly type: 'infer'; readonly id: number; readonly input: Float32Array; readonly n: number };
+  | { readonly type: 'infer'; readonly id: number; readonly input: Float32Array; readonly n: number }
+  /** Leader: run every layer once on a few work items (model.ts warmUp), answered by an empty result. */
+  | { readonly type: 'warm-up'; readonly id: number };
 
 /** Messages from a worker to the main thread. */
 export type FromWorker =
@@ -80,7 +82,7 @@ export class BarrierExecutor implements StepExecutor {
  * Starts the leader and `size − 1` helpers on `inst`'s module and shared memory and returns the model
  * whose infer() runs in them. Needs crossOriginIsolated (a shared memory cannot be posted otherwise).
  */
-export async function startBrowserThreads(inst: ModelInstance, size: number, label: string): Promise<VggcModel> {
+export async function startBrowserThreads(inst: ModelInstance, size: number, label: string, warm = true): Promise<VggcModel> {
   const { manifest } = inst;
   const control = new Int32Array(new SharedArrayBuffer(controlInts(size) * 4));
   const script = new URL('./worker-browser.js', import.meta.url);
@@ -154,6 +156,13 @@ export async function startBrowserThreads(inst: ModelInstance, size: number, lab
   };
   try {
     await Promise.all(ready);
+    if (warm) {
+      const id = nextId++;
+      await new Promise<Float32Array>((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        workers[0].postMessage({ type: 'warm-up', id } satisfies ToWorker);
+      });
+    }
   } catch (e) {
     terminate();
     throw e;

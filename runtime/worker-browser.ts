@@ -7,7 +7,7 @@
  *   layer loop, input copy-in and logits copy-out are the same code as in Node.
  */
 import { VggcError } from './errors.js';
-import { wrapInstance, type InstanceStep, type ModelInstance, type VggcModel } from './model.js';
+import { warmUp, wrapInstance, type InstanceStep, type ModelInstance, type VggcModel } from './model.js';
 import { helperLoop } from './threads-protocol.js';
 import { BarrierExecutor, type FromWorker, type ToWorker } from './threads-browser.js';
 
@@ -15,6 +15,7 @@ type StepFn = (start: number, end: number, worker: number) => void;
 
 const post = (m: FromWorker, transfer: Transferable[] = []): void => (self as unknown as Worker).postMessage(m, transfer);
 let model: VggcModel | null = null;
+let warm: (() => Promise<void>) | null = null;
 
 self.onmessage = (e: MessageEvent<ToWorker>): void => {
   const m = e.data;
@@ -30,7 +31,9 @@ self.onmessage = (e: MessageEvent<ToWorker>): void => {
         const manifest = m.manifest!;
         const steps: InstanceStep[] = manifest.steps.map((info, i) => ({ fn: fns[i], workItems: info.workItems, info }));
         const inst: ModelInstance = { manifest, build: m.build!, module: m.module, memory: m.memory, steps };
-        model = wrapInstance(inst, m.label ?? 'model', new BarrierExecutor(m.control, m.size));
+        const executor = new BarrierExecutor(m.control, m.size);
+        model = wrapInstance(inst, m.label ?? 'model', executor);
+        warm = () => warmUp(inst, executor);
         post({ type: 'ready' });
       } else {
         runHelper(m.control, m.worker, fns);
@@ -38,6 +41,15 @@ self.onmessage = (e: MessageEvent<ToWorker>): void => {
     } catch (err) {
       post({ type: 'error', message: String((err as Error)?.message ?? err), vggc: err instanceof VggcError });
     }
+  } else if (m.type === 'warm-up') {
+    if (!warm) {
+      post({ type: 'error', id: m.id, message: 'the leader worker is not initialised', vggc: true });
+      return;
+    }
+    warm().then(
+      () => post({ type: 'result', id: m.id, logits: new Float32Array(0) }),
+      (err) => post({ type: 'error', id: m.id, message: String((err as Error)?.message ?? err), vggc: err instanceof VggcError }),
+    );
   } else if (m.type === 'infer') {
     if (!model) {
       post({ type: 'error', id: m.id, message: 'the leader worker is not initialised', vggc: true });
