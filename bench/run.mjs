@@ -5,7 +5,7 @@
  * optionally native Node) on the same VGG architectures, in one run on one machine.
  *
  *   npm run build && node bench/run.mjs [--models vgg11,vgg16] [--batches 1,8] [--runs 7]
- *        [--engines vggc,tfjs-wasm,ort-web,ort-node] [--with-cpu] [--quick] [--seed 0]
+ *        [--engines vggc,tfjs-wasm,tfjs-cpu,ort-web,ort-node] [--without-cpu] [--quick] [--seed 0]
  *
  * - vggc models are compiled (compileModel, seeded random weights) into bench/cache/ and reused
  *   while the config, seed, compile options and the built compiler (dist/, assembly/) are unchanged.
@@ -46,7 +46,8 @@ const HELP = `usage: node bench/run.mjs [options]     (run \`npm run build\` fir
   --runs N          timed runs per engine, median reported (default 7)
   --warmup N        untimed runs after the first inference (default 2)
   --engines LIST    vggc,tfjs-wasm,ort-web,ort-node (default: all; ort-node only when installed)
-  --with-cpu        also TensorFlow.js cpu backend (plain JS, ~10 s/image: batch 1, one run)
+  --without-cpu     skip TensorFlow.js's cpu backend (plain JS, ~10 s/image; by default it runs
+                    once, batch 1, except with --quick or an explicit --engines list)
   --layer-runs N    timed passes for the vggc per-layer breakdown (default: --runs)
   --seed N          seed of the random weights (default 0)
   --quick           smoke test: vgg11, batch 1, 3 runs, 1 warm-up
@@ -60,7 +61,7 @@ async function main() {
       runs: { type: 'string' },
       warmup: { type: 'string' },
       engines: { type: 'string' },
-      'with-cpu': { type: 'boolean', default: false },
+      'without-cpu': { type: 'boolean', default: false },
       'layer-runs': { type: 'string' },
       seed: { type: 'string' },
       quick: { type: 'boolean', default: false },
@@ -85,7 +86,7 @@ async function main() {
     runs: Math.max(1, int(a.runs, quick ? 3 : 7, 'runs')),
     warmup: int(a.warmup, quick ? 1 : 2, 'warmup'),
     engines: list(a.engines, ['vggc', 'tfjs-wasm', 'ort-web', 'ort-node']),
-    withCpu: a['with-cpu'],
+    withCpu: !a['without-cpu'] && !quick && a.engines === undefined,
     seed: int(a.seed, 0, 'seed'),
     layerRuns: 0,
   };
