@@ -101,12 +101,12 @@ interface Case {
 }
 const CASES: Case[] = [
   { id: 'pool2x1-op11', config: POOL_2X1, opset: 11, flags: [], batchNorm: false, avgPool: [3, 4], emitted: 'AveragePool[2,1]' },
-  { id: 'pool2x1-op17', config: POOL_2X1, opset: 17, flags: [], batchNorm: false, avgPool: [3, 4], emitted: 'AveragePool[2,1]' },
+  { id: 'pool2x1-op17', config: POOL_2X1, opset: 17, flags: ['--quantize', 'f16', 'int8'], batchNorm: false, avgPool: [3, 4], emitted: 'AveragePool[2,1]' },
   { id: 'global-bn-op11', config: GLOBAL_BN, opset: 11, flags: ['--keep-batchnorm'], batchNorm: true, avgPool: [1, 1], emitted: 'GlobalAveragePool' },
   { id: 'global-bn-op17', config: GLOBAL_BN, opset: 17, flags: ['--keep-batchnorm'], batchNorm: true, avgPool: [1, 1], emitted: 'GlobalAveragePool' },
   // torch's default export (TrainingMode.EVAL) folds BatchNorm into the Conv weights itself.
   { id: 'global-bn-folded-op17', config: GLOBAL_BN, opset: 17, flags: [], batchNorm: false, avgPool: [1, 1], emitted: 'GlobalAveragePool' },
-  { id: 'small-bn-op13-dynbatch', config: SMALL_BN, opset: 13, flags: ['--keep-batchnorm', '--dynamic-batch', '--batch', '2'], batchNorm: true, avgPool: [2, 2], emitted: 'AveragePool[1,1]' },
+  { id: 'small-bn-op13-dynbatch', config: SMALL_BN, opset: 13, flags: ['--keep-batchnorm', '--dynamic-batch', '--batch', '2', '--quantize', 'f16', 'int8'], batchNorm: true, avgPool: [2, 2], emitted: 'AveragePool[1,1]' },
   { id: 'notebook-op11-dynbatch', config: NOTEBOOK, opset: 11, flags: ['--layout', 'notebook', '--dynamic-batch', '--batch', '2'], batchNorm: false, avgPool: null, emitted: 'none' },
   { id: 'notebook-op17-dynbatch', config: NOTEBOOK, opset: 17, flags: ['--layout', 'notebook', '--dynamic-batch', '--batch', '2'], batchNorm: false, avgPool: null, emitted: 'none' },
 ];
@@ -206,6 +206,27 @@ describe.runIf(torchAvailable)('VGGs exported by torch.onnx.export', () => {
       return outDir;
     })(), dir);
     console.log(`${c.id}: torch emitted ${c.emitted} → avgPool ${JSON.stringify(c.avgPool)}; max|Δ|/max|y| = ${rel.toExponential(2)}`);
+  });
+
+  it.each([
+    ['pool2x1-op17', 'int8'],
+    ['small-bn-op13-dynbatch', 'int8'],
+    ['small-bn-op13-dynbatch', 'f16'],
+  ] as const)('%s with --weights-dtype %s matches PyTorch running the same quantisation', async (id, dtype) => {
+    const dir = dirs.get(id)!;
+    const outDir = join(work, `${id}-${dtype}-vggc`);
+    await compileModel({ configPath: join(dir, 'model.onnx'), outDir, weightsDtype: dtype });
+    const model = await loadModel(outDir);
+    try {
+      expect(model.manifest.weights.dtype).toBe(dtype);
+      const x = readNpy(join(dir, 'input.npy'));
+      const y = await model.infer(x.data, x.shape[0]);
+      expectParity(y, readNpy(join(dir, `logits-${dtype}.npy`)).data, model.numClasses);
+      // The quantisation really happened.
+      expect(compareLogits(y, readNpy(join(dir, 'logits.npy')).data, model.numClasses).relError).toBeGreaterThan(1e-4);
+    } finally {
+      model.dispose();
+    }
   });
 
   it('external data next to the model (opset 17)', async () => {

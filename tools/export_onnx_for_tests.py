@@ -41,6 +41,8 @@ def main():
     ap.add_argument("--dynamic-batch", action="store_true")
     ap.add_argument("--dynamic-hw", action="store_true")
     ap.add_argument("--sigmoid", action="store_true")
+    ap.add_argument("--quantize", nargs="*", choices=["f16", "int8"], default=[],
+                    help="also write logits-<dtype>.npy: the logits for vggc's --weights-dtype (torch_reference.quantized_model)")
     args = ap.parse_args()
 
     torch.set_num_threads(len(os.sched_getaffinity(0)))
@@ -79,6 +81,9 @@ def main():
                       input_names=["input"], output_names=["logits"], dynamic_axes=dynamic, training=training)
     tr.save_npy(os.path.join(args.out, "input.npy"), x)
     tr.save_npy(os.path.join(args.out, "logits.npy"), logits)
+    for mode in args.quantize:
+        with torch.no_grad():
+            tr.save_npy(os.path.join(args.out, f"logits-{mode}.npy"), tr.quantized_model(model, mode)(x))
     print(f"exported {built_with} at opset {args.opset} to {args.out}")
 
 
