@@ -16,6 +16,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { benchInput, importDist, nchwToNhwc, ROOT } from './common.mjs';
 import { layerBreakdown } from './layers.mjs';
+import { adaptivePoolMatrix } from '../test/reference/adaptive-pool.mjs';
 
 /**
  * @typedef {object} Spec
@@ -141,7 +142,7 @@ async function tfjsEngine(spec, backend) {
         const { h: oh, w: ow } = op.output;
         if (h === oh && w === ow) break; // identity (224×224 VGG: 7×7 → 7×7)
         // General case: through NCHW rows and a pooling matrix, as test/reference/tfjs-vgg.ts does.
-        const m = poolMatrix(h, w, oh, ow);
+        const m = adaptivePoolMatrix(h, w, oh, ow);
         const pool = tf.keep(tf.tensor2d(m, [h * w, oh * ow]));
         layers.push((x) => tf.reshape(tf.matMul(tf.reshape(tf.transpose(x, [0, 3, 1, 2]), [n * c, h * w]), pool), [n, c * oh * ow]));
         flatOrder = { kind: 'plain' };
@@ -197,22 +198,6 @@ function nhwcIndex(c, h, w) {
   const idx = new Uint32Array(c * h * w);
   for (let ch = 0; ch < c; ch++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) idx[(ch * h + y) * w + x] = (y * w + x) * c + ch;
   return idx;
-}
-
-/** PyTorch's AdaptiveAvgPool2d as an (h·w)×(oh·ow) matrix. */
-function poolMatrix(h, w, oh, ow) {
-  const m = new Float32Array(h * w * oh * ow);
-  for (let i = 0; i < oh; i++) {
-    const y0 = Math.floor((i * h) / oh);
-    const y1 = Math.ceil(((i + 1) * h) / oh);
-    for (let j = 0; j < ow; j++) {
-      const x0 = Math.floor((j * w) / ow);
-      const x1 = Math.ceil(((j + 1) * w) / ow);
-      const v = 1 / ((y1 - y0) * (x1 - x0));
-      for (let y = y0; y < y1; y++) for (let xx = x0; xx < x1; xx++) m[(y * w + xx) * oh * ow + i * ow + j] = v;
-    }
-  }
-  return m;
 }
 
 /** @param {Spec} spec @param {'web' | 'node'} flavour @returns {Promise<Engine>} */

@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu'; // registers the 'cpu' backend
 import type { VggConfig } from '../../compiler/config/config.js';
+import { adaptivePoolMatrix } from './adaptive-pool.mjs';
 
 /**
  * Logits N×numClasses for `input` (N×C×H×W, NCHW as PyTorch), with `weights` under torchvision's
@@ -56,7 +57,7 @@ export async function tfjsForward(config: VggConfig, weights: Map<string, Float3
     let flat: tf.Tensor2D;
     if (config.avgPool) {
       const [oh, ow] = config.avgPool;
-      flat = tf.reshape(tf.matMul(rows, adaptivePoolMatrix(h, w, oh, ow)), [n, c * oh * ow]);
+      flat = tf.reshape(tf.matMul(rows, tf.tensor2d(adaptivePoolMatrix(h, w, oh, ow), [h * w, oh * ow])), [n, c * oh * ow]);
     } else {
       flat = tf.reshape(rows, [n, c * h * w]);
     }
@@ -74,26 +75,6 @@ export async function tfjsForward(config: VggConfig, weights: Map<string, Float3
   const out = (await logits.data()) as Float32Array;
   logits.dispose();
   return out;
-}
-
-/**
- * PyTorch's AdaptiveAvgPool2d as a (h·w)×(oh·ow) matrix: output (i, j) averages rows
- * [floor(i·h/oh), ceil((i+1)·h/oh)) and columns [floor(j·w/ow), ceil((j+1)·w/ow)). Windows overlap
- * when the size does not divide, and repeat input cells when upsampling (oh > h).
- */
-export function adaptivePoolMatrix(h: number, w: number, oh: number, ow: number): tf.Tensor2D {
-  const m = new Float32Array(h * w * oh * ow);
-  for (let i = 0; i < oh; i++) {
-    const y0 = Math.floor((i * h) / oh);
-    const y1 = Math.ceil(((i + 1) * h) / oh);
-    for (let j = 0; j < ow; j++) {
-      const x0 = Math.floor((j * w) / ow);
-      const x1 = Math.ceil(((j + 1) * w) / ow);
-      const weight = 1 / ((y1 - y0) * (x1 - x0));
-      for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) m[(y * w + x) * oh * ow + i * ow + j] = weight;
-    }
-  }
-  return tf.tensor2d(m, [h * w, oh * ow]);
 }
 
 /** The seed notebook's key for each torchvision key (conv_backbone.features.{b}.conv_block.{2j} ↔ features.{i}). */
