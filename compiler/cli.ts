@@ -156,9 +156,9 @@ program
   .addOption(new Option('--weights-dtype <dtype>', 'weight storage to plan for').choices(WEIGHTS_DTYPES).default('f32'))
   .action((config: string, o: { kernels: 'wasmsimd' | 'scalar-ref'; weightsDtype: WeightsDtype }) => {
     const parsed = readModelInput(config).config;
-    const planFor = (weights: WeightsDtype) => planFromConfig(parsed, config, { variant: o.kernels, weights });
-    const sizes = Object.fromEntries(WEIGHTS_DTYPES.map((d) => [d, WEIGHTS_HEADER_BYTES + planFor(d).weightsPayloadBytes]));
-    console.log(renderSummary(planFor(o.weightsDtype), sizes));
+    const plans = new Map(WEIGHTS_DTYPES.map((d) => [d, planFromConfig(parsed, config, { variant: o.kernels, weights: d })]));
+    const sizes = Object.fromEntries([...plans].map(([d, plan]) => [d, WEIGHTS_HEADER_BYTES + plan.weightsPayloadBytes]));
+    console.log(renderSummary(plans.get(o.weightsDtype)!, sizes));
   });
 
 function parsePositiveInt(v: string): number {

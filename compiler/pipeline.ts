@@ -13,8 +13,8 @@ import { readModelInput } from './onnx/index.js';
 import type { VggConfig } from './config/config.js';
 import { buildGraph, paramCount, type LayerGraph } from './graph/graph.js';
 import { fuse } from './fuse/fuse.js';
-import { MAX_BATCH, phaseOf, schedule, type ConvAlgorithmChoice, type KernelVariant, type ScheduleOptions } from './schedule/schedule.js';
-import { MAX_WORKERS, planMemory, RUN_PARAMS, type ArenaTensor, type MemoryPlan } from './plan/plan.js';
+import { MAX_BATCH, MAX_WORKERS, phaseOf, schedule, type ConvAlgorithmChoice, type KernelVariant, type ScheduleOptions } from './schedule/schedule.js';
+import { planMemory, RUN_PARAMS, type ArenaTensor, type MemoryPlan } from './plan/plan.js';
 import { emitModule } from './codegen/module.js';
 import { compileAssemblyScript } from './assemble/asc.js';
 import { finishModule } from './assemble/binaryen.js';
@@ -183,7 +183,7 @@ function buildManifest(graph: LayerGraph, plan: MemoryPlan, weightsSha256: strin
       description: describeStep(s.schedule),
       output: stepTensor(s.output),
     })),
-    prepare: plan.steps.flatMap((s) => (s.prepared ? [{ function: s.prepared.exportName, workItems: s.schedule.kind === 'conv' ? s.schedule.outChannelsPadded / 8 : 1, kernel: s.prepared.kernel, bytes: s.prepared.bytes }] : [])),
+    prepare: plan.steps.flatMap((s) => (s.prepared ? [{ function: s.prepared.exportName, workItems: s.prepared.workItems, kernel: s.prepared.kernel, bytes: s.prepared.bytes }] : [])),
     preprocessing: preprocessingFor(config),
     labels,
     totals: { params: paramCount(graph), macs },

@@ -41,6 +41,6 @@ function emitStep(step: PlannedStep, weightsBase: number, dtype: WeightsDtype): 
     case 'pool-flatten':
       return emitPoolFlatten(step);
     case 'linear':
-      return emitLinear(step, weightsBase);
+      return emitLinear(step, weightsBase, dtype);
   }
 }

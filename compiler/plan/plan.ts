@@ -12,14 +12,13 @@ import { VggcError } from '../errors.js';
 import { WASM_MAX_BYTES } from '../config/config.js';
 import type { MapShape, ParamTensor } from '../graph/graph.js';
 import { MAX_BATCH, MAX_WORKERS, phaseOf, type Schedule, type ScheduledStep } from '../schedule/schedule.js';
-export { MAX_WORKERS };
-import { packedByteLength, roundUp, TENSOR_ALIGN, type PackedTensor, type WeightLayout, type WeightsDtype } from '../weights/layout.js';
+import { OUT_BLOCK, packedByteLength, roundUp, TENSOR_ALIGN, type PackedTensor, type WeightLayout, type WeightsDtype } from '../weights/layout.js';
 
 export const ARENA_BASE = 64 * 1024;
 const FC_LAYOUT: Record<WeightsDtype, WeightLayout> = { f32: 'fc-oc8', f16: 'fc-f16-oc8', int8: 'fc-q8-oc8' };
 const CONV_LAYOUT: Record<'f16' | 'int8', WeightLayout> = { f16: 'conv3x3-f16-oc8', int8: 'conv3x3-q8-oc8' };
 /** Contract of the load-time filter transform: quantised 3×3 filters in, f32 Winograd U out. */
-export const PREPARE_KERNEL: Record<'f16' | 'int8', string> = {
+const PREPARE_KERNEL: Record<'f16' | 'int8', string> = {
   f16: 'f32-winograd-f4x4-filter-transform-f16w-wasmsimd',
   int8: 'f32-winograd-f4x4-filter-transform-qc8w-wasmsimd',
 };
@@ -73,7 +72,7 @@ export interface PlannedStep {
    * Winograd layers of f16/int8 models: the f32 filter U (winograd-f4x4-oc8 layout) lives at this
    * absolute address, computed at load by the `prepare` function from the quantised 3×3 `weight`.
    */
-  readonly prepared?: { readonly offset: number; readonly bytes: number; readonly exportName: string; readonly kernel: string };
+  readonly prepared?: { readonly offset: number; readonly bytes: number; readonly exportName: string; readonly kernel: string; readonly workItems: number };
 }
 
 export interface MemoryPlan {
@@ -130,7 +129,7 @@ export function planMemory(sched: Schedule, label: string): MemoryPlan {
   let payload = 0;
   const dtype = sched.weightsDtype;
   const pack = (param: ParamTensor, layout: WeightLayout, inChannelsPadded?: number): PackedTensor => {
-    const roundedTo = layout === 'conv3x3-oc8' || layout === 'winograd-f4x4-oc8' ? dtype : undefined;
+    const roundedTo = layout === 'conv3x3-oc8' ? dtype : undefined; // direct convolutions store f16/int8 values as f32
     const t = { param, layout, offset: payload, byteLength: packedByteLength(param, layout, inChannelsPadded), inChannelsPadded, roundedTo };
     payload = roundUp(payload + t.byteLength, TENSOR_ALIGN);
     packed.push(t);
@@ -148,15 +147,15 @@ export function planMemory(sched: Schedule, label: string): MemoryPlan {
       // f32 U); U is computed from them at load, into memory after the payload.
       const weight = pack(w, CONV_LAYOUT[dtype]);
       const scale = dtype === 'int8' ? pack(w, 'scale-q8-pad8') : undefined;
-      const prepared = { offset: preparedBytes, bytes: packedByteLength(w, 'winograd-f4x4-oc8', inStride), exportName: `prepare${base.exportName.slice('layer'.length, 'layer'.length + 2)}_${schedule.step.conv.id}_${PREPARE_KERNEL[dtype].replace(/-/g, '_')}`, kernel: PREPARE_KERNEL[dtype] };
+      const prepared = { offset: preparedBytes, bytes: packedByteLength(w, 'winograd-f4x4-oc8', inStride), exportName: `prepare${String(index).padStart(2, '0')}_${schedule.step.conv.id}_${PREPARE_KERNEL[dtype].replace(/-/g, '_')}`, kernel: PREPARE_KERNEL[dtype], workItems: schedule.outChannelsPadded / OUT_BLOCK };
       preparedBytes = roundUp(preparedBytes + prepared.bytes, TENSOR_ALIGN);
       return { ...base, weight, scale, bias: pack(schedule.step.conv.bias, 'bias-pad8'), prepared };
     }
     if (schedule.kind === 'conv') return { ...base, weight: pack(schedule.step.conv.weight, 'conv3x3-oc8'), bias: pack(schedule.step.conv.bias, 'bias-pad8') };
     if (schedule.kind === 'linear') {
       const w = schedule.step.linear.weight;
-      const weight = pack(w, FC_LAYOUT[schedule.weightDtype]);
-      const scale = schedule.weightDtype === 'int8' ? pack(w, 'scale-q8-pad8') : undefined;
+      const weight = pack(w, FC_LAYOUT[dtype]);
+      const scale = dtype === 'int8' ? pack(w, 'scale-q8-pad8') : undefined;
       return { ...base, weight, scale, bias: pack(schedule.step.linear.bias, 'bias-pad8') };
     }
     return base;

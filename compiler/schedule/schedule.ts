@@ -117,8 +117,6 @@ export interface LinearSchedule {
   readonly kind: 'linear';
   readonly kernel: string;
   readonly step: FusedLinear;
-  /** Stored dtype of the weight matrix; the kernel converts to f32 in registers (int8: scale applied once per output). */
-  readonly weightDtype: WeightsDtype;
   readonly outFeaturesPadded: number;
   /** Work items: blocks of 8 output features. */
   readonly workItems: number;
@@ -212,5 +210,5 @@ function scheduleLinear(step: FusedLinear, variant: KernelVariant, weightDtype: 
   // 4 images × 8 features per tile; the 1–3 images left over go through the 1×8 GEMV, unrolled ×4.
   const kernel = variant === 'wasmsimd' ? `${op}-${FC_BATCH_TILE}x8-bias${act}-wasmsimd-tail-1x8u${GEMV_UNROLL}` : `${op}-bias${act}-scalar-ref`;
   const { inFeatures, outFeatures } = step.linear;
-  return { kind: 'linear', kernel, step, weightDtype, outFeaturesPadded: pad8(outFeatures), workItems: pad8(outFeatures) / OUT_BLOCK, macs: inFeatures * outFeatures };
+  return { kind: 'linear', kernel, step, outFeaturesPadded: pad8(outFeatures), workItems: pad8(outFeatures) / OUT_BLOCK, macs: inFeatures * outFeatures };
 }

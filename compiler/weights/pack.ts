@@ -60,10 +60,12 @@ export async function packWeights(
   const zeroFill = (upTo: number) => {
     while (pos < upTo) write(zeros.subarray(0, Math.min(zeros.length, upTo - pos)));
   };
+  // int8 scales computed while packing a weight, written by its scale-q8-pad8 tensor (planned after it).
+  const scales = new Map<string, Float32Array>();
   try {
     for (const t of tensors) {
       zeroFill(t.offset);
-      await packTensor(source, t, write, maybeYield);
+      await packTensor(source, t, write, maybeYield, scales);
       // Only bias-pad8 and scale-q8-pad8 end on padding the packer itself did not write.
       zeroFill(t.offset + t.byteLength);
     }
@@ -91,17 +93,15 @@ export async function packWeights(
  * is [Ci][3][3] and the block is stored [3][3][Ci][8], for fc the row is [I] and the block [I][8].
  * Rows past the end of the tensor (last block) are zero.
  */
-async function packTensor(source: WeightSource, t: PackedTensor, write: (b: Uint8Array) => void, maybeYield: () => Promise<void>): Promise<void> {
+async function packTensor(source: WeightSource, t: PackedTensor, write: (b: Uint8Array) => void, maybeYield: () => Promise<void>, scales: Map<string, Float32Array>): Promise<void> {
   const shape = t.param.shape;
   const rows = shape[0];
   const key = t.param.key;
   const read = (r0: number, r1: number, rowLen: number): Float32Array => {
     const a = source.readRows(t.param, r0, r1);
     if (a.length !== (r1 - r0) * rowLen) throw new Error(`${source.description} gave ${a.length} values for rows [${r0}, ${r1}) of ${key}`);
-    if (!t.roundedTo || t.roundedTo === 'f32') return a;
-    const copy = Float32Array.from(a); // the source may hand out its own buffer
-    roundRows(copy, rowLen, t.roundedTo, { tensor: key, offset: r0 * rowLen });
-    return copy;
+    if (t.roundedTo) roundRows(a, rowLen, t.roundedTo, { tensor: key, offset: r0 * rowLen }); // the rows are ours (WeightSource)
+    return a;
   };
   if (t.layout === 'bias-pad8') {
     write(bytesOf(read(0, rows, 1)));
@@ -113,14 +113,9 @@ async function packTensor(source: WeightSource, t: PackedTensor, write: (b: Uint
   }
   const rowLen = shape.slice(1).reduce((a, b) => a * b, 1);
   if (t.layout === 'scale-q8-pad8') {
-    const scales = new Float32Array(rows);
-    for (let r0 = 0; r0 < rows; r0 += OUT_BLOCK) {
-      const r1 = Math.min(rows, r0 + OUT_BLOCK);
-      const src = read(r0, r1, rowLen);
-      for (let r = r0; r < r1; r++) scales[r] = int8Scale(src.subarray((r - r0) * rowLen, (r - r0 + 1) * rowLen), { tensor: key, offset: r * rowLen });
-      await maybeYield();
-    }
-    write(bytesOf(scales));
+    const s = scales.get(key);
+    if (!s) throw new Error(`${key}: scales planned before the int8 weights they belong to`);
+    write(bytesOf(s));
     return;
   }
   const conv = t.layout.startsWith('conv3x3-');
@@ -130,6 +125,8 @@ async function packTensor(source: WeightSource, t: PackedTensor, write: (b: Uint
   const f16 = t.layout === 'fc-f16-oc8' || t.layout === 'conv3x3-f16-oc8';
   const block = int8 ? new Int8Array(rowLen * OUT_BLOCK) : f16 ? new Uint16Array(rowLen * OUT_BLOCK) : new Float32Array(rowLen * OUT_BLOCK);
   const row = int8 ? new Int8Array(rowLen) : f16 ? new Uint16Array(rowLen) : null;
+  const rowScales = int8 ? new Float32Array(rows) : null;
+  if (rowScales) scales.set(key, rowScales);
   for (let r0 = 0; r0 < rows; r0 += OUT_BLOCK) {
     const n = Math.min(OUT_BLOCK, rows - r0);
     const src = read(r0, r0 + n, rowLen);
@@ -142,8 +139,11 @@ async function packTensor(source: WeightSource, t: PackedTensor, write: (b: Uint
         // Quantised rows: converted first, then interleaved like the f32 ones.
         const f = src.subarray(from, from + rowLen);
         const at = { tensor: key, offset: (r0 + j) * rowLen };
-        if (row instanceof Int8Array) quantizeInt8(f, int8Scale(f, at), row);
-        else toF16(f, row, at);
+        if (row instanceof Int8Array) {
+          const scale = int8Scale(f, at);
+          rowScales![r0 + j] = scale;
+          quantizeInt8(f, scale, row);
+        } else toF16(f, row, at);
         values = row;
         from = 0;
       }
@@ -165,11 +165,12 @@ function winogradPacked(w: Float32Array, co: number, ci: number, ciPadded: numbe
   const blocks = Math.ceil(co / OUT_BLOCK);
   const out = new Float32Array(36 * blocks * ciPadded * OUT_BLOCK);
   const panel = ciPadded * OUT_BLOCK;
+  const scratch = { gg: new Float64Array(F4X4_3X3.alpha * 3), u: new Float64Array(F4X4_3X3.alpha ** 2) };
   for (let o = 0; o < co; o++) {
     const cb = Math.floor(o / OUT_BLOCK);
     const j = o % OUT_BLOCK;
     for (let c = 0; c < ci; c++) {
-      const u = transformFilter(w.subarray((o * ci + c) * 9, (o * ci + c + 1) * 9), F4X4_3X3);
+      const u = transformFilter(w.subarray((o * ci + c) * 9, (o * ci + c + 1) * 9), F4X4_3X3, scratch);
       for (let xi = 0; xi < 36; xi++) out[(xi * blocks + cb) * panel + c * OUT_BLOCK + j] = u[xi];
     }
   }

@@ -8,7 +8,10 @@ import type { ParamTensor } from '../graph/graph.js';
 export interface WeightSource {
   /** For messages: the file path, or `seeded random weights (seed 0)`. */
   readonly description: string;
-  /** Rows [rowStart, rowEnd) of `param`, row-major, converted to float32. */
+  /**
+   * Rows [rowStart, rowEnd) of `param`, row-major, converted to float32, in a fresh array the caller
+   * owns and may modify (BatchNorm folding and quantisation rewrite it in place).
+   */
   readRows(param: ParamTensor, rowStart: number, rowEnd: number): Float32Array;
   close(): void;
 }

@@ -50,16 +50,20 @@ export const F4X4_3X3: WinogradTransform = {
   ],
 };
 
-/** U = G g Gᵀ for one 3×3 filter g (row-major), as α·α values row-major (frequency ξ = i·α + j). */
-export function transformFilter(g: ArrayLike<number>, t: WinogradTransform): Float64Array {
+/**
+ * U = G g Gᵀ for one 3×3 filter g (row-major), as α·α values row-major (frequency ξ = i·α + j).
+ * `scratch` (α·3 and α·α values) lets a caller transforming a whole filter bank reuse two buffers;
+ * the result is then scratch.u.
+ */
+export function transformFilter(g: ArrayLike<number>, t: WinogradTransform, scratch?: { gg: Float64Array; u: Float64Array }): Float64Array {
   const a = t.alpha;
-  const tmp = new Float64Array(a * 3); // G g
+  const tmp = scratch?.gg ?? new Float64Array(a * 3); // G g
   for (let i = 0; i < a; i++) for (let j = 0; j < 3; j++) {
     let s = 0;
     for (let k = 0; k < 3; k++) s += t.G[i][k] * g[k * 3 + j];
     tmp[i * 3 + j] = s;
   }
-  const u = new Float64Array(a * a); // (G g) Gᵀ
+  const u = scratch?.u ?? new Float64Array(a * a); // (G g) Gᵀ
   for (let i = 0; i < a; i++) for (let j = 0; j < a; j++) {
     let s = 0;
     for (let k = 0; k < 3; k++) s += tmp[i * 3 + k] * t.G[j][k];
@@ -68,5 +72,3 @@ export function transformFilter(g: ArrayLike<number>, t: WinogradTransform): Flo
   return u;
 }
 
-/** Output tiles needed to cover `n` outputs. */
-export const tilesFor = (n: number, t: WinogradTransform): number => Math.ceil(n / t.m);

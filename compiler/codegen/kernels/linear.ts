@@ -58,10 +58,9 @@ function loadWeight1(dtype: WeightsDtype, addr: string): string {
   }
 }
 
-export function emitLinear(step: PlannedStep, weightsBase: number): string[] {
+export function emitLinear(step: PlannedStep, weightsBase: number, dtype: WeightsDtype): string[] {
   const s = step.schedule as LinearSchedule;
   const { linear, relu } = s.step;
-  const dtype = s.weightDtype;
   const BLOCK_BYTES = OUT_BLOCK * ELEMENT_BYTES[dtype]; // weights of one input feature for the 8 outputs
   const scaled = dtype === 'int8';
   if (scaled && !step.scale) throw new Error('codegen: int8 linear step needs scales');

@@ -4,8 +4,9 @@
  * Per block of whole tile rows (the work item), in the worker's scratch:
  *  1. input transform: each 6×6 input tile, 4 channels at a time (NHWC: one f32x4 holds 4 channels of
  *     a pixel), V = Bᵀ d B → V[ξ][tile][ci] for the 36 frequencies ξ;
- *  2. 36 GEMMs M[ξ] = V[ξ] · U[ξ] (tiles × Cin times Cin × Cout, U = G g Gᵀ packed at compile time),
- *     register tile 4 tiles × 8 output channels, reduction unrolled ×2;
+ *  2. 36 GEMMs M[ξ] = V[ξ] · U[ξ] (tiles × Cin times Cin × Cout; U = G g Gᵀ packed at compile time for
+ *     f32 weights, computed at load by winograd-filter.ts for f16/int8), register tile 4 tiles × 8
+ *     output channels, reduction not unrolled (schedule.ts: CONV_UNROLL);
  *  3. output transform: Y = Aᵀ M A per tile, 4 channels at a time, then bias and ReLU — and with the
  *     pool fused, the 2×2 max of the 4×4 tile — applied in registers before the only store.
  * The transforms are straight-line code generated from the matrices in compiler/winograd/.
