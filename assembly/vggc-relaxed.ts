@@ -1,5 +1,5 @@
 // Helpers for the relaxed-SIMD build (chosen at load where the engine supports relaxed SIMD).
-export { relu4, max4, relu1, max1, zeroBytes, halfLow4, halfHigh4, int8Low4, int8High4, half1 } from './vggc-common';
+export * from './vggc-common';
 
 /**
  * acc + a·b on four lanes with `f32x4.relaxed_madd`: a fused multiply-add where the hardware has one

@@ -1,5 +1,5 @@
 // Helpers for the default, deterministic build: every engine computes bit-identical results.
-export { relu4, max4, relu1, max1, zeroBytes, halfLow4, halfHigh4, int8Low4, int8High4, half1 } from './vggc-common';
+export * from './vggc-common';
 
 /** acc + a·b on four lanes: mul then add, each rounded (wasm SIMD has no fused multiply-add). */
 // @ts-ignore: decorator

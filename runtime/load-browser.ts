@@ -7,7 +7,7 @@
 import { VggcError } from './errors.js';
 import { checkManifest } from './manifest-check.js';
 import type { Manifest } from './manifest.js';
-import { createInstance, checkWasmMatchesManifest, warmUp, wrapInstance, type ModelInstance, type VggcModel } from './model.js';
+import { createInstance, checkWasmMatchesManifest, resolveThreads, warmUp, wrapInstance, type ModelInstance, type VggcModel } from './model.js';
 import { parseWeightsHeader, WEIGHTS_HEADER_BYTES } from './weights-file.js';
 import { supportsRelaxedSimd, type BuildChoice } from './features.js';
 import { startBrowserThreads } from './threads-browser.js';
@@ -68,11 +68,8 @@ export async function loadModel(url: string | URL, opts: BrowserLoadOptions = {}
   const manifestUrl = new URL('model.json', base);
   const manifest = checkManifest(await fetchJson(manifestUrl, opts.fetchInit), manifestUrl.href);
 
-  const max = manifest.memory.maxWorkers;
   const cores = typeof navigator !== 'undefined' && navigator.hardwareConcurrency ? navigator.hardwareConcurrency : 1;
-  let threads = opts.threads ?? Math.min(cores, 4, max);
-  if (!Number.isSafeInteger(threads) || threads < 1) throw new VggcError(`loadModel: threads must be a positive integer, found ${String(opts.threads)}`);
-  if (threads > max) throw new VggcError(`loadModel: threads is ${threads} but ${label} was compiled for at most ${max}`);
+  let threads = resolveThreads(opts.threads, cores, manifest, label);
   const noThreads = manifest.memory.shared ? threadsUnavailableReason() : 'the model was compiled without a shared memory';
   if (manifest.memory.shared) {
     const why = sharedMemoryError();

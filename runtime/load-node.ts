@@ -6,7 +6,7 @@ import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs'
 import { join } from 'node:path';
 import { VggcError } from './errors.js';
 import { checkManifest } from './manifest-check.js';
-import { checkWasmMatchesManifest, createInstance, warmUp, wrapInstance, type ModelInstance, type VggcModel } from './model.js';
+import { checkWasmMatchesManifest, createInstance, resolveThreads, warmUp, wrapInstance, type ModelInstance, type VggcModel } from './model.js';
 import { parseWeightsHeader, WEIGHTS_HEADER_BYTES } from './weights-file.js';
 import { WorkerPool } from './threads-node.js';
 import { supportsRelaxedSimd, type BuildChoice } from './features.js';
@@ -35,10 +35,7 @@ const READ_CHUNK = 64 * 1024 * 1024;
 
 export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<VggcModel> {
   const inst = await loadInstance(dir, opts);
-  const max = inst.manifest.memory.maxWorkers;
-  const requested = opts.threads ?? Math.min(availableParallelism(), max);
-  if (!Number.isSafeInteger(requested) || requested < 1) throw new VggcError(`loadModel: threads must be a positive integer, found ${String(opts.threads)}`);
-  if (requested > max) throw new VggcError(`loadModel: threads is ${requested} but ${dir} was compiled for at most ${max}`);
+  const requested = resolveThreads(opts.threads, availableParallelism(), inst.manifest, dir);
   if (requested === 1 || !inst.manifest.memory.shared) {
     await warmUp(inst);
     return wrapInstance(inst, dir);

@@ -138,6 +138,18 @@ export async function warmUp(inst: ModelInstance, executor?: StepExecutor): Prom
   }
 }
 
+/**
+ * The thread count a loader runs `manifest`'s model with: `requested`, or `fallback` when not given;
+ * a positive integer no larger than the maxWorkers the model's scratch was planned for.
+ */
+export function resolveThreads(requested: number | undefined, fallback: number, manifest: Manifest, label: string): number {
+  const max = manifest.memory.maxWorkers;
+  const threads = requested ?? Math.min(fallback, max);
+  if (!Number.isSafeInteger(threads) || threads < 1) throw new VggcError(`loadModel: threads must be a positive integer, found ${String(requested)}`);
+  if (threads > max) throw new VggcError(`loadModel: threads is ${threads} but ${label} was compiled for at most ${max}`);
+  return threads;
+}
+
 /** Runs one step's work items, possibly split between threads; the caller's own share via `own`. */
 export interface StepExecutor {
   readonly threads: number;
@@ -148,31 +160,43 @@ export interface StepExecutor {
 
 export function wrapInstance(inst: ModelInstance, label: string, executor?: StepExecutor): VggcModel {
   const { manifest, steps } = inst;
-  let memory: WebAssembly.Memory | null = inst.memory;
+  let disposed = false;
   const [c, h, w] = manifest.input.shape;
   const imageFloats = c * h * w;
   const numClasses = manifest.output.numClasses;
   let queue: Promise<unknown> = Promise.resolve();
 
-  const imageSteps = steps.map((s, i) => [s, i] as const).filter(([s]) => s.info.phase === 'image');
-  const batchSteps = steps.map((s, i) => [s, i] as const).filter(([s]) => s.info.phase === 'batch');
-  const runStep = (step: InstanceStep, index: number): void | Promise<void> => {
-    if (executor) return executor.run(index, step.workItems, (start, end) => step.fn(start, end, 0));
-    step.fn(0, step.workItems, 0);
+  // The memory has a fixed size (initial = maximum pages), so views made once stay valid.
+  const buffer = inst.memory.buffer;
+  const params = new Int32Array(buffer, manifest.memory.params, 2);
+  const inputView = new Float32Array(buffer, manifest.input.offset, imageFloats);
+  const outputViews = Array.from({ length: manifest.maxBatch }, (_, n) => new Float32Array(buffer, manifest.output.offset + n * manifest.output.imageStride * 4, numClasses));
+  // One runner per step, built once: it runs the step's work items, split between threads when there
+  // is an executor, and returns a promise only when it had to wait for them asynchronously.
+  const runners = steps.map((step, index): (() => void | Promise<void>) => {
+    if (!executor) return () => step.fn(0, step.workItems, 0);
+    const own = (start: number, end: number): void => step.fn(start, end, 0);
+    return () => executor.run(index, step.workItems, own);
+  });
+  const imageRunners = runners.filter((_, i) => steps[i].info.phase === 'image');
+  const batchRunners = runners.filter((_, i) => steps[i].info.phase === 'batch');
+  const runAll = async (list: readonly (() => void | Promise<void>)[]): Promise<void> => {
+    for (const run of list) {
+      const waiting = run();
+      if (waiting) await waiting;
+    }
   };
 
   /** Up to maxBatch images: the convolutional steps image by image, then the classifier once for all. */
-  const runGroup = async (mem: WebAssembly.Memory, images: Float32Array, count: number, out: Float32Array): Promise<void> => {
-    const params = new Int32Array(mem.buffer, manifest.memory.params, 2);
+  const runGroup = async (images: Float32Array, count: number, out: Float32Array): Promise<void> => {
     for (let n = 0; n < count; n++) {
-      new Float32Array(mem.buffer, manifest.input.offset, imageFloats).set(images.subarray(n * imageFloats, (n + 1) * imageFloats));
+      inputView.set(images.subarray(n * imageFloats, (n + 1) * imageFloats));
       params[0] = n;
-      for (const [step, i] of imageSteps) await runStep(step, i);
+      await runAll(imageRunners);
     }
     params[1] = count;
-    for (const [step, i] of batchSteps) await runStep(step, i);
-    const stride = manifest.output.imageStride;
-    for (let n = 0; n < count; n++) out.set(new Float32Array(mem.buffer, manifest.output.offset + n * stride * 4, numClasses), n * numClasses);
+    await runAll(batchRunners);
+    for (let n = 0; n < count; n++) out.set(outputViews[n], n * numClasses);
   };
 
   const model: VggcModel = {
@@ -185,7 +209,7 @@ export function wrapInstance(inst: ModelInstance, label: string, executor?: Step
       // Calls are queued; copy now so a caller reusing its buffer cannot change a pending call's input.
       const snapshot = input instanceof Float32Array ? input.slice() : input;
       const run = async (): Promise<Float32Array> => {
-        if (!memory) throw new VggcError(`${label}: infer() called after dispose()`);
+        if (disposed) throw new VggcError(`${label}: infer() called after dispose()`);
         const input = snapshot;
         if (!(input instanceof Float32Array)) throw new VggcError(`infer: input must be a Float32Array, found ${describeValue(input)}`);
         if (!Number.isSafeInteger(n) || n < 1) throw new VggcError(`infer: n must be a positive integer, found ${String(n)}`);
@@ -196,7 +220,7 @@ export function wrapInstance(inst: ModelInstance, label: string, executor?: Step
         try {
           for (let first = 0; first < n; first += manifest.maxBatch) {
             const count = Math.min(manifest.maxBatch, n - first);
-            await runGroup(memory, input.subarray(first * imageFloats, (first + count) * imageFloats), count, logits.subarray(first * numClasses, (first + count) * numClasses));
+            await runGroup(input.subarray(first * imageFloats, (first + count) * imageFloats), count, logits.subarray(first * numClasses, (first + count) * numClasses));
           }
         } catch (e) {
           // Kernels trap only if the model folder lies about its own layout (the load checks make that unlikely).
@@ -210,7 +234,7 @@ export function wrapInstance(inst: ModelInstance, label: string, executor?: Step
       return result;
     },
     dispose() {
-      memory = null;
+      disposed = true;
       void executor?.terminate();
     },
   };

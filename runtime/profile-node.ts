@@ -5,6 +5,7 @@
  * effective rate that can exceed the micro-kernel ceiling.
  */
 import { loadInstance, type LoadOptions } from './load-node.js';
+import { resolveThreads } from './model.js';
 import { WorkerPool } from './threads-node.js';
 
 /** Single-thread f32x4 micro-kernel ceiling measured on this kind of machine (ANCHORS.md: 6×8 tile, unrolled ×2). */
@@ -36,8 +37,8 @@ const median = (v: number[]): number => {
 export async function profileLayers(dir: string, opts: LoadOptions & { runs?: number; warmup?: number } = {}): Promise<LayerProfile> {
   const { runs = 7, warmup = 2 } = opts;
   const inst = await loadInstance(dir, opts);
-  const threads = opts.threads ?? 1;
-  const pool = threads > 1 ? await WorkerPool.start(inst.module, inst.memory, inst.steps.map((s) => s.info.function), threads) : null;
+  const threads = resolveThreads(opts.threads, 1, inst.manifest, dir);
+  const pool = threads > 1 && inst.manifest.memory.shared ? await WorkerPool.start(inst.module, inst.memory, inst.steps.map((s) => s.info.function), threads) : null;
   try {
     const [c, h, w] = inst.manifest.input.shape;
     const input = new Float32Array(inst.memory.buffer, inst.manifest.input.offset, c * h * w);

@@ -149,9 +149,7 @@ export async function startBrowserThreads(inst: ModelInstance, size: number, lab
     worker.postMessage(init);
   }
   const terminate = (): void => {
-    Atomics.store(control, CONTROL.SHUTDOWN, 1);
-    Atomics.add(control, CONTROL.GENERATION, 1);
-    Atomics.notify(control, CONTROL.GENERATION);
+    shutDown(control);
     for (const w of workers) w.terminate();
   };
   try {

@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { compileModel } from '../compiler/pipeline.js';
 import { loadModel, VggcError, type VggcModel } from '../runtime/index.js';
 import { readNpy } from '../runtime/npy.js';
+import { profileLayers } from '../runtime/profile-node.js';
 import { compileGolden, expectParity, GOLDEN, tempDir, rejection } from './helpers.js';
 
 const tmp = tempDir('vggc-runtime-');
@@ -102,6 +103,13 @@ describe('infer', () => {
     x.fill(0);
     await busy;
     expect(Array.from(await pending)).toEqual(Array.from(expected));
+  });
+
+  it('loadModel and profileLayers refuse more threads than the model was planned for, and a bad count', async () => {
+    // One check (resolveThreads) for every loader: the profiler used to start any pool it was asked for.
+    expect(await rejection(loadModel(dir, { threads: 5 }))).toBe(`loadModel: threads is 5 but ${dir} was compiled for at most 4`);
+    expect(await rejection(profileLayers(dir, { threads: 5, runs: 1 }))).toBe(`loadModel: threads is 5 but ${dir} was compiled for at most 4`);
+    expect(await rejection(profileLayers(dir, { threads: 0, runs: 1 }))).toBe('loadModel: threads must be a positive integer, found 0');
   });
 
   it('infer after dispose rejects', async () => {
