@@ -140,15 +140,17 @@ const structuredConfig = fc
     avgPool: fc.option(fc.tuple(dim, dim)),
     classifier: fc.array(dim, { maxLength: 3 }),
     numClasses: dim,
+    batchNorm: fc.boolean(),
     name: fc.option(fc.string({ unit: 'binary', minLength: 1, maxLength: 200 })),
   })
-  .map(({ channels, layers, extra, big, avgPool, classifier, numClasses, name }) => {
+  .map(({ channels, layers, extra, big, avgPool, classifier, numClasses, batchNorm, name }) => {
     const blocks = channels.slice(1).map((c, i) => [channels[i], layers[i], c]);
     const min = 2 ** blocks.length;
     return {
       ...(name === null ? {} : { name }),
       blocks,
       inputSize: big ? [min * (1 + extra[0]), Math.min(65536, min * (1 + extra[1]))] : [min + extra[0], min + extra[1]],
+      batchNorm,
       avgPool,
       classifier,
       numClasses,
@@ -194,7 +196,7 @@ function expectValid(c: VggConfig): void {
     if (i > 0 && b[0] !== c.blocks[i - 1][2]) fail('chaining');
   });
   if (c.inputSize.length !== 2 || !c.inputSize.every(posInt) || Math.min(...c.inputSize) < 2 ** c.blocks.length) fail('inputSize');
-  if (c.batchNorm !== false) fail('batchNorm');
+  if (typeof c.batchNorm !== 'boolean') fail('batchNorm');
   if (c.avgPool !== null && (c.avgPool.length !== 2 || !c.avgPool.every(posInt))) fail('avgPool');
   if (!Array.isArray(c.classifier) || !c.classifier.every(posInt)) fail('classifier');
   if (!posInt(c.numClasses)) fail('numClasses');

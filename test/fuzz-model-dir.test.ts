@@ -14,12 +14,11 @@
 //   - 10,000 full loadModel(dir, { threads: 1 }) runs on folders with model.json (text or fields),
 //     weights.bin (header bytes, truncation) or model.wasm (bit flips, truncation) damaged (≈ 10 s).
 //
-// The bugs this fuzzer found are fixed and have regression tests at the end; KNOWN_BUGS (failure
-// patterns counted instead of failing) is empty and should stay so.
+// The bugs this fuzzer found are fixed and have regression tests at the end.
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../runtime/load-node.js';
 import { checkManifest } from '../runtime/manifest-check.js';
 import { checkWasmMatchesManifest, createInstance, wrapInstance } from '../runtime/model.js';
@@ -47,21 +46,14 @@ beforeAll(async () => {
   module = await WebAssembly.compile(wasmBytes);
 });
 
-// ── known bugs: recognised by where and how they fail ────────────────────────────────────────────
-
-/** Failure patterns of known, unfixed bugs (counted instead of failing). Empty: all found so far are fixed. */
-const KNOWN_BUGS: { id: string; matches: (e: Error, phase: 'load' | 'infer') => boolean }[] = [];
-
-function classify(e: unknown, phase: 'load' | 'infer', fileOk: (msg: string) => boolean, hits: Map<string, number>): void {
-  if (e instanceof VggcError) {
-    if (/[\r\n]/.test(e.message)) throw new Error(`message is not one line: ${JSON.stringify(e.message)}`);
-    if (!fileOk(e.message)) throw new Error(`message does not name the model folder: ${JSON.stringify(e.message)}`);
-    return;
+/** Anything but a one-line VggcError naming the model folder (or the input) is a bug. */
+function classify(e: unknown, phase: 'load' | 'infer', fileOk: (msg: string) => boolean): void {
+  if (!(e instanceof VggcError)) {
+    const err = e as Error;
+    throw new Error(`expected a VggcError during ${phase}, got ${err?.constructor?.name}: ${err?.stack ?? String(e)}`);
   }
-  const err = e as Error;
-  const known = err instanceof Error ? KNOWN_BUGS.find((k) => k.matches(err, phase)) : undefined;
-  if (!known) throw new Error(`expected a VggcError during ${phase}, got ${err?.constructor?.name}: ${err?.stack ?? String(e)}`);
-  hits.set(known.id, (hits.get(known.id) ?? 0) + 1);
+  if (/[\r\n]/.test(e.message)) throw new Error(`message is not one line: ${JSON.stringify(e.message)}`);
+  if (!fileOk(e.message)) throw new Error(`message does not name the model folder: ${JSON.stringify(e.message)}`);
 }
 
 function checkLogits(y: unknown, numClasses: number): void {
@@ -222,13 +214,6 @@ function writeFolder(d: string, edits: readonly FolderEdit[]): void {
 // ── tests ────────────────────────────────────────────────────────────────────────────────────────
 
 describe('fuzz: model folders', () => {
-  const hits = new Map<string, number>();
-  const stats: Record<string, number> = {};
-  afterAll(() => {
-    // Known-bug hits are expected while the todos below are open; printed only on request.
-    if (process.env.VGGC_FUZZ_STATS) console.log('known-bug hits', Object.fromEntries(hits), stats);
-  });
-
   it('the unmutated model loads and infers', async () => {
     const m = await loadModel(dir, { threads: 1 });
     checkLogits(await m.infer(new Float32Array(37 * 45).fill(0.5)), 5);
@@ -245,7 +230,7 @@ describe('fuzz: model folders', () => {
         try {
           m = checkManifest(raw, file);
         } catch (e) {
-          classify(e, 'load', (msg) => msg.startsWith(`${file}: `), hits);
+          classify(e, 'load', (msg) => msg.startsWith(`${file}: `));
           return;
         }
         accepted++;
@@ -255,14 +240,14 @@ describe('fuzz: model folders', () => {
           const inst = await createInstance(m, module, 'deterministic', (mem) => new Uint8Array(mem.buffer, m.memory.weightsBase, payload.length).set(payload), dir);
           model = wrapInstance(inst, dir);
         } catch (e) {
-          classify(e, 'load', (msg) => msg.startsWith(dir), hits);
+          classify(e, 'load', (msg) => msg.startsWith(dir));
           return;
         }
         try {
           const [c, h, w] = model.inputShape;
           checkLogits(await model.infer(new Float32Array(c * h * w).fill(0.5)), model.numClasses);
         } catch (e) {
-          classify(e, 'infer', (msg) => msg.startsWith('infer: ') || msg.startsWith(dir), hits);
+          classify(e, 'infer', (msg) => msg.startsWith('infer: ') || msg.startsWith(dir));
         } finally {
           model.dispose();
         }
@@ -270,7 +255,6 @@ describe('fuzz: model folders', () => {
       { numRuns: MANIFEST_RUNS, seed: 0x3a01 },
     );
     // The mutations are not all rejected at the first check.
-    stats.manifestAccepted = accepted;
     expect(accepted).toBeGreaterThan(MANIFEST_RUNS / 20);
   }, 90_000);
 
@@ -285,7 +269,7 @@ describe('fuzz: model folders', () => {
         try {
           model = await loadModel(d, { threads: 1, build: 'deterministic' });
         } catch (e) {
-          classify(e, 'load', (msg) => msg.startsWith(d) || msg.startsWith('loadModel: '), hits);
+          classify(e, 'load', (msg) => msg.startsWith(d) || msg.startsWith('loadModel: '));
           return;
         }
         loaded++;
@@ -293,14 +277,13 @@ describe('fuzz: model folders', () => {
           const [c, h, w] = model.inputShape;
           checkLogits(await model.infer(new Float32Array(c * h * w).fill(0.5)), model.numClasses);
         } catch (e) {
-          classify(e, 'infer', (msg) => msg.startsWith('infer: ') || msg.startsWith(d), hits);
+          classify(e, 'infer', (msg) => msg.startsWith('infer: ') || msg.startsWith(d));
         } finally {
           model.dispose();
         }
       }),
       { numRuns: LOAD_RUNS, seed: 0x3a02 },
     );
-    stats.folderLoaded = loaded;
     expect(loaded).toBeGreaterThan(0);
   }, 90_000);
 });

@@ -327,13 +327,23 @@ describe('packWeights', () => {
       }
       if (o < 13) expect(Math.max(...Array.from({ length: 7 }, (_, i) => Math.abs(q[(Math.floor(o / 8) * 7 + i) * 8 + (o % 8)])))).toBe(127);
     }
-    // Convolution: every stored value is q·scale of its output channel's row.
+    // Convolution: every stored value is q·scale of its output channel's row, with the scale from the
+    // rule (max|w| / 127 in float32), |q| ≤ 127 reached by the largest weight, and q·scale the nearest.
     const convOut = new Float32Array(payload.buffer.slice(payload.byteOffset, payload.byteOffset + 2880));
     const W = values.get(conv.key)!;
     for (let co = 0; co < 12; co++) {
-      const scale = int8Scale(W.subarray(co * 45, co * 45 + 45), { tensor: conv.key, offset: co * 45 });
-      const v = convOut[(0 * 5 + 0) * 8 + (co % 8) + Math.floor(co / 8) * 45 * 8]; // (ky, kx, ci) = (0, 0, 0)
-      expect(v).toBe(Math.fround(roundHalfEven(Math.fround(W[co * 45] / scale)) * scale));
+      const row = Array.from(W.subarray(co * 45, co * 45 + 45));
+      const scale = Math.fround(Math.max(...row.map(Math.abs)) / 127);
+      let largest = 0;
+      for (let ci = 0; ci < 5; ci++) for (let ky = 0; ky < 3; ky++) for (let kx = 0; kx < 3; kx++) {
+        const v = convOut[(((Math.floor(co / 8) * 3 + ky) * 3 + kx) * 5 + ci) * 8 + (co % 8)];
+        const w = row[(ci * 3 + ky) * 3 + kx];
+        const q = Math.round(v / scale);
+        expect(v).toBe(Math.fround(q * scale));
+        expect(Math.abs(v - w)).toBeLessThanOrEqual(scale / 2 + 1e-7);
+        largest = Math.max(largest, Math.abs(q));
+      }
+      expect(largest).toBe(127);
     }
   });
 

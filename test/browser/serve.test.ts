@@ -49,9 +49,17 @@ describe('tools/serve.mjs', () => {
   });
 
   it('refuses paths outside the root', async () => {
-    for (const path of ['/../../etc/passwd', '/%2e%2e/%2e%2e/etc/passwd', '/examples/..%2f..%2f..%2fetc/passwd']) {
+    // Dot segments (plain or %2e) are resolved by URL parsing to /etc/passwd under the root: not found.
+    // Encoded slashes survive parsing and reach the server's own traversal check: forbidden.
+    const cases = [
+      { path: '/../../etc/passwd', status: 404 },
+      { path: '/%2e%2e/%2e%2e/etc/passwd', status: 404 },
+      { path: '/examples/..%2f..%2f..%2fetc/passwd', status: 403 },
+      { path: '/..%2f..%2fetc/passwd', status: 403 },
+    ];
+    for (const { path, status } of cases) {
       const r = await get(server.port, path);
-      expect([403, 404], path).toContain(r.status);
+      expect(r.status, path).toBe(status);
       expect(r.headers['cross-origin-embedder-policy'], path).toBe('require-corp');
     }
   });
