@@ -369,7 +369,7 @@ function ensureOnnx(model, configPath, seed, torch) {
   const script = join(BENCH_DIR, 'export_onnx.py');
   const path = join(CACHE_DIR, 'onnx', `${model}-seed${seed}.onnx`);
   const stampPath = `${path}.stamp.json`;
-  const key = sha256(readFileSync(configPath), String(seed), readFileSync(script), torch);
+  const key = sha256(readFileSync(configPath), String(seed), readFileSync(script), readFileSync(join(ROOT, 'tools/torch_reference.py')), torch);
   if (existsSync(path) && existsSync(stampPath) && JSON.parse(readFileSync(stampPath, 'utf8')).key === key) return path;
   mkdirSync(join(CACHE_DIR, 'onnx'), { recursive: true });
   process.stdout.write(`exporting ${model} to ONNX with torch ${torch} → ${relative(ROOT, path)} ...`);
