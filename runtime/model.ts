@@ -27,7 +27,25 @@ export interface VggcModel {
 }
 
 /** A layer function: runs work items [start, end) using worker `worker`'s scratch. */
-type StepFn = (start: number, end: number, worker: number) => void;
+/** Every exported kernel function: work items [start, end), run as worker `worker` (its scratch). */
+export type StepFn = (start: number, end: number, worker: number) => void;
+
+/** The named functions of an instance of model.wasm, each checked to exist. */
+export function exportedFunctions(instance: WebAssembly.Instance, names: readonly string[], label: string): StepFn[] {
+  return names.map((name) => {
+    const fn = instance.exports[name];
+    if (typeof fn !== 'function') throw new VggcError(`${label}: model.wasm has no function ${name} that model.json lists`);
+    return fn as StepFn;
+  });
+}
+
+/** infer()'s argument checks, shared by the in-thread model and the browser's worker pool. */
+export function checkInferInput(input: unknown, n: number, shape: readonly [number, number, number]): asserts input is Float32Array {
+  const [c, h, w] = shape;
+  if (!(input instanceof Float32Array)) throw new VggcError(`infer: input must be a Float32Array, found ${describeValue(input)}`);
+  if (!Number.isSafeInteger(n) || n < 1) throw new VggcError(`infer: n must be a positive integer, found ${String(n)}`);
+  if (input.length !== n * c * h * w) throw new VggcError(`infer: input has ${input.length} floats but ${n} image(s) of ${c}×${h}×${w} need ${n * c * h * w}`);
+}
 
 /**
  * Everything in model.json that the compiled kernels have baked in as constants: the step list and
@@ -103,19 +121,13 @@ export async function createInstance(
   } catch (e) {
     throw new VggcError(`${label}: model.wasm cannot be instantiated with the memory model.json describes (${String((e as Error)?.message ?? e).split('\n')[0]})`);
   }
-  const steps = manifest.steps.map((info) => {
-    const fn = instance.exports[info.function];
-    if (typeof fn !== 'function') throw new VggcError(`${label}: model.wasm has no function ${info.function} that model.json lists`);
-    return { fn: fn as StepFn, workItems: info.workItems, info };
-  });
-  const prepare = (manifest.prepare ?? []).map((p) => {
-    const fn = instance.exports[p.function];
-    if (typeof fn !== 'function') throw new VggcError(`${label}: model.wasm has no function ${p.function} that model.json lists`);
-    return { fn: fn as StepFn, workItems: p.workItems };
-  });
+  const fns = exportedFunctions(instance, manifest.steps.map((s) => s.function), label);
+  const steps = manifest.steps.map((info, i) => ({ fn: fns[i], workItems: info.workItems, info }));
+  const prepare = manifest.prepare ?? [];
+  const prepareFns = exportedFunctions(instance, prepare.map((p) => p.function), label);
   await fillWeights(memory);
   // Tensors derived from the weights (f16/int8 Winograd filters): once, before anything runs.
-  for (const p of prepare) p.fn(0, p.workItems, 0);
+  prepare.forEach((p, i) => prepareFns[i](0, p.workItems, 0));
   // Touch the arena once now: the first inference should not pay for faulting in fresh pages.
   new Uint8Array(memory.buffer, manifest.memory.arenaBase, manifest.memory.arenaBytes).fill(0);
   // Default run parameters: image 0 of a batch of 1 (what callers of single steps, like profilers, mean).
@@ -158,7 +170,11 @@ export interface StepExecutor {
   terminate(): Promise<void>;
 }
 
-export function wrapInstance(inst: ModelInstance, label: string, executor?: StepExecutor): VggcModel {
+/**
+ * `copyInput: false` is for a caller that hands over an input nobody else holds (the browser's leader
+ * worker receives it transferred): infer() then skips its defensive copy.
+ */
+export function wrapInstance(inst: ModelInstance, label: string, executor?: StepExecutor, { copyInput = true } = {}): VggcModel {
   const { manifest, steps } = inst;
   let disposed = false;
   const [c, h, w] = manifest.input.shape;
@@ -207,15 +223,11 @@ export function wrapInstance(inst: ModelInstance, label: string, executor?: Step
     build: inst.build,
     infer(input: Float32Array, n = 1): Promise<Float32Array> {
       // Calls are queued; copy now so a caller reusing its buffer cannot change a pending call's input.
-      const snapshot = input instanceof Float32Array ? input.slice() : input;
+      const snapshot = copyInput && input instanceof Float32Array ? input.slice() : input;
       const run = async (): Promise<Float32Array> => {
         if (disposed) throw new VggcError(`${label}: infer() called after dispose()`);
         const input = snapshot;
-        if (!(input instanceof Float32Array)) throw new VggcError(`infer: input must be a Float32Array, found ${describeValue(input)}`);
-        if (!Number.isSafeInteger(n) || n < 1) throw new VggcError(`infer: n must be a positive integer, found ${String(n)}`);
-        if (input.length !== n * imageFloats) {
-          throw new VggcError(`infer: input has ${input.length} floats but ${n} image(s) of ${c}×${h}×${w} need ${n * imageFloats}`);
-        }
+        checkInferInput(input, n, [c, h, w]);
         const logits = new Float32Array(n * numClasses);
         try {
           for (let first = 0; first < n; first += manifest.maxBatch) {

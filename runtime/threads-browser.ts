@@ -11,7 +11,7 @@
  */
 import { VggcError } from './errors.js';
 import { CONTROL, controlInts, pollHelpers, postStep, shutDown, STEP_TIMEOUT_MS } from './threads-protocol.js';
-import type { ModelInstance, StepExecutor, VggcModel } from './model.js';
+import { checkInferInput, type ModelInstance, type StepExecutor, type VggcModel } from './model.js';
 
 
 /** Messages from the main thread to a worker. */
@@ -167,7 +167,6 @@ export async function startBrowserThreads(inst: ModelInstance, size: number, lab
   }
 
   const [c, h, w] = manifest.input.shape;
-  const imageFloats = c * h * w;
   return {
     manifest,
     inputShape: [c, h, w],
@@ -177,10 +176,10 @@ export async function startBrowserThreads(inst: ModelInstance, size: number, lab
     infer(input: Float32Array, n = 1): Promise<Float32Array> {
       if (disposed) return Promise.reject(new VggcError(`${label}: infer() called after dispose()`));
       if (failure) return Promise.reject(new VggcError(`${label}: the thread pool is broken: ${failure}`));
-      if (!(input instanceof Float32Array)) return Promise.reject(new VggcError(`infer: input must be a Float32Array, found ${input === null ? 'null' : typeof input}`));
-      if (!Number.isSafeInteger(n) || n < 1) return Promise.reject(new VggcError(`infer: n must be a positive integer, found ${String(n)}`));
-      if (input.length !== n * imageFloats) {
-        return Promise.reject(new VggcError(`infer: input has ${input.length} floats but ${n} image(s) of ${c}×${h}×${w} need ${n * imageFloats}`));
+      try {
+        checkInferInput(input, n, [c, h, w]);
+      } catch (e) {
+        return Promise.reject(e);
       }
       // Copied now (the caller may reuse its buffer); the copy is transferred, not cloned again.
       const copy = input.slice();

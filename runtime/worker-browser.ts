@@ -7,11 +7,10 @@
  *   layer loop, input copy-in and logits copy-out are the same code as in Node.
  */
 import { VggcError } from './errors.js';
-import { warmUp, wrapInstance, type InstanceStep, type ModelInstance, type VggcModel } from './model.js';
+import { exportedFunctions, warmUp, wrapInstance, type InstanceStep, type ModelInstance, type StepFn, type VggcModel } from './model.js';
 import { helperLoop } from './threads-protocol.js';
 import { BarrierExecutor, type FromWorker, type ToWorker } from './threads-browser.js';
 
-type StepFn = (start: number, end: number, worker: number) => void;
 
 const post = (m: FromWorker, transfer: Transferable[] = []): void => (self as unknown as Worker).postMessage(m, transfer);
 let model: VggcModel | null = null;
@@ -22,17 +21,14 @@ self.onmessage = (e: MessageEvent<ToWorker>): void => {
   if (m.type === 'init') {
     try {
       const instance = new WebAssembly.Instance(m.module, { env: { memory: m.memory } });
-      const fns = m.functions.map((name) => {
-        const fn = instance.exports[name];
-        if (typeof fn !== 'function') throw new VggcError(`model.wasm has no function ${name}`);
-        return fn as StepFn;
-      });
+      const fns = exportedFunctions(instance, m.functions, m.label ?? 'model');
       if (m.role === 'leader') {
         const manifest = m.manifest!;
         const steps: InstanceStep[] = manifest.steps.map((info, i) => ({ fn: fns[i], workItems: info.workItems, info }));
         const inst: ModelInstance = { manifest, build: m.build!, module: m.module, memory: m.memory, steps };
         const executor = new BarrierExecutor(m.control, m.size);
-        model = wrapInstance(inst, m.label ?? 'model', executor);
+        // The page transfers each input to this worker, so no one else holds it: no second copy.
+        model = wrapInstance(inst, m.label ?? 'model', executor, { copyInput: false });
         warm = () => warmUp(inst, executor);
         post({ type: 'ready' });
       } else {

@@ -4,8 +4,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { helperLoop } from './threads-protocol.js';
-
-type StepFn = (start: number, end: number, worker: number) => void;
+import { exportedFunctions } from './model.js';
 const { module, memory, functions, control, worker } = workerData as {
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
@@ -16,7 +15,7 @@ const { module, memory, functions, control, worker } = workerData as {
 
 try {
   const instance = new WebAssembly.Instance(module, { env: { memory } });
-  const fns = functions.map((name) => instance.exports[name] as StepFn);
+  const fns = exportedFunctions(instance, functions, 'worker');
   helperLoop(control, worker, fns, () => parentPort!.postMessage({ ready: true }), (error) => parentPort!.postMessage({ error }));
 } catch (e) {
   parentPort!.postMessage({ error: String((e as Error)?.message ?? e) });
