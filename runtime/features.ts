@@ -1,4 +1,6 @@
-/** Feature detection for the relaxed-SIMD build. */
+/** Feature detection for the relaxed-SIMD build, and the choice of build it drives. */
+import { VggcError } from './errors.js';
+import type { Manifest } from './manifest.js';
 
 /** (func (param v128 v128 v128) (result v128) local.get 0 local.get 1 local.get 2 f32x4.relaxed_madd) */
 const RELAXED_SIMD_PROBE = new Uint8Array([
@@ -15,3 +17,16 @@ export function supportsRelaxedSimd(): boolean {
 
 /** Which wasm build to run: `auto` picks relaxed SIMD where the engine has it. */
 export type BuildChoice = 'auto' | 'deterministic' | 'relaxed';
+
+/**
+ * The wasm file a loader runs for `choice` (Node and browser alike), with the SHA-256 the manifest
+ * records for it; `relaxed` on an engine or a model without it is an error. `engineHint` ends the
+ * message for an engine without relaxed SIMD.
+ */
+export function chooseBuild(manifest: Manifest, choice: BuildChoice, manifestLabel: string, engineHint: string): { file: string; sha256: string; build: 'deterministic' | 'relaxed' } {
+  const relaxed = manifest.wasm.relaxed;
+  if (choice === 'relaxed' && !relaxed) throw new VggcError(`${manifestLabel}: this model has no relaxed-SIMD build (it was compiled with --kernels ${manifest.kernels})`);
+  if (choice === 'relaxed' && !supportsRelaxedSimd()) throw new VggcError(`loadModel: this ${engineHint}`);
+  if (relaxed && (choice === 'relaxed' || (choice === 'auto' && supportsRelaxedSimd()))) return { file: relaxed.file, sha256: relaxed.sha256, build: 'relaxed' };
+  return { file: manifest.wasm.file, sha256: manifest.wasm.sha256, build: 'deterministic' };
+}

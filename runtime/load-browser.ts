@@ -8,8 +8,8 @@ import { VggcError } from './errors.js';
 import { checkManifest } from './manifest-check.js';
 import type { Manifest } from './manifest.js';
 import { createInstance, checkWasmMatchesManifest, resolveThreads, warmUp, wrapInstance, type ModelInstance, type VggcModel } from './model.js';
-import { parseWeightsHeader, WEIGHTS_HEADER_BYTES } from './weights-file.js';
-import { supportsRelaxedSimd, type BuildChoice } from './features.js';
+import { checkWeightsHeader, WEIGHTS_HEADER_BYTES } from './weights-file.js';
+import { chooseBuild, type BuildChoice } from './features.js';
 import { startBrowserThreads } from './threads-browser.js';
 
 export interface BrowserLoadOptions {
@@ -106,12 +106,8 @@ export async function loadInstance(url: string | URL, opts: BrowserLoadOptions =
 async function instantiate(base: URL, manifest: Manifest, opts: BrowserLoadOptions): Promise<ModelInstance> {
   const label = base.href;
   const manifestUrl = new URL('model.json', base);
-  const relaxedFile = manifest.wasm.relaxed?.file;
-  const choice = opts.build ?? 'auto';
-  if (choice === 'relaxed' && !relaxedFile) throw new VggcError(`${manifestUrl.href}: this model has no relaxed-SIMD build (it was compiled with --kernels ${manifest.kernels})`);
-  if (choice === 'relaxed' && !supportsRelaxedSimd()) throw new VggcError('loadModel: this browser does not support relaxed SIMD');
-  const useRelaxed = relaxedFile !== undefined && (choice === 'relaxed' || (choice === 'auto' && supportsRelaxedSimd()));
-  const wasmUrl = new URL(useRelaxed ? relaxedFile : manifest.wasm.file, base);
+  const chosen = chooseBuild(manifest, opts.build ?? 'auto', manifestUrl.href, 'browser does not support relaxed SIMD');
+  const wasmUrl = new URL(chosen.file, base);
   const weightsUrl = new URL(manifest.weights.file, base);
 
   const module = await compileWasm(wasmUrl, opts.fetchInit);
@@ -133,11 +129,7 @@ async function instantiate(base: URL, manifest: Manifest, opts: BrowserLoadOptio
       headerFilled += take;
       rest = value.subarray(take);
     }
-    const { payloadBytes, sha256 } = parseWeightsHeader(header.subarray(0, headerFilled), weightsUrl.href);
-    if (sha256 !== manifest.weights.sha256) {
-      throw new VggcError(`${weightsUrl.href}: belongs to a different compile than ${manifestUrl.href} (weights hash ${sha256.slice(0, 12)}…, expected ${manifest.weights.sha256.slice(0, 12)}…)`);
-    }
-    if (payloadBytes !== manifest.weights.payloadBytes) throw new VggcError(`${weightsUrl.href}: holds ${payloadBytes} bytes of weights, model.json expects ${manifest.weights.payloadBytes}`);
+    const payloadBytes = checkWeightsHeader(header.subarray(0, headerFilled), weightsUrl.href, manifest, manifestUrl.href);
     const length = res.headers.get('Content-Length');
     if (length !== null && !res.headers.get('Content-Encoding') && Number(length) !== WEIGHTS_HEADER_BYTES + payloadBytes) {
       throw new VggcError(`${weightsUrl.href}: is ${length} bytes, expected ${WEIGHTS_HEADER_BYTES + payloadBytes} (truncated or padded)`);
@@ -145,7 +137,7 @@ async function instantiate(base: URL, manifest: Manifest, opts: BrowserLoadOptio
     return await createInstance(
       manifest,
       module,
-      useRelaxed ? 'relaxed' : 'deterministic',
+      chosen.build,
       async (memory) => {
         // The memory never grows (initial = maximum), so one view stays valid.
         const dest = new Uint8Array(memory.buffer, manifest.memory.weightsBase, payloadBytes);

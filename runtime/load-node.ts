@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import { VggcError } from './errors.js';
 import { checkManifest } from './manifest-check.js';
 import { checkWasmMatchesManifest, createInstance, resolveThreads, warmUp, wrapInstance, type ModelInstance, type VggcModel } from './model.js';
-import { parseWeightsHeader, WEIGHTS_HEADER_BYTES } from './weights-file.js';
+import { checkWeightsHeader, WEIGHTS_HEADER_BYTES } from './weights-file.js';
 import { WorkerPool } from './threads-node.js';
-import { supportsRelaxedSimd, type BuildChoice } from './features.js';
+import { chooseBuild, type BuildChoice } from './features.js';
 import { availableParallelism } from 'node:os';
 import v8 from 'node:v8';
 import { createHash } from 'node:crypto';
@@ -49,19 +49,14 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Vg
 export async function loadInstance(dir: string, opts: LoadOptions = {}): Promise<ModelInstance> {
   const manifestPath = join(dir, 'model.json');
   const manifest = checkManifest(readJson(manifestPath), manifestPath);
-  const relaxedFile = manifest.wasm.relaxed?.file;
-  const choice = opts.build ?? 'auto';
-  if (choice === 'relaxed' && !relaxedFile) throw new VggcError(`${manifestPath}: this model has no relaxed-SIMD build (it was compiled with --kernels ${manifest.kernels})`);
-  if (choice === 'relaxed' && !supportsRelaxedSimd()) throw new VggcError('loadModel: this JavaScript engine does not support relaxed SIMD (Node 20 needs --experimental-wasm-relaxed-simd)');
-  const useRelaxed = relaxedFile !== undefined && (choice === 'relaxed' || (choice === 'auto' && supportsRelaxedSimd()));
-  const wasmPath = join(dir, useRelaxed ? relaxedFile : manifest.wasm.file);
+  const chosen = chooseBuild(manifest, opts.build ?? 'auto', manifestPath, 'JavaScript engine does not support relaxed SIMD (Node 20 needs --experimental-wasm-relaxed-simd)');
+  const wasmPath = join(dir, chosen.file);
   const weightsPath = join(dir, manifest.weights.file);
 
   let module: WebAssembly.Module;
   const wasmBytes = readBytes(wasmPath);
   // Tens of KB: hashing it is cheap and catches a damaged or swapped model.wasm before it runs.
-  const expectedSha = useRelaxed ? manifest.wasm.relaxed?.sha256 : manifest.wasm.sha256;
-  if (createHash('sha256').update(wasmBytes).digest('hex') !== expectedSha) {
+  if (createHash('sha256').update(wasmBytes).digest('hex') !== chosen.sha256) {
     throw new VggcError(`${wasmPath}: does not match the SHA-256 that ${manifestPath} records (damaged, or from another compile)`);
   }
   try {
@@ -77,15 +72,13 @@ export async function loadInstance(dir: string, opts: LoadOptions = {}): Promise
   try {
     const header = new Uint8Array(WEIGHTS_HEADER_BYTES);
     const got = readSync(fd, header, 0, WEIGHTS_HEADER_BYTES, 0);
-    const { payloadBytes, sha256 } = parseWeightsHeader(header.subarray(0, got), weightsPath);
-    if (sha256 !== manifest.weights.sha256) throw new VggcError(`${weightsPath}: belongs to a different compile than ${manifestPath} (weights hash ${sha256.slice(0, 12)}…, expected ${manifest.weights.sha256.slice(0, 12)}…)`);
-    if (payloadBytes !== manifest.weights.payloadBytes) throw new VggcError(`${weightsPath}: holds ${payloadBytes} bytes of weights, model.json expects ${manifest.weights.payloadBytes}`);
+    const payloadBytes = checkWeightsHeader(header.subarray(0, got), weightsPath, manifest, manifestPath);
     const size = fstatSync(fd).size;
     if (size !== WEIGHTS_HEADER_BYTES + payloadBytes) throw new VggcError(`${weightsPath}: is ${size} bytes, expected ${WEIGHTS_HEADER_BYTES + payloadBytes} (truncated or padded)`);
     return await createInstance(
       manifest,
       module,
-      useRelaxed ? 'relaxed' : 'deterministic',
+      chosen.build,
       (memory) => {
         const base = manifest.memory.weightsBase;
         for (let done = 0; done < payloadBytes; ) {

@@ -14,6 +14,19 @@ export interface WeightsHeader {
   readonly sha256: string;
 }
 
+/**
+ * The header of `file` checked against the manifest: the same compile (hash) and the payload size
+ * model.json expects. Returns the payload size.
+ */
+export function checkWeightsHeader(header: Uint8Array, file: string, manifest: { weights: { sha256: string; payloadBytes: number } }, manifestLabel: string): number {
+  const { payloadBytes, sha256 } = parseWeightsHeader(header, file);
+  if (sha256 !== manifest.weights.sha256) {
+    throw new VggcError(`${file}: belongs to a different compile than ${manifestLabel} (weights hash ${sha256.slice(0, 12)}…, expected ${manifest.weights.sha256.slice(0, 12)}…)`);
+  }
+  if (payloadBytes !== manifest.weights.payloadBytes) throw new VggcError(`${file}: holds ${payloadBytes} bytes of weights, model.json expects ${manifest.weights.payloadBytes}`);
+  return payloadBytes;
+}
+
 export function parseWeightsHeader(header: Uint8Array, file: string): WeightsHeader {
   if (header.length < WEIGHTS_HEADER_BYTES) throw new VggcError(`${file}: too short for a weights file (${header.length} bytes)`);
   const magic = new TextDecoder('latin1').decode(header.subarray(0, 8));
