@@ -15,8 +15,8 @@ import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { ROOT } from './common.mjs';
 
-const ROOT = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
 const CHROMIUM = process.env.VGGC_CHROMIUM ?? '/usr/lib/chromium/chromium';
 // The flags ANCHORS.md gives for Debian's chromium in this sandbox (same as test/browser/browser-env.ts).
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];

@@ -12,6 +12,7 @@
 import { readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { median } from './common.mjs';
 
 const [tiles, ci, cop] = (process.argv.length > 2 ? process.argv.slice(2, 5) : ['52', '512', '512']).map(Number);
 const ROWS = 4; // tiles per register tile (WINOGRAD_GEMM_ROWS)
@@ -62,7 +63,8 @@ try {
     new Float32Array(memory.buffer).forEach((_, i, a) => (a[i] = (i % 7) * 0.1));
     const run = /** @type {() => void} */ (instance.exports.run);
     for (let i = 0; i < 3; i++) run();
-    const ms = range(9).map(() => { const t = performance.now(); run(); return performance.now() - t; }).sort((a, b) => a - b)[4];
+    const times = range(9).map(() => { const t = performance.now(); run(); return performance.now() - t; });
+    const ms = median(times);
     console.log(`tiles ${tiles}, Cin ${ci}, Cout ${cop}, unroll ×${unroll}: ${ms.toFixed(2)} ms, ${((2 * tilesPadded * XI * ci * cop) / ms / 1e6).toFixed(1)} GFLOP/s`);
   }
 } finally {

@@ -5,15 +5,14 @@
  */
 import { readdirSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../compiler/config/parse.js';
 import { buildGraph } from '../../compiler/graph/graph.js';
 import { readNpy } from '../../runtime/npy.js';
 import { readSafetensors } from './safetensors.js';
 import { notebookKeyMap, tfjsForward } from './tfjs-vgg.js';
+import { expectParity, GOLDEN } from '../helpers.js';
 
-const GOLDEN = fileURLToPath(new URL('../golden/', import.meta.url));
 const goldens = readdirSync(GOLDEN).filter((d) => existsSync(join(GOLDEN, d, 'config.json')));
 
 describe.each(goldens)('golden %s', (name) => {
@@ -38,14 +37,8 @@ describe.each(goldens)('golden %s', (name) => {
     const n = input.shape[0];
     expect(expected.shape).toEqual([n, config.numClasses]);
     const actual = await tfjsForward(config, weights, input.data, n);
-    let maxY = 0;
-    let maxDiff = 0;
-    expected.data.forEach((y, i) => {
-      maxY = Math.max(maxY, Math.abs(y));
-      maxDiff = Math.max(maxDiff, Math.abs(actual[i] - y));
-    });
     expect(actual.length).toBe(expected.data.length);
-    expect(maxY).toBeGreaterThan(0);
-    expect(maxDiff).toBeLessThanOrEqual(1e-4 * maxY);
+    expect(Math.max(...expected.data.map(Math.abs))).toBeGreaterThan(0);
+    expectParity(actual, expected.data, config.numClasses);
   });
 });
