@@ -11,14 +11,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { onnx as OnnxTypes } from 'onnx-proto';
 import { VggcError } from '../errors.js';
-import { f16ToF32Table } from '../weights/half.js';
+import { decodeFloats, f16ToF32Table, type FloatStorage } from '../weights/half.js';
 
 /** TensorProto.DataType values vggc converts to float32, with their byte sizes. */
-const FLOAT_TYPES: Record<number, { name: string; bytes: number }> = {
-  1: { name: 'FLOAT', bytes: 4 },
-  10: { name: 'FLOAT16', bytes: 2 },
-  11: { name: 'DOUBLE', bytes: 8 },
-  16: { name: 'BFLOAT16', bytes: 2 },
+const FLOAT_TYPES: Record<number, { name: string; bytes: number; storage: FloatStorage }> = {
+  1: { name: 'FLOAT', bytes: 4, storage: 'F32' },
+  10: { name: 'FLOAT16', bytes: 2, storage: 'F16' },
+  11: { name: 'DOUBLE', bytes: 8, storage: 'F64' },
+  16: { name: 'BFLOAT16', bytes: 2, storage: 'BF16' },
 };
 const TYPE_NAMES: Record<number, string> = {
   0: 'UNDEFINED', 1: 'FLOAT', 2: 'UINT8', 3: 'INT8', 4: 'UINT16', 5: 'INT16', 6: 'INT32', 7: 'INT64', 8: 'STRING', 9: 'BOOL',
@@ -180,22 +180,6 @@ export function readElements(t: FloatTensor, start: number, count: number, files
   const raw = t.dataType === 1 ? new Uint8Array(out.buffer) : new Uint8Array(count * size);
   if (s.kind === 'bytes') raw.set(s.bytes.subarray(start * size, (start + count) * size));
   else files.read(s.file, raw, s.offset + start * size, t.label);
-  switch (t.dataType) {
-    case 10: {
-      const table = f16ToF32Table();
-      const src = new Uint16Array(raw.buffer, 0, count);
-      for (let i = 0; i < count; i++) out[i] = table[src[i]];
-      break;
-    }
-    case 16: {
-      const src = new Uint16Array(raw.buffer, 0, count);
-      const bits = new Uint32Array(out.buffer);
-      for (let i = 0; i < count; i++) bits[i] = src[i] << 16;
-      break;
-    }
-    case 11:
-      out.set(new Float64Array(raw.buffer, 0, count));
-      break;
-  }
+  decodeFloats(raw, FLOAT_TYPES[t.dataType].storage, out);
   return out;
 }

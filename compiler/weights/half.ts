@@ -65,3 +65,39 @@ export function f32ToBf16Bits(v: number): number {
   if ((x & 0x7f800000) === 0x7f800000 && x & 0x7fffff) return (x >>> 16) | 0x40; // keep NaN a NaN
   return ((x + 0x7fff + ((x >>> 16) & 1)) / 65536) & 0xffff; // division: x + … may exceed 2^32 - 1
 }
+
+/** The float storage types weight files use (safetensors names; ONNX maps its data types onto them). */
+export type FloatStorage = 'F32' | 'F16' | 'BF16' | 'F64';
+
+/**
+ * `out.length` little-endian elements of `dtype` from `raw` (its bytes start at offset 0 of an
+ * aligned buffer) into `out` as float32. For F32 the caller reads straight into out's own bytes, so
+ * there is nothing left to do; F64 values beyond float32's range become ±Inf (for the non-finite check).
+ */
+export function decodeFloats(raw: Uint8Array, dtype: FloatStorage, out: Float32Array): void {
+  const count = out.length;
+  switch (dtype) {
+    case 'F32':
+      if (raw.buffer !== out.buffer) out.set(new Float32Array(raw.buffer, raw.byteOffset, count));
+      return;
+    case 'F16': {
+      const table = f16ToF32Table();
+      const src = new Uint16Array(raw.buffer, raw.byteOffset, count);
+      for (let i = 0; i < count; i++) out[i] = table[src[i]];
+      return;
+    }
+    case 'BF16': {
+      // bfloat16 is the top half of a float32: shift the bits into place.
+      const src = new Uint16Array(raw.buffer, raw.byteOffset, count);
+      const bits = new Uint32Array(out.buffer, out.byteOffset, count);
+      for (let i = 0; i < count; i++) bits[i] = src[i] << 16;
+      return;
+    }
+    case 'F64':
+      out.set(new Float64Array(raw.buffer, raw.byteOffset, count));
+      return;
+  }
+}
+
+/** Bytes per element of each storage type. */
+export const FLOAT_STORAGE_BYTES: Record<FloatStorage, number> = { F32: 4, F16: 2, BF16: 2, F64: 8 };

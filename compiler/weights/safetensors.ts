@@ -11,14 +11,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { VggcError } from '../errors.js';
 import type { ParamTensor } from '../graph/graph.js';
-import { f16ToF32Table } from './half.js';
+import { decodeFloats, FLOAT_STORAGE_BYTES, type FloatStorage } from './half.js';
 import type { WeightSource } from './source.js';
 
 /** The safetensors reference implementation refuses headers above this size; so do we. */
 export const MAX_HEADER_BYTES = 100_000_000;
 
 /** Bytes per element of the dtypes vggc converts to float32. */
-const READABLE: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8 };
+const READABLE: Record<string, number> = FLOAT_STORAGE_BYTES;
 /** The rest of the safetensors dtypes: recognised only to give a better message. */
 const OTHER_DTYPES = new Set([
   'BOOL', 'U8', 'I8', 'U16', 'I16', 'U32', 'I32', 'U64', 'I64',
@@ -207,33 +207,10 @@ function makeSource(
 /** Reads `count` elements of `e.dtype` at file position `pos`, as float32. */
 function convert(fd: number, e: Entry, pos: number, count: number, fail: (m: string) => never): Float32Array {
   const out = new Float32Array(count);
-  const bytesOf = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-  switch (e.dtype) {
-    case 'F32':
-      readFully(fd, bytesOf(out), pos, fail); // straight into the result: no copy
-      break;
-    case 'F16': {
-      const src = new Uint16Array(count);
-      readFully(fd, bytesOf(src), pos, fail);
-      const table = f16ToF32Table();
-      for (let i = 0; i < count; i++) out[i] = table[src[i]];
-      break;
-    }
-    case 'BF16': {
-      // bfloat16 is the top half of a float32: shift the bits into place.
-      const src = new Uint16Array(count);
-      readFully(fd, bytesOf(src), pos, fail);
-      const bits = new Uint32Array(out.buffer);
-      for (let i = 0; i < count; i++) bits[i] = src[i] << 16;
-      break;
-    }
-    case 'F64': {
-      const src = new Float64Array(count);
-      readFully(fd, bytesOf(src), pos, fail);
-      out.set(src); // rounds to float32; values beyond its range become ±Inf and fail checkFinite
-      break;
-    }
-  }
+  // F32 goes straight into the result: no copy.
+  const raw = e.dtype === 'F32' ? new Uint8Array(out.buffer) : new Uint8Array(count * READABLE[e.dtype]);
+  readFully(fd, raw, pos, fail);
+  decodeFloats(raw, e.dtype as FloatStorage, out);
   return out;
 }
 
