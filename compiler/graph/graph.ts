@@ -72,7 +72,8 @@ export type Op = Conv3x3Op | BatchNormOp | ReluOp | MaxPoolOp | AdaptiveAvgPoolO
 /** How torchvision initialises a parameter (used for seeded random weights). */
 export type ParamInit = 'kaiming-normal-fan-out-relu' | 'normal-0.01' | 'zeros' | 'ones';
 
-const BATCHNORM_EPS = 1e-5;
+/** torch.nn.BatchNorm2d's default ε, the one vggc folds with (the ONNX importer refuses others). */
+export const BATCHNORM_EPS = 1e-5;
 
 export interface ParamTensor {
   /** torchvision's state_dict key, e.g. `features.3.weight`, `classifier.6.bias`. */
