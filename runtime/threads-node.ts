@@ -29,12 +29,8 @@ export class WorkerPool implements StepExecutor {
   private failure: string | null = null;
   private shuttingDown = false;
 
-  get threads(): number {
-    return this.size;
-  }
-
-  private constructor(readonly size: number) {
-    this.control = new Int32Array(new SharedArrayBuffer(controlInts(size) * 4));
+  private constructor(readonly threads: number) {
+    this.control = new Int32Array(new SharedArrayBuffer(controlInts(threads) * 4));
   }
 
   /** Starts `size - 1` workers (the calling thread is worker 0) on `module` and `memory`. */
@@ -78,7 +74,7 @@ export class WorkerPool implements StepExecutor {
    */
   run(step: number, items: number, own: (start: number, end: number) => void): void | Promise<void> {
     if (this.failure) throw new VggcError(`the thread pool is broken: ${this.failure}`);
-    const ownEnd = postStep(this.control, this.size, step, items);
+    const ownEnd = postStep(this.control, this.threads, step, items);
     if (ownEnd > 0) own(0, ownEnd);
     // Poll briefly (workers usually finish within a fraction of a step), then wait.
     if (pollHelpers(this.control)) return this.checkStep(step);
