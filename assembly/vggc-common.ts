@@ -5,7 +5,7 @@
 
 /**
  * ReLU on four lanes. `pmax(x, 0)` = `x < 0 ? 0 : x`: one instruction, keeps NaN like PyTorch's
- * ReLU, and about 4× faster on x86 than `f32x4.max`, which must order NaNs (ANCHORS.md).
+ * ReLU, and about 4× faster on x86 than `f32x4.max`, which must order NaNs (docs/performance.md).
  */
 // @ts-ignore: decorator
 @inline export function relu4(v: v128): v128 {

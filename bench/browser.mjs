@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { ROOT } from './common.mjs';
 
 const CHROMIUM = process.env.VGGC_CHROMIUM ?? '/usr/lib/chromium/chromium';
-// The flags ANCHORS.md gives for Debian's chromium in this sandbox (same as test/browser/browser-env.ts).
+// The flags headless Debian chromium needs here (docs/performance.md, "Browsers"; same as test/browser/browser-env.ts).
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '7' } } });

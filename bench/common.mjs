@@ -19,12 +19,8 @@ export async function importDist(rel) {
   return import(path);
 }
 
-/** Median of a non-empty list. */
-export function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
+/** Median of a non-empty list: the runtime's own (runtime/profile-node.ts), which `vggc bench` reports too. */
+export const { median } = await importDist('runtime/profile-node.js');
 
 /**
  * The benchmark input: `n` images N×C×H×W, deterministic pseudo-random values in [-2, 2) (roughly a

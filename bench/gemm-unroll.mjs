@@ -1,8 +1,9 @@
 // @ts-check
 /**
- * Microbenchmark behind WINOGRAD_GEMM_UNROLL / CONV_UNROLL (compiler/schedule/schedule.ts): the
- * Winograd GEMM loop of one layer (36 frequencies × output-channel blocks × 4-tile row groups, the
- * same 4×8 f32x4 register tile the generator emits) with the reduction unrolled 1, 2 and 4 times.
+ * Microbenchmark behind the decision not to unroll the register tile's reduction
+ * (compiler/codegen/kernels/simd.ts, docs/performance.md): the Winograd GEMM loop of one layer
+ * (36 frequencies × output-channel blocks × 4-tile row groups, the same 4×8 f32x4 register tile the
+ * generator emits) with the reduction unrolled 1, 2 and 4 times.
  *
  *   node --no-liftoff bench/gemm-unroll.mjs [tiles ci cop]     (default 52 512 512: VGG-11's conv4_2)
  *

@@ -198,7 +198,7 @@ async function main() {
     for (const v of opts.engines.includes('vggc') ? (single.length ? single : VGGC_VARIANTS.slice(0, 1)) : []) {
       if (seen.has(vggcDirs.get(v.label))) continue;
       seen.add(vggcDirs.get(v.label));
-      console.log(`\nper-layer breakdown: ${model}, ${v.label}, 1 image, median of ${opts.layerRuns} (ceiling ${CEILING_GFLOPS} GFLOP/s = single-thread f32x4 6×8 micro-kernel, ANCHORS.md)`);
+      console.log(`\nper-layer breakdown: ${model}, ${v.label}, 1 image, median of ${opts.layerRuns} (ceiling ${CEILING_GFLOPS} GFLOP/s = single-thread f32x4 4×8 register tile, docs/performance.md)`);
       const spec = { engine: 'layers', label: v.label, model, configPath, batch: 1, seed: opts.seed, warmup: Math.max(1, opts.warmup), dir: vggcDirs.get(v.label), loadOptions: v.loadOptions, runs: opts.layerRuns, nodeArgs: v.nodeArgs ?? [] };
       const child = new Child(spec);
       const msg = await child.next();

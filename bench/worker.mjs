@@ -89,7 +89,7 @@ async function tfjsEngine(spec, backend) {
   await tf.ready();
   let loadMs = performance.now() - tLoad0;
 
-  const { readConfigFile } = await importDist('compiler/config/parse.js');
+  const { readConfigFile } = await importDist('compiler/frontend/config/parse.js');
   const { buildGraph } = await importDist('compiler/graph/graph.js');
   const { seededRandomWeights } = await importDist('compiler/weights/random.js');
   const config = readConfigFile(spec.configPath);
@@ -224,7 +224,7 @@ async function ortEngine(spec, flavour) {
   const options = flavour === 'web' ? { executionProviders: ['wasm'], graphOptimizationLevel: 'all' } : { executionProviders: ['cpu'], graphOptimizationLevel: 'all', intraOpNumThreads: threads, interOpNumThreads: 1 };
   const session = await ort.InferenceSession.create(model, options);
   const loadMs = performance.now() - t0;
-  const { readConfigFile } = await importDist('compiler/config/parse.js');
+  const { readConfigFile } = await importDist('compiler/frontend/config/parse.js');
   const config = readConfigFile(spec.configPath);
   const [h, w] = config.inputSize;
   const c = config.blocks[0][0];

@@ -5,16 +5,16 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { isVggcError, VggcError } from './errors.js';
 import { compileModel, planFromConfig, type ProgressEvent } from './pipeline.js';
-import { readModelInput } from './onnx/index.js';
+import { readModelInput } from './frontend/index.js';
 import { renderSummary } from './summary/summary.js';
 import type { ConvAlgorithmChoice } from './schedule/schedule.js';
 import { WEIGHTS_DTYPES, WEIGHTS_HEADER_BYTES, type WeightsDtype } from './weights/layout.js';
 import { packageVersion } from './paths.js';
-import { loadModel } from '../runtime/load-node.js';
-import { formatProfile, profileLayers } from '../runtime/profile-node.js';
-import type { BuildChoice } from '../runtime/features.js';
+import { loadModel } from '../runtime/load/node.js';
+import { formatProfile, median, profileLayers } from '../runtime/profile-node.js';
+import type { BuildChoice } from '../runtime/load/build.js';
 import { readNpy, writeNpy } from '../runtime/npy.js';
-import { imageToTensor } from '../runtime/image-node.js';
+import { imageToTensor } from '../runtime/images/node.js';
 import { topK, type Prediction } from '../runtime/predict.js';
 
 const program = new Command();
@@ -142,8 +142,7 @@ program
     } finally {
       model.dispose();
     }
-    times.sort((a, b) => a - b);
-    console.log(`${model.manifest.name}: median ${times[times.length >> 1].toFixed(1)} ms per image over ${o.runs} runs (first inference ${first.toFixed(1)} ms), ${model.threads} thread(s), ${model.build} build`);
+    console.log(`${model.manifest.name}: median ${median(times).toFixed(1)} ms per image over ${o.runs} runs (first inference ${first.toFixed(1)} ms), ${model.threads} thread(s), ${model.build} build`);
     const profile = await profileLayers(dir, { runs: o.runs, threads: model.threads, build: o.build });
     for (const line of formatProfile(profile)) console.log(line);
   });
@@ -157,7 +156,7 @@ program
   .action((config: string, o: { kernels: 'wasmsimd' | 'scalar-ref'; weightsDtype: WeightsDtype }) => {
     const parsed = readModelInput(config).config;
     const plans = new Map(WEIGHTS_DTYPES.map((d) => [d, planFromConfig(parsed, config, { variant: o.kernels, weights: d })]));
-    const sizes = Object.fromEntries([...plans].map(([d, plan]) => [d, WEIGHTS_HEADER_BYTES + plan.weightsPayloadBytes]));
+    const sizes = Object.fromEntries([...plans].map(([d, plan]) => [d, WEIGHTS_HEADER_BYTES + plan.weights.payloadBytes]));
     console.log(renderSummary(plans.get(o.weightsDtype)!, sizes));
   });
 

@@ -9,10 +9,11 @@
  * Threads need a cross-origin isolated page (COOP: same-origin, COEP: require-corp); elsewhere the
  * model runs on one thread and says why on the console. Nothing here imports Node built-ins.
  */
-export { loadModel, loadInstance, threadsUnavailableReason, type BrowserLoadOptions } from './load-browser.js';
-export { imageToTensor, pixelsToTensor, grayscale, type ImageInput } from './image-browser.js';
+export { loadModel, loadInstance, threadsUnavailableReason, type BrowserLoadOptions } from './load/browser.js';
+export { imageToTensor, pixelsToTensor, grayscale, type ImageInput } from './images/browser.js';
 export { topK, softmax, type Prediction } from './predict.js';
-export type { VggcModel, ModelInstance } from './model.js';
-export type { Manifest, ManifestStep, Preprocessing } from './manifest.js';
-export { VggcError, isVggcError } from './errors.js';
-export { supportsRelaxedSimd, type BuildChoice } from './features.js';
+export type { VggcModel, BuildName } from './model.js';
+export type { ModelInstance } from './instance.js';
+export type { Manifest, ManifestStep, Preprocessing } from './format/manifest.js';
+export { VggcError, isVggcError } from './format/errors.js';
+export { supportsRelaxedSimd, type BuildChoice } from './load/build.js';

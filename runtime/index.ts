@@ -6,9 +6,9 @@
  *   const logits = await model.infer(input);   // Float32Array, N×C×H×W → N×numClasses
  *   model.dispose();
  */
-export { loadModel, type LoadOptions } from './load-node.js';
-export type { VggcModel } from './model.js';
-export type { Manifest, ManifestStep, Preprocessing } from './manifest.js';
-export { VggcError, isVggcError } from './errors.js';
-export { supportsRelaxedSimd, type BuildChoice } from './features.js';
+export { loadModel, type LoadOptions } from './load/node.js';
+export type { VggcModel, BuildName } from './model.js';
+export type { Manifest, ManifestStep, Preprocessing } from './format/manifest.js';
+export { VggcError, isVggcError } from './format/errors.js';
+export { supportsRelaxedSimd, type BuildChoice } from './load/build.js';
 export { readNpy, writeNpy, type NpyArray } from './npy.js';

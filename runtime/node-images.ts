@@ -1,3 +1,3 @@
 /** Node-only helpers for images: file → input tensor (sharp), logits → named top-K. */
-export { imageToTensor } from './image-node.js';
+export { imageToTensor } from './images/node.js';
 export { topK, softmax, type Prediction } from './predict.js';

@@ -4,7 +4,7 @@
  * rather than a silent conversion, so a golden in the wrong dtype cannot slip through.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { VggcError } from './errors.js';
+import { VggcError } from './format/errors.js';
 
 const MAGIC = '\x93NUMPY';
 

@@ -4,11 +4,15 @@
  * GFLOP/s counts a direct 3×3 convolution's 2·MACs, so for Winograd steps (fewer multiplies) it is an
  * effective rate that can exceed the micro-kernel ceiling.
  */
-import { loadInstance, type LoadOptions } from './load-node.js';
-import { resolveThreads } from './model.js';
-import { WorkerPool } from './threads-node.js';
+import { loadInstance, type LoadOptions } from './load/node.js';
+import { stepRunners } from './steps.js';
+import { WorkerPool } from './threads/node-pool.js';
+import { resolveThreads } from './threads/policy.js';
 
-/** Single-thread f32x4 micro-kernel ceiling measured on this kind of machine (ANCHORS.md: 6×8 tile, unrolled ×2). */
+/**
+ * Single-thread ceiling of the register tile the kernels use (f32x4 4×8, reduction not unrolled),
+ * measured on a 2-vCPU AMD EPYC: docs/performance.md, "Register tiles", with how to re-measure it.
+ */
 export const CEILING_GFLOPS = 56;
 
 export interface LayerTiming {
@@ -29,24 +33,25 @@ export interface LayerProfile {
   readonly build: 'deterministic' | 'relaxed';
 }
 
-const median = (v: number[]): number => {
-  const s = [...v].sort((a, b) => a - b);
+/** The median of a non-empty list (the mean of the two middle values for an even count). */
+export function median(values: readonly number[]): number {
+  const s = [...values].sort((a, b) => a - b);
   return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
+}
 
 export async function profileLayers(dir: string, opts: LoadOptions & { runs?: number; warmup?: number } = {}): Promise<LayerProfile> {
   const { runs = 7, warmup = 2 } = opts;
   const inst = await loadInstance(dir, opts);
   const threads = resolveThreads(opts.threads, 1, inst.manifest, dir);
-  const pool = threads > 1 && inst.manifest.memory.shared ? await WorkerPool.start(inst.module, inst.memory, inst.steps.map((s) => s.info.function), threads) : null;
+  const pool = threads > 1 ? await WorkerPool.start(inst.module, inst.memory, inst.steps.map((s) => s.info.function), threads) : null;
   try {
     const [c, h, w] = inst.manifest.input.shape;
     const input = new Float32Array(inst.memory.buffer, inst.manifest.input.offset, c * h * w);
     for (let i = 0; i < input.length; i++) input[i] = Math.sin(i * 0.01); // any finite, non-trivial image
+    const runners = stepRunners(inst, pool ?? undefined);
     const run = async (i: number): Promise<void> => {
-      const s = inst.steps[i];
-      if (pool) await pool.run(i, s.workItems, (a, b) => s.fn(a, b, 0));
-      else s.fn(0, s.workItems, 0);
+      const waiting = runners[i]();
+      if (waiting) await waiting;
     };
     for (let r = 0; r < warmup; r++) for (let i = 0; i < inst.steps.length; i++) await run(i);
     const times = inst.steps.map(() => [] as number[]);
@@ -82,6 +87,6 @@ export function formatProfile(p: LayerProfile): string[] {
   }
   const g = (2 * macs) / (total * 1e6);
   out.push(line('', 'total (sum of steps)', '', total.toFixed(2), '100%', g.toFixed(1), `${((100 * g) / ceiling).toFixed(0)}%`));
-  out.push(`${p.threads} thread(s), ${p.build} build; medians. GFLOP/s counts a direct convolution's 2·MACs, so Winograd steps show an effective rate; the ceiling is ${CEILING_GFLOPS} GFLOP/s per thread (ANCHORS.md).`);
+  out.push(`${p.threads} thread(s), ${p.build} build; medians. GFLOP/s counts a direct convolution's 2·MACs, so Winograd steps show an effective rate; the ceiling is ${CEILING_GFLOPS} GFLOP/s per thread (docs/performance.md).`);
   return out;
 }

@@ -4,9 +4,9 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { readConfigFile } from '../compiler/config/parse.js';
+import { readConfigFile } from '../compiler/frontend/config/parse.js';
 import { buildGraph } from '../compiler/graph/graph.js';
-import { writeSafetensors, type SafetensorsTensor } from '../compiler/weights/safetensors-write.js';
+import { writeSafetensors, type SafetensorsTensor } from '../compiler/frontend/safetensors/write.js';
 import { readNpy } from '../runtime/npy.js';
 import { expectParity, GOLDEN, ROOT, tempDir } from './helpers.js';
 

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { VggcError } from '../compiler/errors.js';
-import { parseConfig, readConfigFile } from '../compiler/config/parse.js';
+import { parseConfig, readConfigFile } from '../compiler/frontend/config/parse.js';
 import { buildGraph, paramCount } from '../compiler/graph/graph.js';
 import { planFromConfig } from '../compiler/pipeline.js';
 import { ROOT, errorOf } from './helpers.js';
@@ -169,7 +169,7 @@ describe('memory-driven algorithm choice', () => {
     // 121 convolutions of 512→512: 1.06 GiB of direct filters, 4.25 GiB as Winograd F(4×4) filters.
     const config = parseConfig(JSON.stringify({ blocks: [[3, 1, 512], [512, 60, 512], [512, 60, 512]], inputSize: [8, 8], avgPool: null, classifier: [], numClasses: 2 }));
     const plan = planFromConfig(config, 'deep.json');
-    const convs = plan.steps.flatMap((s) => (s.schedule.kind === 'conv' ? [s.schedule.algorithm] : []));
+    const convs = plan.steps.flatMap((s) => (s.kind === 'conv-direct' ? ['direct'] : s.kind === 'conv-winograd' ? ['winograd-f4x4'] : []));
     expect(new Set(convs)).toEqual(new Set(['direct']));
     expect(() => planFromConfig(config, 'deep.json', { conv: 'winograd' })).toThrow(/deep\.json: the model needs 4\.\d\d GiB of wasm memory/);
   });

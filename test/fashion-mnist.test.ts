@@ -17,7 +17,7 @@ import { gunzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { compileModel } from '../compiler/pipeline.js';
 import { loadModel, type VggcModel } from '../runtime/index.js';
-import { imageToTensor } from '../runtime/image-node.js';
+import { imageToTensor } from '../runtime/images/node.js';
 import { readNpy } from '../runtime/npy.js';
 import { argmax, ROOT, tempDir } from './helpers.js';
 
@@ -76,7 +76,7 @@ async function classifyTestSet(m: VggcModel): Promise<TestSetRun> {
   return { predictions, accuracy: correct / n };
 }
 
-const sameShare = (a: Uint8Array, b: ArrayLike<number>): number => a.reduce((k, p, i) => k + (p === Number(b[i]) ? 1 : 0), 0) / a.length;
+const sameShare = (a: Uint8Array, b: ArrayLike<number | string>): number => a.reduce((k, p, i) => k + (p === Number(b[i]) ? 1 : 0), 0) / a.length;
 
 describe.skipIf(!haveData)('the full Fashion-MNIST test set (10,000 images)', () => {
   // The f32 run, shared by the tests below (computed by whichever runs first, so each can run alone).

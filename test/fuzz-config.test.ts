@@ -10,10 +10,10 @@
 // plan, so each target's 10,000 cases take a few seconds.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../compiler/config/parse.js';
-import type { VggConfig } from '../compiler/config/config.js';
+import { parseConfig } from '../compiler/frontend/config/parse.js';
+import type { VggConfig } from '../compiler/frontend/config/config.js';
 import { planFromConfig } from '../compiler/pipeline.js';
-import { VggcError } from '../runtime/errors.js';
+import { VggcError } from '../runtime/format/errors.js';
 
 const FILE = 'fuzz/dir/net.json';
 const RUNS = 10_000;

@@ -19,11 +19,13 @@ import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadModel } from '../runtime/load-node.js';
-import { checkManifest } from '../runtime/manifest-check.js';
-import { checkWasmMatchesManifest, createInstance, wrapInstance } from '../runtime/model.js';
-import type { Manifest } from '../runtime/manifest.js';
-import { VggcError } from '../runtime/errors.js';
+import { loadModel } from '../runtime/load/node.js';
+import { checkManifest } from '../runtime/format/manifest-check.js';
+import { checkWasmMatchesManifest } from '../runtime/format/wasm-tag.js';
+import { createInstance } from '../runtime/instance.js';
+import { wrapInstance } from '../runtime/infer.js';
+import type { Manifest } from '../runtime/format/manifest.js';
+import { VggcError } from '../runtime/format/errors.js';
 import { compileGolden, rejection, tempDir } from './helpers.js';
 
 const MANIFEST_RUNS = 10_000;
@@ -43,7 +45,7 @@ beforeAll(async () => {
   manifest = JSON.parse(manifestText);
   wasmBytes = readFileSync(join(dir, 'model.wasm'));
   weightsBytes = readFileSync(join(dir, 'weights.bin'));
-  module = await WebAssembly.compile(wasmBytes);
+  module = await WebAssembly.compile(new Uint8Array(wasmBytes));
 });
 
 /** Anything but a one-line VggcError naming the model folder (or the input) is a bug. */
@@ -150,7 +152,7 @@ const focused = fc.record({
   edit,
 });
 
-function mutateFocused(base: Json, f: { path: (string | number)[]; edit: Edit }): Json {
+function mutateFocused(base: Json, f: { path: readonly (string | number)[]; edit: Edit }): Json {
   const m = structuredClone(base) as Record<string, Json>;
   let parent: Record<string | number, Json> = m;
   for (const k of f.path.slice(0, -1)) parent = parent[k] as Record<string | number, Json>;

@@ -10,8 +10,8 @@ import onnxProto from 'onnx-proto';
 import type { onnx as OnnxTypes } from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
 import { buildGraph } from '../compiler/graph/graph.js';
-import { importOnnx } from '../compiler/onnx/import.js';
-import { VggcError } from '../runtime/errors.js';
+import { importOnnx } from '../compiler/frontend/onnx/import.js';
+import { VggcError } from '../runtime/format/errors.js';
 import { tempDir } from './helpers.js';
 import { tinyModel } from './onnx-tiny.js';
 

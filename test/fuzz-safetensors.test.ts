@@ -13,9 +13,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openSafetensors } from '../compiler/weights/safetensors.js';
+import { openSafetensors } from '../compiler/frontend/safetensors/read.js';
 import { f32ToBf16Bits, f32ToF16Bits } from '../compiler/weights/half.js';
-import { VggcError } from '../runtime/errors.js';
+import { VggcError } from '../runtime/format/errors.js';
 import { TOY_PARAMS } from './helpers.js';
 
 const RUNS = 10_000;

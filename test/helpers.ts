@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect } from 'vitest';
-import { VggcError } from '../runtime/errors.js';
+import { VggcError } from '../runtime/format/errors.js';
 import type { ParamTensor } from '../compiler/graph/graph.js';
 import { compileModel, type CompileOptions } from '../compiler/pipeline.js';
 import type { KernelVariant } from '../compiler/schedule/schedule.js';

@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { compileModel } from '../compiler/pipeline.js';
-import { loadModel } from '../runtime/load-node.js';
+import { loadModel } from '../runtime/load/node.js';
 import { GOLDEN, tempDir } from './helpers.js';
 
 const tmp = tempDir('vggc-hostile-names-');

@@ -9,10 +9,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadInstance, loadModel } from '../runtime/load-node.js';
-import { WorkerPool } from '../runtime/threads-node.js';
-import { wrapInstance } from '../runtime/model.js';
-import { VggcError } from '../runtime/errors.js';
+import { loadInstance, loadModel } from '../runtime/load/node.js';
+import { WorkerPool } from '../runtime/threads/node-pool.js';
+import { wrapInstance } from '../runtime/infer.js';
+import { VggcError } from '../runtime/format/errors.js';
 import { compileGolden, ROOT, tempDir } from './helpers.js';
 
 const tmp = tempDir('vggc-hostile-rt-');
@@ -162,8 +162,8 @@ describe('a worker of the pool that dies', () => {
     const script = join(tmp, 'worker-dies-mid-step.mjs');
     writeFileSync(
       script,
-      `import { loadInstance } from ${JSON.stringify(join(ROOT, 'dist/runtime/load-node.js'))};
-import { WorkerPool } from ${JSON.stringify(join(ROOT, 'dist/runtime/threads-node.js'))};
+      `import { loadInstance } from ${JSON.stringify(join(ROOT, 'dist/runtime/load/node.js'))};
+import { WorkerPool } from ${JSON.stringify(join(ROOT, 'dist/runtime/threads/node-pool.js'))};
 const inst = await loadInstance(process.argv[2], { build: 'deterministic' });
 const pool = await WorkerPool.start(inst.module, inst.memory, inst.steps.map((s) => s.info.function), 2);
 const step = inst.steps[1];
@@ -173,7 +173,7 @@ catch (e) { console.log(e.constructor.name + ' ' + e.message); }
 process.exit(0);
 `,
     );
-    expect(existsSync(join(ROOT, 'dist/runtime/threads-node.js'))).toBe(true);
+    expect(existsSync(join(ROOT, 'dist/runtime/threads/node-pool.js'))).toBe(true);
     const r = spawnSync(process.execPath, [script, dir], { encoding: 'utf8', timeout: 10_000 });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^VggcError the thread pool is broken: worker 1 (exited|crashed)/);
@@ -186,7 +186,7 @@ describe('20 load + infer + dispose cycles in one process (threads: 2)', () => {
     writeFileSync(
       script,
       `import { readdirSync } from 'node:fs';
-import { loadModel } from ${JSON.stringify(join(ROOT, 'dist/runtime/load-node.js'))};
+import { loadModel } from ${JSON.stringify(join(ROOT, 'dist/runtime/load/node.js'))};
 const dir = process.argv[2];
 const tasks = () => readdirSync('/proc/self/task').length;
 const settle = async () => { for (let i = 0; i < 5; i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 20)); } };

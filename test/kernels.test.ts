@@ -10,13 +10,13 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compileModel } from '../compiler/pipeline.js';
-import { loadInstance } from '../runtime/load-node.js';
-import type { ModelInstance } from '../runtime/model.js';
-import type { StepTensor } from '../runtime/manifest.js';
+import { loadInstance } from '../runtime/load/node.js';
+import type { ModelInstance } from '../runtime/instance.js';
+import type { StepTensor } from '../runtime/format/manifest.js';
 import { tempDir } from './helpers.js';
-import { readConfigFile } from '../compiler/config/parse.js';
+import { readConfigFile } from '../compiler/frontend/config/parse.js';
 import { buildGraph } from '../compiler/graph/graph.js';
-import { writeSafetensors } from '../compiler/weights/safetensors-write.js';
+import { writeSafetensors } from '../compiler/frontend/safetensors/write.js';
 
 const work = tempDir();
 
@@ -98,8 +98,8 @@ function compareSteps(simd: ModelInstance, ref: ModelInstance, bound: number): v
   for (let i = 0; i < simd.steps.length; i++) {
     const a = simd.steps[i];
     const b = ref.steps[i];
-    a.fn(0, a.workItems);
-    b.fn(0, b.workItems);
+    a.fn(0, a.workItems, 0);
+    b.fn(0, b.workItems, 0);
     const got = interior(simd.memory, a.info.output);
     const want = interior(ref.memory, b.info.output);
     let maxDiff = 0;
@@ -127,7 +127,7 @@ function compareClassifierBatch(simd: ModelInstance, ref: ModelInstance, images:
     new Int32Array(inst.memory.buffer, inst.manifest.memory.params, 2).set([0, images]);
     const x = new Float32Array(inst.memory.buffer, input.offset, images * input.imageStride!);
     for (let n = 0; n < images; n++) for (let i = 0; i < input.shape[0]; i++) x[n * input.imageStride! + i] = Math.sin(1 + n * 31 + i * 0.37);
-    for (const s of inst.steps.slice(first)) s.fn(0, s.workItems);
+    for (const s of inst.steps.slice(first)) s.fn(0, s.workItems, 0);
     const out = inst.steps.at(-1)!.info.output;
     return Array.from({ length: images }, (_, n) => new Float32Array(inst.memory.buffer, out.offset + n * out.imageStride! * 4, out.shape[0]).slice());
   };
@@ -200,7 +200,7 @@ describe.each(['f16', 'int8'] as const)('--weights-dtype %s', (dtype) => {
     const ref = await loadInstance(dirs.ref);
     fillInput(simd, 3);
     fillInput(ref, 3);
-    for (const inst of [simd, ref]) for (const s of inst.steps) s.fn(0, s.workItems);
+    for (const inst of [simd, ref]) for (const s of inst.steps) s.fn(0, s.workItems, 0);
     const got = interior(simd.memory, simd.steps.at(-1)!.info.output);
     const want = interior(ref.memory, ref.steps.at(-1)!.info.output);
     for (let o = 0; o < want.length; o++) {
@@ -223,11 +223,11 @@ describe('work ranges', () => {
     fillInput(pieces, 5);
     for (let i = 0; i < whole.steps.length; i++) {
       const s = whole.steps[i];
-      s.fn(0, s.workItems);
+      s.fn(0, s.workItems, 0);
       const p = pieces.steps[i];
       // Uneven pieces, last first, to catch any dependence on call order.
       const cuts = [0, 1, Math.floor(p.workItems / 2), p.workItems].filter((v, k, arr) => k === 0 || v > arr[k - 1]);
-      for (let k = cuts.length - 2; k >= 0; k--) p.fn(cuts[k], cuts[k + 1]);
+      for (let k = cuts.length - 2; k >= 0; k--) p.fn(cuts[k], cuts[k + 1], 0);
       expect(interior(pieces.memory, p.info.output)).toEqual(interior(whole.memory, s.info.output));
     }
   });

@@ -11,7 +11,7 @@ import onnxProto from 'onnx-proto';
 import type { onnx as OnnxTypes } from 'onnx-proto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { compileModel } from '../compiler/pipeline.js';
-import { importOnnx } from '../compiler/onnx/import.js';
+import { importOnnx } from '../compiler/frontend/onnx/import.js';
 import { loadModel } from '../runtime/index.js';
 import { readNpy } from '../runtime/npy.js';
 import { compareLogits, expectParity, ROOT, tempDir } from './helpers.js';

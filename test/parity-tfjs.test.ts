@@ -6,7 +6,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'vitest';
-import { parseConfig } from '../compiler/config/parse.js';
+import { parseConfig } from '../compiler/frontend/config/parse.js';
 import { buildGraph } from '../compiler/graph/graph.js';
 import { compileModel } from '../compiler/pipeline.js';
 import { seededRandomWeights } from '../compiler/weights/random.js';

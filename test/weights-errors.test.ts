@@ -8,8 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { VggcError } from '../compiler/errors.js';
 import type { ParamTensor } from '../compiler/graph/graph.js';
-import { openSafetensors } from '../compiler/weights/safetensors.js';
-import { type SafetensorsTensor, writeSafetensors } from '../compiler/weights/safetensors-write.js';
+import { openSafetensors } from '../compiler/frontend/safetensors/read.js';
+import { type SafetensorsTensor, writeSafetensors } from '../compiler/frontend/safetensors/write.js';
 import { errorOf, TOY_PARAMS } from './helpers.js';
 
 const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures/bad/weights');

@@ -10,8 +10,8 @@ import { type PackedTensor, packedByteLength, type WeightLayout } from '../compi
 import { packWeights } from '../compiler/weights/pack.js';
 import { int8Scale, quantizeInt8, roundHalfEven } from '../compiler/weights/quantize.js';
 import { seededRandomWeights } from '../compiler/weights/random.js';
-import { openSafetensors } from '../compiler/weights/safetensors.js';
-import { writeSafetensors } from '../compiler/weights/safetensors-write.js';
+import { openSafetensors } from '../compiler/frontend/safetensors/read.js';
+import { writeSafetensors } from '../compiler/frontend/safetensors/write.js';
 import type { WeightSource } from '../compiler/weights/source.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vggc-weights-'));
@@ -228,10 +228,13 @@ describe('packWeights', () => {
     },
     close() {},
   };
+  const CONV: WeightLayout = { op: 'conv3x3', dtype: 'f32' };
+  const BIAS: WeightLayout = { op: 'bias', dtype: 'f32' };
+  const FC: WeightLayout = { op: 'linear', dtype: 'f32' };
   const plan = (layouts: [ParamTensor, WeightLayout, number][]): PackedTensor[] =>
-    layouts.map(([param, layout, offset]) => ({ param, layout, offset, byteLength: packedByteLength(param, layout) }));
+    layouts.map(([param, layout, offset]) => ({ param, layout, offset, byteLength: packedByteLength(param, layout), address: offset }));
   // conv: 16·5·9·4 = 2880 B; fc: 16·7·4 = 448 B; biases 64 B each.
-  const tensors = plan([[conv, 'conv3x3-oc8', 64], [convBias, 'bias-pad8', 3008], [fc, 'fc-oc8', 3136], [fcBias, 'bias-pad8', 3584]]);
+  const tensors = plan([[conv, CONV, 64], [convBias, BIAS, 3008], [fc, FC, 3136], [fcBias, BIAS, 3584]]);
   const payloadBytes = 3776;
 
   it('writes header, layouts, padding and gaps exactly as layout.ts specifies', async () => {
@@ -288,21 +291,21 @@ describe('packWeights', () => {
     const out = path.join(tmp, 'bad.bin');
     const attempt = (t: PackedTensor[], bytes = payloadBytes) => packWeights(memorySource, t, bytes, out);
     await expect(attempt([tensors[1], tensors[0]])).rejects.toThrow(/not sorted or overlapping/);
-    await expect(attempt(plan([[conv, 'conv3x3-oc8', 0], [convBias, 'bias-pad8', 2816]]))).rejects.toThrow(/not sorted or overlapping/);
+    await expect(attempt(plan([[conv, CONV, 0], [convBias, BIAS, 2816]]))).rejects.toThrow(/not sorted or overlapping/);
     await expect(attempt(tensors, 3600)).rejects.toThrow(/beyond the 3600-byte payload/);
-    await expect(attempt(plan([[conv, 'conv3x3-oc8', 32]]))).rejects.toThrow(/not a multiple of 64/);
-    await expect(attempt(plan([[fc, 'conv3x3-oc8', 0]]))).rejects.toThrow(/does not fit layout/);
+    await expect(attempt(plan([[conv, CONV, 32]]))).rejects.toThrow(/not a multiple of 64/);
+    await expect(attempt(plan([[fc, CONV, 0]]))).rejects.toThrow(/does not fit layout/);
     await expect(attempt([{ ...tensors[0], byteLength: 64 }])).rejects.toThrow(/packed size/);
     expect(fs.existsSync(out)).toBe(false);
   });
 
   it('int8 and f16 layouts: q and scales per output row, halves, convolutions rounded in f32', async () => {
     // fc [13][7] as int8 (7·16 = 112 B) + scales (64 B), as f16 (224 B); conv rounded to int8 values.
-    const t = [
-      { param: conv, layout: 'conv3x3-oc8' as const, offset: 0, byteLength: 2880, roundedTo: 'int8' as const },
-      { param: fc, layout: 'fc-q8-oc8' as const, offset: 2880, byteLength: 112 },
-      { param: fc, layout: 'scale-q8-pad8' as const, offset: 3008, byteLength: 64 },
-      { param: fc, layout: 'fc-f16-oc8' as const, offset: 3072, byteLength: 224 },
+    const t: PackedTensor[] = [
+      { param: conv, layout: { op: 'conv3x3', dtype: 'f32', roundedTo: 'int8' }, offset: 0, byteLength: 2880, address: 0 },
+      { param: fc, layout: { op: 'linear', dtype: 'int8' }, offset: 2880, byteLength: 112, address: 2880 },
+      { param: fc, layout: { op: 'int8-scales', dtype: 'f32' }, offset: 3008, byteLength: 64, address: 3008 },
+      { param: fc, layout: { op: 'linear', dtype: 'f16' }, offset: 3072, byteLength: 224, address: 3072 },
     ];
     const out = path.join(tmp, 'quantised.bin');
     await packWeights(memorySource, t, 3328, out);

@@ -5,17 +5,7 @@
  */
 import binaryen from 'binaryen';
 
-import { WASM_TAG_SECTION } from '../../runtime/model.js';
-
-/** What model.wasm says about itself; read at load with WebAssembly.Module.customSections. */
-export interface WasmTag {
-  readonly format: 'vggc-wasm';
-  /** SHA-256 of the weights.bin payload this module was compiled for. */
-  readonly weightsSha256: string;
-  readonly kernels: string;
-  /** layoutOf(model.json): the steps and memory layout the kernels were compiled for. */
-  readonly layout: unknown;
-}
+import { WASM_TAG_SECTION, type WasmTag } from '../../runtime/format/wasm-tag.js';
 
 export function finishModule(wasm: Uint8Array, tag: WasmTag): Uint8Array {
   // Read with every feature allowed: asc already decided which ones the module uses.

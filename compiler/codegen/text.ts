@@ -33,3 +33,6 @@ export function layerHeader(title: string, facts: readonly string[]): string[] {
 
 /** [0, 1, …, n − 1]: the generator's loop over unrolled copies and register-tile rows. */
 export const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+
+/** Prefix of one step's generated constants and helpers: `L03` for layer 3 (`P03` for its prepare function). */
+export const stepPrefix = (index: number, letter: 'L' | 'P' = 'L'): string => `${letter}${String(index).padStart(2, '0')}`;

@@ -10,12 +10,12 @@
  */
 import type { AdaptiveAvgPoolOp, BatchNormOp, Conv3x3Op, LayerGraph, LinearOp, MapShape, Op } from '../graph/graph.js';
 
+/** A 3×3 convolution with its bias and ReLU (every VGG convolution has both), and maybe its block's pool. */
 export interface FusedConv {
   readonly kind: 'conv';
   readonly conv: Conv3x3Op;
   /** Folded into the convolution's weights and bias when they are packed. */
   readonly batchNorm: BatchNormOp | null;
-  readonly relu: true;
   /** Whether the block's 2×2 max-pool is fused into this convolution. */
   readonly pool: boolean;
   /** Shape this step writes (pooled when `pool`). */
@@ -56,7 +56,7 @@ export function fuse(graph: LayerGraph): FusedGraph {
       if (at(j + 1)?.kind !== 'relu') throw new Error(`fuse: ${op.id} is not followed by ReLU`);
       const next = at(j + 2);
       const pool = next?.kind === 'maxpool2x2';
-      steps.push({ kind: 'conv', conv: op, batchNorm, relu: true, pool, output: pool ? next.output : op.output });
+      steps.push({ kind: 'conv', conv: op, batchNorm, pool, output: pool ? next.output : op.output });
       i = j + (pool ? 3 : 2);
     } else if (op.kind === 'adaptiveAvgPool' || op.kind === 'flatten') {
       const avgPool = op.kind === 'adaptiveAvgPool' ? op : null;

@@ -4,7 +4,7 @@
  * and does not appear) with every shape resolved, and the list of parameter tensors under
  * torchvision's key names.
  */
-import type { VggConfig } from '../config/config.js';
+import type { VggConfig } from '../frontend/config/config.js';
 
 /** A feature map, channels × height × width (batch excluded). */
 export interface MapShape {

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { VggcError } from '../errors.js';
-import { parseLabels } from '../config/parse.js';
+import { parseLabels } from '../frontend/config/parse.js';
 import { packageRoot } from '../paths.js';
 
 const IMAGENET_CLASSES = 1000;

@@ -5,9 +5,10 @@
  */
 import type { Op } from '../graph/graph.js';
 import { paramCount } from '../graph/graph.js';
-import type { MemoryPlan } from '../plan/plan.js';
+import { describeStep, type Program } from '../program.js';
 import { grouped } from '../codegen/text.js';
 import type { WeightsDtype } from '../weights/layout.js';
+import { WASM_PAGE_BYTES } from '../plan/memory.js';
 
 const MB = 1e6;
 
@@ -15,8 +16,8 @@ const MB = 1e6;
  * `weightsFileBytes`: the size weights.bin would have with each --weights-dtype (the plan's own
  * dtype is marked), so users can pick one before compiling.
  */
-export function renderSummary(plan: MemoryPlan, weightsFileBytes?: Partial<Record<WeightsDtype, number>>): string {
-  const graph = plan.schedule.fused.graph;
+export function renderSummary(plan: Program, weightsFileBytes?: Partial<Record<WeightsDtype, number>>): string {
+  const graph = plan.graph;
   const { config, input } = graph;
   const rows: Array<[string, string, number, number]> = [];
   let n = 0;
@@ -41,28 +42,23 @@ export function renderSummary(plan: MemoryPlan, weightsFileBytes?: Partial<Recor
   out.push(`Non-trainable params: 0`);
   out.push(`Multiply-adds: ${grouped(macs)} (${(macs / 1e9).toFixed(2)} G per image)`);
   out.push(line);
-  out.push(`Compiled steps (${plan.schedule.variant} kernels; fusion and tiling decided by vggc):`);
+  out.push(`Compiled steps (${plan.variant} kernels; fusion and tiling decided by vggc):`);
   for (const s of plan.steps) {
-    const sch = s.schedule;
-    const what =
-      sch.kind === 'conv' ? `${sch.step.conv.id}${sch.step.pool ? ' + ReLU + max-pool' : ' + ReLU'}, tile ${sch.tile.rows}×${sch.tile.cols}×${sch.tile.channels}`
-      : sch.kind === 'linear' ? `${sch.step.linear.id}${sch.step.relu ? ' + ReLU' : ''}`
-      : sch.kind === 'pool-flatten' ? (sch.step.avgPool ? 'adaptive avg-pool + flatten' : 'flatten')
-      : 'input → padded NHWC';
-    const m = 'macs' in sch ? `${(sch.macs / 1e6).toFixed(1)} M MACs` : '';
-    out.push(`  ${String(s.index).padStart(2)}  ${what.padEnd(40)} ${sch.kernel.padEnd(50)} ${m}`);
+    const m = s.schedule.macs ? `${(s.schedule.macs / 1e6).toFixed(1)} M MACs` : '';
+    out.push(`  ${String(s.index).padStart(2)}  ${describeStep(s).padEnd(44)} ${s.kernel.padEnd(58)} ${m}`);
   }
   out.push(line);
   out.push(`Memory plan (static, fixed at compile time):`);
-  out.push(`  activation arena: ${(plan.arenaBytes / MB).toFixed(2)} MB (largest pair of live tensors ${(plan.peakLiveBytes / MB).toFixed(2)} MB); the pre-pool maps of fused layers are never stored`);
-  out.push(`  weights:          ${(plan.weightsPayloadBytes / MB).toFixed(2)} MB (packed in kernel order, ${plan.schedule.weightsDtype})`);
-  if (plan.preparedBytes) out.push(`  prepared at load: ${(plan.preparedBytes / MB).toFixed(2)} MB (f32 Winograd filters computed from the ${plan.schedule.weightsDtype} 3×3 filters)`);
-  out.push(`  wasm memory:      ${grouped(plan.memoryPages)} pages = ${((plan.memoryPages * 65536) / MB).toFixed(2)} MB`);
+  const mem = plan.memory;
+  out.push(`  activation arena: ${(mem.arenaBytes / MB).toFixed(2)} MB (largest pair of live tensors ${(mem.peakLiveBytes / MB).toFixed(2)} MB); the pre-pool maps of fused layers are never stored`);
+  out.push(`  weights:          ${(plan.weights.payloadBytes / MB).toFixed(2)} MB (packed in kernel order, ${plan.weightsDtype})`);
+  if (mem.preparedBytes) out.push(`  prepared at load: ${(mem.preparedBytes / MB).toFixed(2)} MB (f32 Winograd filters computed from the ${plan.weightsDtype} 3×3 filters)`);
+  out.push(`  wasm memory:      ${grouped(mem.pages)} pages = ${((mem.pages * WASM_PAGE_BYTES) / MB).toFixed(2)} MB`);
   if (weightsFileBytes) {
     out.push(line);
     out.push(`Artifacts: weights.bin by --weights-dtype (model.wasm is tens of KB; \`vggc compile\` prints its size)`);
     for (const [dtype, bytes] of Object.entries(weightsFileBytes)) {
-      out.push(`  ${dtype.padEnd(5)} ${(bytes / MB).toFixed(2).padStart(10)} MB${dtype === plan.schedule.weightsDtype ? '  ← this plan' : ''}`);
+      out.push(`  ${dtype.padEnd(5)} ${(bytes / MB).toFixed(2).padStart(10)} MB${dtype === plan.weightsDtype ? '  ← this plan' : ''}`);
     }
   }
   return out.join('\n');

@@ -5,8 +5,8 @@
  * computed in float64 and rounded once. The packer then stores W' and b' like any convolution's, so
  * the generated code has no BatchNorm at all.
  */
-import type { FusedGraph } from '../fuse/fuse.js';
 import type { BatchNormOp, ParamTensor } from '../graph/graph.js';
+import type { Program } from '../program.js';
 import type { WeightSource } from './source.js';
 
 interface Folding {
@@ -14,12 +14,14 @@ interface Folding {
   readonly role: 'weight' | 'bias';
 }
 
-export function foldBatchNorm(source: WeightSource, fused: FusedGraph): WeightSource {
+export function foldBatchNorm(source: WeightSource, program: Program): WeightSource {
   const folded = new Map<string, Folding>();
-  for (const step of fused.steps) {
-    if (step.kind !== 'conv' || !step.batchNorm) continue;
-    folded.set(step.conv.weight.key, { bn: step.batchNorm, role: 'weight' });
-    folded.set(step.conv.bias.key, { bn: step.batchNorm, role: 'bias' });
+  for (const step of program.steps) {
+    if (step.kind !== 'conv-direct' && step.kind !== 'conv-winograd') continue;
+    const { conv, batchNorm } = step.schedule.layer;
+    if (!batchNorm) continue;
+    folded.set(conv.weight.key, { bn: batchNorm, role: 'weight' });
+    folded.set(conv.bias.key, { bn: batchNorm, role: 'bias' });
   }
   if (folded.size === 0) return source;
   const stats = new Map<string, { scale: Float64Array; shift: Float64Array }>();

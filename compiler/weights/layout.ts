@@ -1,8 +1,11 @@
 /**
  * The layouts in which weights.bin stores tensors: the order the generated kernels read them in,
  * so that loading is one read straight into wasm memory and nothing is transposed at run time.
+ * A layout is a record the planner chooses and the packer and codegen read; `layoutName` writes the
+ * short name model.json shows, and nothing parses that name back.
  */
 import type { ParamTensor } from '../graph/graph.js';
+import { F4X4_3X3 } from '../winograd/winograd.js';
 
 /** Output channels / features are grouped in blocks of this many, one pair of f32x4 registers. */
 export const OUT_BLOCK = 8;
@@ -22,70 +25,80 @@ export type WeightsDtype = 'f32' | 'f16' | 'int8';
 export const WEIGHTS_DTYPES: readonly WeightsDtype[] = ['f32', 'f16', 'int8'];
 /** Largest int8 magnitude used: symmetric, so -128 is never produced. */
 export const INT8_MAX = 127;
+/** Bytes per stored element of each dtype. */
+export const ELEMENT_BYTES: Record<WeightsDtype, number> = { f32: 4, f16: 2, int8: 1 };
+/** Frequencies of the Winograd F(4×4,3×3) filter: α² values per 3×3 filter. */
+export const WINOGRAD_F4X4_POINTS = F4X4_3X3.alpha ** 2;
 
 export type WeightLayout =
-  /** Conv weight [Co][Ci][3][3] → [ceil(Co/8)][3][3][Ci][8]; element (cb,ky,kx,ci,j) = W[cb*8+j][ci][ky][kx], 0 where cb*8+j ≥ Co. */
-  | 'conv3x3-oc8'
-  /** As conv3x3-oc8, each element an IEEE half. */
-  | 'conv3x3-f16-oc8'
-  /** As conv3x3-oc8, each element the int8 q of W[co][…] ≈ q·scale[co]; scales in a scale-q8-pad8 tensor. */
-  | 'conv3x3-q8-oc8'
-  /** Linear weight [O][I] → [ceil(O/8)][I][8]; element (ob,i,j) = W[ob*8+j][i], 0 where ob*8+j ≥ O. */
-  | 'fc-oc8'
-  /** As fc-oc8, each element an IEEE half (2 bytes). */
-  | 'fc-f16-oc8'
-  /** As fc-oc8, each element the int8 q of W[o][i] ≈ q·scale[o] (1 byte); scales in a scale-q8-pad8 tensor. */
-  | 'fc-q8-oc8'
-  /** The per-output-row int8 scales of a weight [O][…] → [ceil(O/8)*8] float32, zero padded. */
-  | 'scale-q8-pad8'
+  /**
+   * Conv weight [Co][Ci][3][3] → [ceil(Co/8)][3][3][Ci][8] of `dtype`; element (cb,ky,kx,ci,j) =
+   * W[cb*8+j][ci][ky][kx], 0 where cb*8+j ≥ Co. int8 elements are the q of W ≈ q·scale[co] (scales
+   * in an `int8-scales` tensor). `roundedTo`: f32 elements holding the values of that dtype (the
+   * direct convolutions of f16/int8 models, whose kernels read f32).
+   */
+  | { readonly op: 'conv3x3'; readonly dtype: WeightsDtype; readonly roundedTo?: 'f16' | 'int8' }
+  /** Linear weight [O][I] → [ceil(O/8)][I][8] of `dtype`; element (ob,i,j) = W[ob*8+j][i], 0 where ob*8+j ≥ O. */
+  | { readonly op: 'linear'; readonly dtype: WeightsDtype }
   /**
    * Conv weight [Co][Ci][3][3] → Winograd F(4×4,3×3) filter transform U = G g Gᵀ, stored
-   * [36][ceil(Co/8)][CiP][8] (ξ-major, then one [CiP][8] panel per 8-channel output block); element
-   * (ξ,cb,ci,j) = U(W[cb*8+j][ci])[ξ], 0 for padded ci ≥ Ci or cb*8+j ≥ Co. CiP = the input map's
-   * stored channel count (inChannelsPadded).
+   * [α²][ceil(Co/8)][CiP][8] (frequency-major, then one [CiP][8] panel per 8-channel output block);
+   * element (ξ,cb,ci,j) = U(W[cb*8+j][ci])[ξ], 0 for padded ci ≥ Ci or cb*8+j ≥ Co. CiP = the input
+   * map's stored channel count.
    */
-  | 'winograd-f4x4-oc8'
-  /** Bias [N] → [ceil(N/8)*8], zero padded. */
-  | 'bias-pad8';
+  | { readonly op: 'winograd-f4x4'; readonly dtype: 'f32'; readonly inChannelsPadded: number }
+  /** The per-output-row int8 scales of a weight [O][…] → [ceil(O/8)*8] float32, zero padded. */
+  | { readonly op: 'int8-scales'; readonly dtype: 'f32' }
+  /** Bias [N] → [ceil(N/8)*8] float32, zero padded. */
+  | { readonly op: 'bias'; readonly dtype: 'f32' };
 
 export interface PackedTensor {
   readonly param: ParamTensor;
   readonly layout: WeightLayout;
-  /** Byte offset from the start of the payload (not of the file); a multiple of 64. */
+  /** Byte offset from the start of the payload (not of the file); a multiple of TENSOR_ALIGN. */
   readonly offset: number;
   readonly byteLength: number;
-  /** winograd-f4x4-oc8 only: input channels rounded up to the input map's stored channel count. */
-  readonly inChannelsPadded?: number;
-  /** Float32 layouts of weights: the values are first rounded to this dtype's (default f32: unchanged). */
-  readonly roundedTo?: WeightsDtype;
+  /** Absolute byte address in wasm memory (the payload is loaded at the plan's weightsBase). */
+  readonly address: number;
 }
 
 export const roundUp = (n: number, m: number): number => Math.ceil(n / m) * m;
 
-export function packedByteLength(param: ParamTensor, layout: WeightLayout, inChannelsPadded?: number): number {
+/** The short name model.json gives a layout (for people and tools; the runtime never reads it). */
+export function layoutName(l: WeightLayout): string {
+  const element = { f32: '', f16: '-f16', int8: '-q8' }[l.dtype];
+  switch (l.op) {
+    case 'conv3x3':
+      return `conv3x3${element}-oc8`;
+    case 'linear':
+      return `fc${element}-oc8`;
+    case 'winograd-f4x4':
+      return 'winograd-f4x4-oc8';
+    case 'int8-scales':
+      return 'scale-q8-pad8';
+    case 'bias':
+      return 'bias-pad8';
+  }
+}
+
+export function packedByteLength(param: ParamTensor, layout: WeightLayout): number {
   const s = param.shape;
-  switch (layout) {
-    case 'winograd-f4x4-oc8':
-      return 36 * roundUp(s[0], OUT_BLOCK) * (inChannelsPadded ?? s[1]) * 4;
-    case 'conv3x3-oc8':
-      return roundUp(s[0], OUT_BLOCK) * s[1] * 9 * 4;
-    case 'conv3x3-f16-oc8':
-      return roundUp(s[0], OUT_BLOCK) * s[1] * 9 * 2;
-    case 'conv3x3-q8-oc8':
-      return roundUp(s[0], OUT_BLOCK) * s[1] * 9;
-    case 'fc-oc8':
-      return roundUp(s[0], OUT_BLOCK) * s[1] * 4;
-    case 'fc-f16-oc8':
-      return roundUp(s[0], OUT_BLOCK) * s[1] * 2;
-    case 'fc-q8-oc8':
-      return roundUp(s[0], OUT_BLOCK) * s[1];
-    case 'scale-q8-pad8':
-    case 'bias-pad8':
-      return roundUp(s[0], OUT_BLOCK) * 4;
+  const rows = roundUp(s[0], OUT_BLOCK);
+  const element = ELEMENT_BYTES[layout.dtype];
+  switch (layout.op) {
+    case 'winograd-f4x4':
+      return WINOGRAD_F4X4_POINTS * rows * layout.inChannelsPadded * element;
+    case 'conv3x3':
+      return rows * s[1] * 9 * element;
+    case 'linear':
+      return rows * s[1] * element;
+    case 'int8-scales':
+    case 'bias':
+      return rows * element;
   }
 }
 
 /** The file format of weights.bin is the runtime's (it reads it); the compiler writes it. */
-export { WEIGHTS_MAGIC, WEIGHTS_HEADER_BYTES } from '../../runtime/weights-file.js';
+export { WEIGHTS_MAGIC, WEIGHTS_HEADER_BYTES } from '../../runtime/format/weights-file.js';
 /** Alignment of every tensor in the payload (a cache line). */
 export const TENSOR_ALIGN = 64;

@@ -8,8 +8,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { VggcError } from '../errors.js';
-import type { PackedTensor } from './layout.js';
-import { OUT_BLOCK, packedByteLength, TENSOR_ALIGN, WEIGHTS_HEADER_BYTES, WEIGHTS_MAGIC } from './layout.js';
+import { layoutName, OUT_BLOCK, packedByteLength, TENSOR_ALIGN, WEIGHTS_HEADER_BYTES, WEIGHTS_MAGIC, WINOGRAD_F4X4_POINTS, type PackedTensor, type WeightsDtype } from './layout.js';
 import type { WeightSource } from './source.js';
 import { F4X4_3X3, transformFilter } from '../winograd/winograd.js';
 import { int8Scale, quantizeInt8, roundRows, toF16 } from './quantize.js';
@@ -66,7 +65,7 @@ export async function packWeights(
     for (const t of tensors) {
       zeroFill(t.offset);
       await packTensor(source, t, write, maybeYield, scales);
-      // Only bias-pad8 and scale-q8-pad8 end on padding the packer itself did not write.
+      // Only the bias and int8-scales layouts end on padding the packer itself did not write.
       zeroFill(t.offset + t.byteLength);
     }
     zeroFill(payloadBytes);
@@ -89,49 +88,66 @@ export async function packWeights(
 }
 
 /**
- * Writes one tensor. All oc8 layouts are "blocks of 8 output rows, interleaved": for conv the row
- * is [Ci][3][3] and the block is stored [3][3][Ci][8], for fc the row is [I] and the block [I][8].
+ * Writes one tensor. Every blocked layout is "blocks of 8 output rows, interleaved": for conv the row
+ * is [Ci][3][3] and the block is stored [3][3][Ci][8], for linear the row is [I] and the block [I][8].
  * Rows past the end of the tensor (last block) are zero.
  */
 async function packTensor(source: WeightSource, t: PackedTensor, write: (b: Uint8Array) => void, maybeYield: () => Promise<void>, scales: Map<string, Float32Array>): Promise<void> {
   const shape = t.param.shape;
   const rows = shape[0];
   const key = t.param.key;
+  const layout = t.layout;
+  const roundedTo = layout.op === 'conv3x3' ? layout.roundedTo : undefined;
   const read = (r0: number, r1: number, rowLen: number): Float32Array => {
     const a = source.readRows(t.param, r0, r1);
     if (a.length !== (r1 - r0) * rowLen) throw new Error(`${source.description} gave ${a.length} values for rows [${r0}, ${r1}) of ${key}`);
-    if (t.roundedTo) roundRows(a, rowLen, t.roundedTo, { tensor: key, offset: r0 * rowLen }); // the rows are ours (WeightSource)
+    if (roundedTo) roundRows(a, rowLen, roundedTo, { tensor: key, offset: r0 * rowLen }); // the rows are ours (WeightSource)
     return a;
   };
-  if (t.layout === 'bias-pad8') {
-    write(bytesOf(read(0, rows, 1)));
-    return;
+  switch (layout.op) {
+    case 'bias':
+      write(bytesOf(read(0, rows, 1)));
+      return;
+    case 'winograd-f4x4':
+      write(bytesOf(winogradPacked(read(0, rows, shape[1] * 9), rows, shape[1], layout.inChannelsPadded)));
+      return;
+    case 'int8-scales': {
+      const s = scales.get(key);
+      if (!s) throw new Error(`${key}: scales planned before the int8 weights they belong to`);
+      write(bytesOf(s));
+      return;
+    }
+    case 'conv3x3':
+    case 'linear':
+      await packBlocks(t, layout.op === 'conv3x3', layout.dtype, read, write, maybeYield, scales);
   }
-  if (t.layout === 'winograd-f4x4-oc8') {
-    write(bytesOf(winogradPacked(read(0, rows, shape[1] * 9), rows, shape[1], t.inChannelsPadded ?? shape[1])));
-    return;
-  }
+}
+
+/** The blocked layouts, 8 output rows at a time; int8/f16 rows are quantised before they are interleaved. */
+async function packBlocks(
+  t: PackedTensor,
+  conv: boolean,
+  dtype: WeightsDtype,
+  read: (r0: number, r1: number, rowLen: number) => Float32Array,
+  write: (b: Uint8Array) => void,
+  maybeYield: () => Promise<void>,
+  scales: Map<string, Float32Array>,
+): Promise<void> {
+  const shape = t.param.shape;
+  const rows = shape[0];
+  const key = t.param.key;
   const rowLen = shape.slice(1).reduce((a, b) => a * b, 1);
-  if (t.layout === 'scale-q8-pad8') {
-    const s = scales.get(key);
-    if (!s) throw new Error(`${key}: scales planned before the int8 weights they belong to`);
-    write(bytesOf(s));
-    return;
-  }
-  const conv = t.layout.startsWith('conv3x3-');
-  const inner = conv ? shape[1] : 1; // Ci, or 1 for fc
-  const taps = conv ? 9 : shape[1]; // ky·3+kx, or i for fc
-  const int8 = t.layout === 'fc-q8-oc8' || t.layout === 'conv3x3-q8-oc8';
-  const f16 = t.layout === 'fc-f16-oc8' || t.layout === 'conv3x3-f16-oc8';
-  const block = int8 ? new Int8Array(rowLen * OUT_BLOCK) : f16 ? new Uint16Array(rowLen * OUT_BLOCK) : new Float32Array(rowLen * OUT_BLOCK);
-  const row = int8 ? new Int8Array(rowLen) : f16 ? new Uint16Array(rowLen) : null;
-  const rowScales = int8 ? new Float32Array(rows) : null;
+  const inner = conv ? shape[1] : 1; // Ci, or 1 for linear
+  const taps = conv ? 9 : shape[1]; // ky·3+kx, or i for linear
+  const block = dtype === 'int8' ? new Int8Array(rowLen * OUT_BLOCK) : dtype === 'f16' ? new Uint16Array(rowLen * OUT_BLOCK) : new Float32Array(rowLen * OUT_BLOCK);
+  const row = dtype === 'int8' ? new Int8Array(rowLen) : dtype === 'f16' ? new Uint16Array(rowLen) : null;
+  const rowScales = dtype === 'int8' ? new Float32Array(rows) : null;
   if (rowScales) scales.set(key, rowScales);
   for (let r0 = 0; r0 < rows; r0 += OUT_BLOCK) {
     const n = Math.min(OUT_BLOCK, rows - r0);
     const src = read(r0, r0 + n, rowLen);
     if (n < OUT_BLOCK) block.fill(0);
-    // src[j][c][tap] → block[tap][c][j]  (conv: c = ci, tap = ky·3+kx; fc: c = 0, tap = i)
+    // src[j][c][tap] → block[tap][c][j]  (conv: c = ci, tap = ky·3+kx; linear: c = 0, tap = i)
     for (let j = 0; j < n; j++) {
       let from = j * rowLen;
       let values: ArrayLike<number> = src;
@@ -159,11 +175,11 @@ async function packTensor(source: WeightSource, t: PackedTensor, write: (b: Uint
 
 /**
  * The whole filter bank transformed at once (VGG's largest, 512×512×3×3, becomes 36 MB): U = G g Gᵀ per
- * (co, ci) in float64, rounded to float32 once, laid out [36][Co/8][CiP][8].
+ * (co, ci) in float64, rounded to float32 once, laid out [α²][Co/8][CiP][8].
  */
 function winogradPacked(w: Float32Array, co: number, ci: number, ciPadded: number): Float32Array {
   const blocks = Math.ceil(co / OUT_BLOCK);
-  const out = new Float32Array(36 * blocks * ciPadded * OUT_BLOCK);
+  const out = new Float32Array(WINOGRAD_F4X4_POINTS * blocks * ciPadded * OUT_BLOCK);
   const panel = ciPadded * OUT_BLOCK;
   const scratch = { gg: new Float64Array(F4X4_3X3.alpha * 3), u: new Float64Array(F4X4_3X3.alpha ** 2) };
   for (let o = 0; o < co; o++) {
@@ -171,7 +187,7 @@ function winogradPacked(w: Float32Array, co: number, ci: number, ciPadded: numbe
     const j = o % OUT_BLOCK;
     for (let c = 0; c < ci; c++) {
       const u = transformFilter(w.subarray((o * ci + c) * 9, (o * ci + c + 1) * 9), F4X4_3X3, scratch);
-      for (let xi = 0; xi < 36; xi++) out[(xi * blocks + cb) * panel + c * OUT_BLOCK + j] = u[xi];
+      for (let xi = 0; xi < WINOGRAD_F4X4_POINTS; xi++) out[(xi * blocks + cb) * panel + c * OUT_BLOCK + j] = u[xi];
     }
   }
   return out;
@@ -184,12 +200,11 @@ function checkPlan(tensors: readonly PackedTensor[], payloadBytes: number): void
   for (const t of tensors) {
     const key = t.param.key;
     const s = t.param.shape;
-    const isConv = t.layout.startsWith('conv3x3-') || t.layout === 'winograd-f4x4-oc8';
-    const isFc = t.layout === 'fc-oc8' || t.layout === 'fc-f16-oc8' || t.layout === 'fc-q8-oc8';
-    const shapeOk = isConv ? s.length === 4 && s[2] === 3 && s[3] === 3 : t.layout === 'scale-q8-pad8' ? s.length >= 2 : s.length === (isFc ? 2 : 1);
-    if (!shapeOk) throw new Error(`${key}: shape [${s}] does not fit layout ${t.layout}`);
-    if (t.inChannelsPadded !== undefined && t.inChannelsPadded < s[1]) throw new Error(`${key}: inChannelsPadded ${t.inChannelsPadded} < ${s[1]} input channels`);
-    const expected = packedByteLength(t.param, t.layout, t.inChannelsPadded);
+    const op = t.layout.op;
+    const shapeOk = op === 'conv3x3' || op === 'winograd-f4x4' ? s.length === 4 && s[2] === 3 && s[3] === 3 : op === 'int8-scales' ? s.length >= 2 : s.length === (op === 'linear' ? 2 : 1);
+    if (!shapeOk) throw new Error(`${key}: shape [${s}] does not fit layout ${layoutName(t.layout)}`);
+    if (t.layout.op === 'winograd-f4x4' && t.layout.inChannelsPadded < s[1]) throw new Error(`${key}: inChannelsPadded ${t.layout.inChannelsPadded} < ${s[1]} input channels`);
+    const expected = packedByteLength(t.param, t.layout);
     if (t.byteLength !== expected) throw new Error(`${key}: byteLength ${t.byteLength} ≠ packed size ${expected}`);
     if (!Number.isSafeInteger(t.offset) || t.offset % TENSOR_ALIGN !== 0) throw new Error(`${key}: offset ${t.offset} is not a multiple of ${TENSOR_ALIGN}`);
     if (t.offset < end) throw new Error(`${key}: offset ${t.offset} is before the end (${end}) of the previous tensor: not sorted or overlapping`);

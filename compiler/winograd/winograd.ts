@@ -1,11 +1,15 @@
 /**
  * Winograd minimal filtering F(m×m, 3×3) (Lavin & Gray, 2015): a 3×3 convolution over an m×m output
  * tile computed as Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A on an α×α input tile, α = m + 2. The filter
- * transform U = G g Gᵀ is done once at compile time (in float64, rounded to float32 once); the input
- * and output transforms are generated as straight-line f32x4 code from these matrices.
+ * transform U = G g Gᵀ is done once: at compile time for f32 weights (weights/pack.ts, in float64,
+ * rounded to float32 once), at load for f16/int8 weights (codegen/kernels/winograd-filter.ts, in
+ * float32, from the quantised 3×3 filters). The input and output transforms are generated as
+ * straight-line f32x4 code from these matrices.
  *
  * F(4×4, 3×3) with interpolation points 0, ±1, ±2, ∞: 36 multiplies per 16 outputs instead of 144
- * (4× fewer), at a float32 error measured on VGG-11/16 of ≤ 6.2e-6 · max|y| (ANCHORS.md).
+ * (4× fewer). Float32 error: vggc's full-size VGG-11/13/16/19 are within 3e-6 · max|y| of PyTorch
+ * (test/parity-torch.test.ts); a PyTorch emulation of F(4×4) on VGG-11/16 measured ≤ 6.2e-6
+ * (docs/performance.md, "Winograd in float32").
  */
 
 export interface WinogradTransform {

@@ -1,6 +1,6 @@
 /**
  * Shared set-up of the browser tests: Debian's chromium driven by playwright-core, launched exactly
- * as ANCHORS.md ("In Chromium") says, and tools/serve.mjs serving the repository root.
+ * with the flags docs/performance.md ("Browsers") lists, and tools/serve.mjs serving the repository root.
  *
  * When chromium or playwright-core is missing, the tests fail loudly in CI (process.env.CI) and are
  * skipped with a message elsewhere.
@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { it } from 'vitest';
-import { checkManifest } from '../../runtime/manifest-check.js';
+import { checkManifest } from '../../runtime/format/manifest-check.js';
 import { readFileSync } from 'node:fs';
 
 export const ROOT = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');

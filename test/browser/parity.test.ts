@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
-import { loadModel } from '../../runtime/load-node.js';
+import { loadModel } from '../../runtime/load/node.js';
 import { readNpy } from '../../runtime/npy.js';
 import { browserIt, browserMissing, ensureCompiled, launch, ROOT, type Browser } from './browser-env.js';
 
@@ -32,7 +32,7 @@ async function browserLogits(browser: Browser, folder: string, input: Float32Arr
       const { loadModel } = (window as any).vggc;
       const model = await loadModel(folder, { build: 'deterministic', threads });
       const logits: Float32Array = await model.infer(new Float32Array(data), n);
-      const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', logits));
+      const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', logits as Float32Array<ArrayBuffer>));
       model.dispose();
       return { sha: Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join(''), first: Array.from(logits.subarray(0, 4)), threads: model.threads, build: model.build };
     },

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu'; // registers the 'cpu' backend
-import type { VggConfig } from '../../compiler/config/config.js';
+import type { VggConfig } from '../../compiler/frontend/config/config.js';
 import { adaptivePoolMatrix } from './adaptive-pool.mjs';
 
 /**
@@ -39,8 +39,8 @@ export async function tfjsForward(config: VggConfig, weights: Map<string, Float3
         x = tf.add<tf.Tensor4D>(tf.conv2d(x, filter, 1, 'same'), bias);
         if (config.batchNorm) {
           // Eval-mode BatchNorm2d as PyTorch defines it, unfolded: (x − mean) / √(var + ε) · γ + β.
-          const bn = (name: string) => param(`features.${featureIndex + 1}.${name}`, [features]);
-          x = tf.batchNorm(x, bn('running_mean'), bn('running_var'), bn('bias'), bn('weight'), 1e-5);
+          const bn = (name: string) => param(`features.${featureIndex + 1}.${name}`, [features]) as tf.Tensor1D;
+          x = tf.batchNorm<tf.Rank.R4>(x, bn('running_mean'), bn('running_var'), bn('bias'), bn('weight'), 1e-5);
         }
         x = tf.relu(x);
         c = features;

@@ -6,7 +6,7 @@
 import { readdirSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../compiler/config/parse.js';
+import { parseConfig } from '../../compiler/frontend/config/parse.js';
 import { buildGraph } from '../../compiler/graph/graph.js';
 import { readNpy } from '../../runtime/npy.js';
 import { readSafetensors } from './safetensors.js';

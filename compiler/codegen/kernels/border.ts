@@ -4,7 +4,7 @@
  * reused between layers, so whoever writes a map also writes its frame: for the rows it produces, the
  * left pixel and the right margin; the top row with the first rows, the bottom margin with the last.
  */
-import type { ArenaTensor } from '../../plan/plan.js';
+import type { ArenaTensor } from '../../program.js';
 import { constant } from '../text.js';
 
 export interface MapGeometry {

@@ -10,38 +10,37 @@
  * rounds direct convolutions to), then G g (6×3) and (G g) Gᵀ (6×6) are straight-line f32x4 code.
  * Padded input channels (ci ≥ Ci, up to the input map's stored channel count) get zero filters.
  */
-import type { ConvSchedule } from '../../schedule/schedule.js';
-import type { PlannedStep } from '../../plan/plan.js';
-import { OUT_BLOCK, type WeightsDtype } from '../../weights/layout.js';
+import type { WinogradConvStep } from '../../program.js';
+import { ELEMENT_BYTES, OUT_BLOCK, type WeightsDtype } from '../../weights/layout.js';
 import { F4X4_3X3 } from '../../winograd/winograd.js';
-import { constant, indent, layerHeader, range } from '../text.js';
-import { combo } from './winograd.js';
+import { constant, indent, layerHeader, range, stepPrefix } from '../text.js';
+import { F32_BYTES as F32, V128_BYTES as HALF } from './simd.js';
+import { combo } from './winograd-transforms.js';
 
-const F32 = 4;
-const HALF = 16;
 const T = F4X4_3X3;
 const A = T.alpha;
 
-export function emitPrepareFilter(step: PlannedStep, weightsBase: number, inChannelsStored: number, dtype: WeightsDtype): string[] {
-  const s = step.schedule as ConvSchedule;
-  if (!step.prepared || !step.weight || dtype === 'f32' || (dtype === 'int8' && !step.scale)) throw new Error('codegen: filter transform without quantised weights');
-  const { conv } = s.step;
+export function emitPrepareFilter(step: WinogradConvStep, dtype: WeightsDtype): string[] {
+  const s = step.schedule;
+  if (!step.prepared || dtype === 'f32' || (dtype === 'int8' && !step.scale)) throw new Error('codegen: filter transform without quantised weights');
+  const { conv } = s.layer;
   const ci = conv.input.c;
-  const cop = s.outChannelsPadded;
-  const element = dtype === 'int8' ? 1 : 2;
-  const p = `P${String(step.index).padStart(2, '0')}`;
+  const cop = s.outStride;
+  const inChannelsStored = s.inStride;
+  const element = ELEMENT_BYTES[dtype];
+  const p = stepPrefix(step.index, 'P');
   const tapBytes = ci * OUT_BLOCK * element; // one (ky, kx) slice [Ci][8] of a block
   const uXi = (cop / OUT_BLOCK) * inChannelsStored * OUT_BLOCK * F32;
   const header = layerHeader(`prepare for layer ${step.index}: ${conv.id} — ${step.prepared.kernel}`, [
-    `in  ${dtype} 3×3 filters [${cop / OUT_BLOCK}][3][3][${ci}][8] at ${weightsBase + step.weight.offset}${step.scale ? `, scales at ${weightsBase + step.scale.offset}` : ''}`,
-    `out f32 U [36][${cop / OUT_BLOCK}][${inChannelsStored}][8] at ${step.prepared.offset} (${step.prepared.bytes} bytes)`,
+    `in  ${dtype} 3×3 filters [${cop / OUT_BLOCK}][3][3][${ci}][8] at ${step.weight.address}${step.scale ? `, scales at ${step.scale.address}` : ''}`,
+    `out f32 U [${A * A}][${cop / OUT_BLOCK}][${inChannelsStored}][8] at ${step.prepared.address} (${step.prepared.bytes} bytes)`,
     `runs once at load; work item = one 8-channel output block`,
   ]);
   const consts = [
-    constant(`${p}_Q`, weightsBase + step.weight.offset, `quantised filters (${dtype})`),
+    constant(`${p}_Q`, step.weight.address, `quantised filters (${dtype})`),
     constant(`${p}_Q_CB`, 9 * tapBytes, 'bytes per 8-channel output block'),
-    ...(step.scale ? [constant(`${p}_S`, weightsBase + step.scale.offset, 'int8 scales, one per output channel')] : []),
-    constant(`${p}_U`, step.prepared.offset, 'transformed filters U'),
+    ...(step.scale ? [constant(`${p}_S`, step.scale.address, 'int8 scales, one per output channel')] : []),
+    constant(`${p}_U`, step.prepared.address, 'transformed filters U'),
     constant(`${p}_U_XI`, uXi, 'bytes of U per frequency'),
     constant(`${p}_U_CB`, inChannelsStored * OUT_BLOCK * F32, 'bytes of U per 8-channel output block'),
   ];

@@ -1,0 +1,91 @@
+/**
+ * Program → model.json (runtime/format/manifest.ts). The body is everything but the wasm files;
+ * the wasm tag embeds layoutOf(body), and the manifest is the body plus the finished modules' sizes
+ * and hashes, so nothing is drafted with placeholders.
+ */
+import type { Manifest, Preprocessing, StepTensor } from '../../runtime/format/manifest.js';
+import { MANIFEST_FORMAT, MANIFEST_VERSION } from '../../runtime/format/manifest.js';
+import type { VggConfig } from '../frontend/config/config.js';
+import { paramCount } from '../graph/graph.js';
+import { packageVersion } from '../paths.js';
+import { describeStep, type ArenaTensor, type Program } from '../program.js';
+import { layoutName, WEIGHTS_HEADER_BYTES } from '../weights/layout.js';
+
+export type ManifestBody = Omit<Manifest, 'wasm'>;
+
+export interface WeightsFacts {
+  /** SHA-256 of the weights.bin payload. */
+  readonly sha256: string;
+  /** Where the values came from, for people: a file path or `seeded random weights (seed 0)`. */
+  readonly source: string;
+}
+
+export function manifestBody(program: Program, weights: WeightsFacts, labels: readonly string[] | null): ManifestBody {
+  const { graph, memory } = program;
+  const config = graph.config;
+  const macs = program.steps.reduce((n, s) => n + s.schedule.macs, 0);
+  const output = program.output.layout;
+  if (output.kind !== 'vector') throw new Error('the program must end with the logits vector');
+  return {
+    format: MANIFEST_FORMAT,
+    formatVersion: MANIFEST_VERSION,
+    vggcVersion: packageVersion(),
+    name: config.name,
+    config: { ...config, blocks: config.blocks.map((b) => [...b]), inputSize: [...config.inputSize], avgPool: config.avgPool ? [...config.avgPool] : null, classifier: [...config.classifier] },
+    kernels: program.variant,
+    weights: {
+      file: 'weights.bin',
+      headerBytes: WEIGHTS_HEADER_BYTES,
+      payloadBytes: program.weights.payloadBytes,
+      sha256: weights.sha256,
+      source: weights.source,
+      dtype: program.weightsDtype,
+      tensors: program.weights.tensors.map((t) => ({ key: t.param.key, shape: [...t.param.shape], layout: layoutName(t.layout), offset: t.offset, byteLength: t.byteLength })),
+    },
+    memory: { pages: memory.pages, arenaBase: memory.arenaBase, arenaBytes: memory.arenaBytes, peakLiveBytes: memory.peakLiveBytes, weightsBase: memory.weightsBase, shared: true, maxWorkers: memory.maxWorkers, params: memory.params },
+    input: { offset: program.input.offset, shape: [graph.input.c, graph.input.h, graph.input.w] },
+    output: { offset: program.output.offset, numClasses: graph.numClasses, imageStride: output.stored },
+    maxBatch: program.maxBatch,
+    steps: program.steps.map((s) => ({
+      function: s.exportName,
+      kind: s.kind === 'conv-direct' || s.kind === 'conv-winograd' ? 'conv' : s.kind,
+      phase: s.schedule.phase,
+      kernel: s.kernel,
+      workItems: s.schedule.workItems,
+      macs: s.schedule.macs,
+      description: describeStep(s),
+      output: stepTensor(s.output),
+    })),
+    prepare: program.steps.flatMap((s) => (s.kind === 'conv-winograd' && s.prepared ? [{ function: s.prepared.exportName, workItems: s.prepared.workItems, kernel: s.prepared.kernel, bytes: s.prepared.bytes }] : [])),
+    preprocessing: preprocessingFor(config),
+    labels,
+    totals: { params: paramCount(graph), macs },
+  };
+}
+
+function stepTensor(t: ArenaTensor): StepTensor {
+  const l = t.layout;
+  if (l.kind === 'vector') return { offset: t.offset, bytes: t.bytes, layout: 'vector', shape: [l.length], imageStride: l.stored };
+  const shape = [l.shape.c, l.shape.h, l.shape.w];
+  return l.kind === 'nchw'
+    ? { offset: t.offset, bytes: t.bytes, layout: 'nchw', shape }
+    : { offset: t.offset, bytes: t.bytes, layout: 'nhwc-pad1', shape, channelStride: l.channelStride, rows: l.rows, cols: l.cols };
+}
+
+const IMAGENET_MEAN = [0.485, 0.456, 0.406];
+const IMAGENET_STD = [0.229, 0.224, 0.225];
+/** torchvision's ImageNet evaluation transform: resize to 256, centre crop 224. */
+const RESIZE_RATIO = 256 / 224;
+
+/** The config's preprocessing, or torchvision's ImageNet evaluation transform scaled to the input size. */
+export function preprocessingFor(config: VggConfig): Preprocessing {
+  const channels = config.blocks[0][0];
+  if (config.preprocessing) return { channels, ...config.preprocessing };
+  const imagenet = channels === 3;
+  return {
+    channels,
+    resize: { shorterSide: Math.round(Math.min(...config.inputSize) * RESIZE_RATIO) },
+    mean: imagenet ? IMAGENET_MEAN : new Array(channels).fill(0.5),
+    std: imagenet ? IMAGENET_STD : new Array(channels).fill(0.5),
+  };
+}

@@ -1,0 +1,37 @@
+/**
+ * The scheduler's measured constants: register tiles, batch grouping, the Winograd threshold and
+ * block size. docs/performance.md has the measurements behind them and how to repeat them.
+ */
+
+/**
+ * Pixels per register tile along a row for the unpooled direct 3×3 kernel: 4 pixels × 8 channels =
+ * 8 f32x4 accumulators + 2 weight vectors + 1 broadcast input = 11 of the 16 xmm registers V8 uses;
+ * wider tiles spill (docs/performance.md, "Register tiles").
+ */
+export const CONV_TILE_PIXELS = 4;
+/** Input features per GEMV iteration: 4 × 2 accumulators = 8 independent add chains. */
+export const GEMV_UNROLL = 4;
+/**
+ * Images whose classifier runs together: the convolutional steps run image by image, the
+ * fully-connected steps once per group of up to MAX_BATCH images, so their weights (VGG-11's fc1 is
+ * 411 MB) are streamed once per group of FC_BATCH_TILE images instead of once per image.
+ */
+export const MAX_BATCH = 8;
+/** Images per fully-connected register tile: 4 images × 8 features = 8 f32x4 accumulators. */
+export const FC_BATCH_TILE = 4;
+/**
+ * Winograd F(4×4,3×3) is used for 3×3 layers with at least this many input channels whose input is
+ * another convolution's output (channel count padded to 8). Below it the transforms cost more than the
+ * 4× fewer multiplies save (VGG's first layer has 3 input channels: 1 % of the network's work).
+ */
+export const WINOGRAD_MIN_CHANNELS = 16;
+/** Transformed-input bytes (α² × tiles × channels) one Winograd block may hold: sized to stay in L2/L3. */
+export const WINOGRAD_BLOCK_BYTES = 4 * 1024 * 1024;
+/** Rows of the Winograd GEMM register tile (tiles × 8 output channels). 6 rows measured slower (spills). */
+export const WINOGRAD_GEMM_ROWS = 4;
+/**
+ * Most workers (threads) a model can be run with. Each has its own scratch, selected by the worker
+ * argument every layer function takes; Winograd layers also split their output channels into this
+ * many groups so that even a one-block layer (a 14×14 or 28×28 map) can be shared between threads.
+ */
+export const MAX_WORKERS = 4;

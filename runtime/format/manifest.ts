@@ -1,0 +1,142 @@
+/**
+ * model.json: everything the runtime needs to know about a compiled model, written by `vggc compile`.
+ * Shared by the compiler (writer) and the runtime (reader); plain data, no Node built-ins.
+ */
+
+export const MANIFEST_FORMAT = 'vggc-model';
+export const MANIFEST_VERSION = 1;
+
+export interface ManifestStep {
+  /**
+   * Exported wasm function `(start: i32, end: i32, worker: i32) => void`: runs work items
+   * [start, end) of the step's `workItems` independent items, using worker `worker`'s scratch.
+   */
+  readonly function: string;
+  readonly kind: 'pack-input' | 'conv' | 'pool-flatten' | 'linear';
+  /** `image`: run once per image (after writing the image and its index); `batch`: once per group of images. */
+  readonly phase: 'image' | 'batch';
+  readonly kernel: string;
+  readonly workItems: number;
+  readonly macs: number;
+  readonly description: string;
+  /** Where the step writes its result (for debugging and per-layer tests). */
+  readonly output: StepTensor;
+}
+
+/**
+ * An activation in the arena. `nhwc-pad1`: rows × cols pixels × channelStride floats, the map's
+ * interior starting at pixel (1, 1), everything around it zero.
+ */
+export interface StepTensor {
+  readonly offset: number;
+  readonly bytes: number;
+  readonly layout: 'nchw' | 'nhwc-pad1' | 'vector';
+  /** [c, h, w] for maps, [length] for vectors. */
+  readonly shape: readonly number[];
+  readonly channelStride?: number;
+  readonly rows?: number;
+  readonly cols?: number;
+  /** Vectors: floats between consecutive images' vectors. */
+  readonly imageStride?: number;
+}
+
+/**
+ * Image → tensor, in order: decode; convert to `channels` (1: grayscale, 3: RGB); resize; crop or pad to
+ * the input size; scale pixels to [0, 1]; normalise (x − mean) / std per channel.
+ */
+export interface Preprocessing {
+  readonly channels: number;
+  /**
+   * `shorterSide`: resize so the shorter side has this many pixels, then centre-crop (torchvision's
+   * Resize + CenterCrop). `fit`: resize to fit inside [height, width], then zero-pad centred.
+   */
+  readonly resize: { readonly shorterSide: number } | { readonly fit: readonly number[] };
+  readonly mean: readonly number[];
+  readonly std: readonly number[];
+}
+
+export interface ManifestPrepare {
+  readonly function: string;
+  readonly workItems: number;
+  readonly kernel: string;
+  /** Bytes of memory it fills (the transformed filter). */
+  readonly bytes: number;
+}
+
+export interface Manifest {
+  readonly format: typeof MANIFEST_FORMAT;
+  readonly formatVersion: number;
+  readonly vggcVersion: string;
+  readonly name: string;
+  /** The validated config the model was compiled from (defaults filled in). */
+  readonly config: {
+    readonly name: string;
+    readonly blocks: readonly (readonly number[])[];
+    readonly inputSize: readonly number[];
+    readonly batchNorm: boolean;
+    readonly avgPool: readonly number[] | null;
+    readonly classifier: readonly number[];
+    readonly numClasses: number;
+    readonly labels: readonly string[] | null;
+    readonly preprocessing: unknown;
+  };
+  readonly kernels: 'wasmsimd' | 'scalar-ref';
+  /** The deterministic build (bit-identical on every engine), and its relaxed-SIMD twin if compiled. */
+  readonly wasm: {
+    readonly file: string;
+    readonly bytes: number;
+    readonly sha256: string;
+    readonly relaxed: { readonly file: string; readonly bytes: number; readonly sha256: string } | null;
+  };
+  readonly weights: {
+    readonly file: string;
+    readonly headerBytes: number;
+    readonly payloadBytes: number;
+    readonly sha256: string;
+    readonly source: string;
+    /**
+     * How weights are stored (`vggc compile --weights-dtype`): f32, or f16/int8 — fully-connected
+     * weights dequantised in the kernels, Winograd filters dequantised and transformed at load by the
+     * `prepare` functions, direct-convolution filters stored as f32 rounded to the dtype's values.
+     * Absent in manifests written before it existed (= f32).
+     */
+    readonly dtype?: 'f32' | 'f16' | 'int8';
+    readonly tensors: readonly { readonly key: string; readonly shape: readonly number[]; readonly layout: string; readonly offset: number; readonly byteLength: number }[];
+  };
+  readonly memory: {
+    /** Pages of 64 KiB the runtime must provide. */
+    readonly pages: number;
+    readonly arenaBase: number;
+    readonly arenaBytes: number;
+    readonly peakLiveBytes: number;
+    /** Where weights.bin's payload goes in wasm memory. */
+    readonly weightsBase: number;
+    /** model.wasm imports a shared memory (threads run layers on it); every vggc model does. */
+    readonly shared: true;
+    /** Most threads the model's scratch areas were planned for. */
+    readonly maxWorkers: number;
+    /** Address of the run parameters (format/run-params.ts: two i32, image index and image count). */
+    readonly params: number;
+  };
+  /** One image, C×H×W float32, is written here before the first step. */
+  readonly input: { readonly offset: number; readonly shape: readonly [number, number, number] };
+  /** After the last step, image n's numClasses float32 logits are at offset + n·imageStride·4. */
+  readonly output: { readonly offset: number; readonly numClasses: number; readonly imageStride: number };
+  /**
+   * Images per group: the `image` steps run for each image of a group, then the `batch` steps once.
+   * Before an `image` step the host writes the image's index (i32) at memory.params; before the
+   * `batch` steps, the group's image count at memory.params + 4.
+   */
+  readonly maxBatch: number;
+  readonly steps: readonly ManifestStep[];
+  /**
+   * Functions the runtime calls once at load, after weights.bin is in memory and before any step,
+   * each over work items [0, workItems): the Winograd filter transforms of f16/int8 models. Absent or
+   * empty for f32 models.
+   */
+  readonly prepare?: readonly ManifestPrepare[];
+  readonly preprocessing: Preprocessing;
+  /** Class names (numClasses of them), or null when none were given. */
+  readonly labels: readonly string[] | null;
+  readonly totals: { readonly params: number; readonly macs: number };
+}

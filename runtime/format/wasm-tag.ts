@@ -1,0 +1,60 @@
+/**
+ * model.wasm's `vggc` custom section: what a compiled module says about itself. It names the weights
+ * it was compiled for (their SHA-256) and carries layoutOf(model.json), everything the kernels have
+ * baked in as constants, so that a model.json edited by hand or taken from another compile is refused
+ * at load instead of making kernels read or write the wrong memory.
+ */
+import { VggcError } from './errors.js';
+import type { Manifest } from './manifest.js';
+
+/** Name of the custom section. */
+export const WASM_TAG_SECTION = 'vggc';
+
+export interface WasmTag {
+  readonly format: 'vggc-wasm';
+  /** SHA-256 of the weights.bin payload this module was compiled for. */
+  readonly weightsSha256: string;
+  /** `wasmsimd`, `wasmsimd-relaxed` or `scalar-ref`. */
+  readonly kernels: string;
+  /** layoutOf(model.json) at compile time. */
+  readonly layout: unknown;
+}
+
+/** The parts of model.json that layoutOf reads: all of it but the wasm files, which the tag lives in. */
+export type ManifestLayoutFields = Pick<Manifest, 'steps' | 'prepare' | 'memory' | 'input' | 'output' | 'maxBatch' | 'weights'>;
+
+/** Everything in model.json that the compiled kernels have baked in: the step list and the memory layout. */
+export function layoutOf(m: ManifestLayoutFields): unknown {
+  return {
+    steps: m.steps.map((s) => [s.function, s.workItems, s.phase]),
+    ...(m.prepare?.length ? { prepare: m.prepare.map((p) => [p.function, p.workItems]) } : {}),
+    memory: [m.memory.pages, m.memory.arenaBase, m.memory.arenaBytes, m.memory.weightsBase, m.memory.params, m.memory.maxWorkers, m.memory.shared],
+    input: [m.input.offset, ...m.input.shape],
+    output: [m.output.offset, m.output.numClasses, m.output.imageStride],
+    maxBatch: m.maxBatch,
+    weights: [m.weights.headerBytes, m.weights.payloadBytes, m.weights.sha256],
+  };
+}
+
+export function readWasmTag(module: WebAssembly.Module, file: string): WasmTag {
+  const sections = WebAssembly.Module.customSections(module, WASM_TAG_SECTION);
+  if (sections.length !== 1) throw new VggcError(`${file}: not a vggc model (no "${WASM_TAG_SECTION}" section)`);
+  try {
+    const tag = JSON.parse(new TextDecoder().decode(sections[0]));
+    if (typeof tag.weightsSha256 !== 'string') throw new Error('no weightsSha256');
+    return tag;
+  } catch {
+    throw new VggcError(`${file}: the "${WASM_TAG_SECTION}" section is damaged`);
+  }
+}
+
+/** model.wasm must have been compiled for exactly this model.json (same weights, same layout). */
+export function checkWasmMatchesManifest(module: WebAssembly.Module, manifest: Manifest, wasmLabel: string, manifestLabel: string): void {
+  const tag = readWasmTag(module, wasmLabel);
+  if (tag.weightsSha256 !== manifest.weights.sha256) {
+    throw new VggcError(`${wasmLabel}: was compiled for other weights than ${manifestLabel} describes (model.wasm and model.json come from different compiles)`);
+  }
+  if (JSON.stringify(tag.layout) !== JSON.stringify(layoutOf(manifest))) {
+    throw new VggcError(`${manifestLabel}: its steps or memory layout differ from what ${wasmLabel} was compiled for (edited by hand, or from another compile)`);
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * The platform-independent end of preprocessing (Node's sharp path and the browser's canvas path
+ * both end here): interleaved 8-bit pixels → C×H×W float32 input, normalised per channel.
+ */
+import type { Preprocessing } from '../format/manifest.js';
+
+/**
+ * `pixels`: a w×h image, `stride` values per pixel of which the first `pre.channels` are used. It is
+ * placed at (padTop, padLeft) in the H×W input; the rest is zero padding in pixel space (value 0,
+ * before normalisation — as the models were trained). Then (x/255 − mean) / std per channel.
+ */
+export function pixelsToPlanes(
+  pixels: ArrayLike<number>,
+  stride: number,
+  w: number,
+  h: number,
+  pre: Preprocessing,
+  inputSize: readonly number[],
+  padTop = 0,
+  padLeft = 0,
+): Float32Array {
+  const [H, W] = inputSize;
+  const out = new Float32Array(pre.channels * H * W);
+  for (let c = 0; c < pre.channels; c++) {
+    const mean = pre.mean[c];
+    const std = pre.std[c];
+    const plane = out.subarray(c * H * W, (c + 1) * H * W);
+    plane.fill((0 - mean) / std);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) plane[(y + padTop) * W + x + padLeft] = (pixels[(y * w + x) * stride + c] / 255 - mean) / std;
+    }
+  }
+  return out;
+}

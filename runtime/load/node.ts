@@ -1,0 +1,140 @@
+/**
+ * Node loader: model.json → checks → compile model.wasm → one memory → weights.bin read straight into
+ * it (no second copy of the weights anywhere).
+ */
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { join } from 'node:path';
+import { VggcError } from '../format/errors.js';
+import { checkManifest } from '../format/manifest-check.js';
+import { checkWasmMatchesManifest } from '../format/wasm-tag.js';
+import { checkWeightsHeader, WEIGHTS_HEADER_BYTES } from '../format/weights-file.js';
+import { createInstance, type ModelInstance } from '../instance.js';
+import { wrapInstance } from '../infer.js';
+import type { VggcModel } from '../model.js';
+import { warmUp } from '../steps.js';
+import { WorkerPool } from '../threads/node-pool.js';
+import { resolveThreads } from '../threads/policy.js';
+import { chooseBuild, type BuildChoice } from './build.js';
+import { availableParallelism } from 'node:os';
+import v8 from 'node:v8';
+import { createHash } from 'node:crypto';
+
+export interface LoadOptions {
+  /** Called while weights.bin streams into memory. */
+  readonly onProgress?: (loadedBytes: number, totalBytes: number) => void;
+  /**
+   * Threads that run each layer: the calling thread plus threads − 1 worker_threads on the same
+   * memory. Default: the machine's available cores, at most the model's maxWorkers. 1 = no workers.
+   */
+  readonly threads?: number;
+  /**
+   * `deterministic`: model.wasm, bit-identical results on every engine. `relaxed`: model-relaxed.wasm
+   * (fused multiply-add where the hardware has it; faster, last-bit differences between machines).
+   * `auto` (default): relaxed when the engine supports relaxed SIMD and the model has that build.
+   */
+  readonly build?: BuildChoice;
+}
+
+/** Bytes per read: large enough to stream at disk speed, small enough to report progress. */
+const READ_CHUNK = 64 * 1024 * 1024;
+
+export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<VggcModel> {
+  const inst = await loadInstance(dir, opts);
+  const requested = resolveThreads(opts.threads, availableParallelism(), inst.manifest, dir);
+  if (requested === 1) {
+    await warmUp(inst);
+    return wrapInstance(inst, dir);
+  }
+  const pool = await WorkerPool.start(inst.module, inst.memory, inst.steps.map((s) => s.info.function), requested);
+  await warmUp(inst, pool);
+  return wrapInstance(inst, dir, pool);
+}
+
+/** The low-level view (memory + layer functions): for per-layer timing and per-layer tests. */
+export async function loadInstance(dir: string, opts: LoadOptions = {}): Promise<ModelInstance> {
+  const manifestPath = join(dir, 'model.json');
+  const manifest = checkManifest(readJson(manifestPath), manifestPath);
+  const chosen = chooseBuild(manifest, opts.build ?? 'auto', manifestPath, 'JavaScript engine does not support relaxed SIMD (Node 20 needs --experimental-wasm-relaxed-simd)');
+  const wasmPath = join(dir, chosen.file);
+  const weightsPath = join(dir, manifest.weights.file);
+
+  let module: WebAssembly.Module;
+  const wasmBytes = readBytes(wasmPath);
+  // Tens of KB: hashing it is cheap and catches a damaged or swapped model.wasm before it runs.
+  if (createHash('sha256').update(wasmBytes).digest('hex') !== chosen.sha256) {
+    throw new VggcError(`${wasmPath}: does not match the SHA-256 that ${manifestPath} records (damaged, or from another compile)`);
+  }
+  try {
+    compileOptimizedFromTheStart();
+    module = await WebAssembly.compile(wasmBytes);
+  } catch (e) {
+    if (e instanceof VggcError) throw e;
+    throw new VggcError(`${wasmPath}: not a valid WebAssembly module (${(e as Error).message})`);
+  }
+  checkWasmMatchesManifest(module, manifest, wasmPath, manifestPath);
+
+  const fd = openOrFail(weightsPath);
+  try {
+    const header = new Uint8Array(WEIGHTS_HEADER_BYTES);
+    const got = readSync(fd, header, 0, WEIGHTS_HEADER_BYTES, 0);
+    const payloadBytes = checkWeightsHeader(header.subarray(0, got), weightsPath, manifest, manifestPath);
+    const size = fstatSync(fd).size;
+    if (size !== WEIGHTS_HEADER_BYTES + payloadBytes) throw new VggcError(`${weightsPath}: is ${size} bytes, expected ${WEIGHTS_HEADER_BYTES + payloadBytes} (truncated or padded)`);
+    return await createInstance(
+      manifest,
+      module,
+      chosen.build,
+      (memory) => {
+        const base = manifest.memory.weightsBase;
+        for (let done = 0; done < payloadBytes; ) {
+          const len = Math.min(READ_CHUNK, payloadBytes - done);
+          const n = readSync(fd, new Uint8Array(memory.buffer, base + done, len), 0, len, WEIGHTS_HEADER_BYTES + done);
+          if (n === 0) throw new VggcError(`${weightsPath}: ended after ${done} of ${payloadBytes} weight bytes`);
+          done += n;
+          opts.onProgress?.(done, payloadBytes);
+        }
+      },
+      dir,
+    );
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * V8 first runs a wasm function in its baseline tier (Liftoff) and never switches a running call to
+ * optimised code: every layer would run its whole first call at baseline speed (docs/performance.md,
+ * "V8 tiers": 56 ms instead of 20 ms for a 1-GFLOP kernel). vggc's module is small, so compiling it straight with the
+ * optimising tier costs little; the flag applies to wasm modules compiled after it in this process.
+ */
+let optimizedFlagSet = false;
+function compileOptimizedFromTheStart(): void {
+  if (optimizedFlagSet) return;
+  v8.setFlagsFromString('--no-liftoff');
+  optimizedFlagSet = true;
+}
+
+function readBytes(path: string): Uint8Array<ArrayBuffer> {
+  try {
+    return readFileSync(path) as Uint8Array<ArrayBuffer>;
+  } catch (e) {
+    throw new VggcError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? e}); is this a folder written by vggc compile?`);
+  }
+}
+
+function readJson(path: string): unknown {
+  const text = new TextDecoder().decode(readBytes(path));
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new VggcError(`${path}: invalid JSON (${(e as Error).message})`);
+  }
+}
+
+function openOrFail(path: string): number {
+  try {
+    return openSync(path, 'r');
+  } catch (e) {
+    throw new VggcError(`${path}: cannot open (${(e as NodeJS.ErrnoException).code ?? e})`);
+  }
+}
