@@ -58,8 +58,8 @@ export function pixelsToTensor(
   padTop = 0,
   padLeft = 0,
 ): Float32Array {
-  const gray = pre.channels === 1 ? grayscale(rgba, w * h) : null;
-  return gray ? pixelsToPlanes(gray, 1, w, h, pre, inputSize, padTop, padLeft) : pixelsToPlanes(rgba, 4, w, h, pre, inputSize, padTop, padLeft);
+  const image = pre.channels === 1 ? { pixels: grayscale(rgba, w * h), stride: 1, width: w, height: h } : { pixels: rgba, stride: 4, width: w, height: h };
+  return pixelsToPlanes(image, pre, inputSize, padTop, padLeft);
 }
 
 let srgbToLinear: Float64Array | null = null;

@@ -42,7 +42,7 @@ export async function imageToTensor(file: string, pre: Preprocessing, inputSize:
   }
   const got = raw.length / (w * h);
   if (got !== channels) throw new VggcError(`${file}: decoded to ${got} channels, expected ${channels}`);
-  return pixelsToPlanes(raw, channels, w, h, pre, [H, W], g.padTop, g.padLeft);
+  return pixelsToPlanes({ pixels: raw, stride: channels, width: w, height: h }, pre, [H, W], g.padTop, g.padLeft);
 }
 
 function imageError(e: unknown): string {

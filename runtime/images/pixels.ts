@@ -4,21 +4,20 @@
  */
 import type { Preprocessing } from '../format/manifest.js';
 
+/** An interleaved 8-bit image: `stride` values per pixel, of which the first `pre.channels` are used. */
+export interface PixelImage {
+  readonly pixels: ArrayLike<number>;
+  readonly stride: number;
+  readonly width: number;
+  readonly height: number;
+}
+
 /**
- * `pixels`: a w×h image, `stride` values per pixel of which the first `pre.channels` are used. It is
- * placed at (padTop, padLeft) in the H×W input; the rest is zero padding in pixel space (value 0,
- * before normalisation — as the models were trained). Then (x/255 − mean) / std per channel.
+ * `image` placed at (padTop, padLeft) in the H×W input; the rest is zero padding in pixel space
+ * (value 0, before normalisation — as the models were trained). Then (x/255 − mean) / std per channel.
  */
-export function pixelsToPlanes(
-  pixels: ArrayLike<number>,
-  stride: number,
-  w: number,
-  h: number,
-  pre: Preprocessing,
-  inputSize: readonly number[],
-  padTop = 0,
-  padLeft = 0,
-): Float32Array {
+export function pixelsToPlanes(image: PixelImage, pre: Preprocessing, inputSize: readonly number[], padTop = 0, padLeft = 0): Float32Array {
+  const { pixels, stride, width: w, height: h } = image;
   const [H, W] = inputSize;
   const out = new Float32Array(pre.channels * H * W);
   for (let c = 0; c < pre.channels; c++) {
