@@ -105,6 +105,11 @@ const CALLABLES: Record<string, CallableKind> = {
 const MODEL_MODULES = /^(torch\.nn(\.|$)|torchvision(\.|$)|timm(\.|$)|torch\.jit(\.|$)|__torch__(\.|$)|__main__$)/;
 
 const MAX_DIMS = 16;
+/**
+ * A tensor with zero strides (torch's expand()) has more elements than its storage, which bounds
+ * nothing then; this does, so a hostile size cannot make a read allocate gigabytes.
+ */
+const MAX_EXPANDED_ELEMENTS = 1 << 24;
 
 /** A global's name for a message: as is when it looks like a Python name, else quoted and cut short. */
 export function showName(s: string): string {
@@ -201,6 +206,9 @@ function rebuildTensor(args: readonly PickleValue[], qualified: string, fail: Pi
     numel *= shape[i];
     last += Math.max(0, shape[i] - 1) * strides[i];
     if (!Number.isSafeInteger(numel) || !Number.isSafeInteger(last)) fail(`${qualified}: size [${shape.join(', ')}] with stride [${strides.join(', ')}] is too large`);
+  }
+  if (numel > storage.numel && numel > MAX_EXPANDED_ELEMENTS) {
+    fail(`${qualified}: tensor of size [${shape.join(', ')}] has ${numel} elements but views only ${storage.numel} (zero strides); vggc reads at most ${MAX_EXPANDED_ELEMENTS} elements of such a view`);
   }
   if (numel > 0 && last >= storage.numel) {
     fail(`${qualified}: tensor of size [${shape.join(', ')}], stride [${strides.join(', ')}] at offset ${offset} reaches element ${last} of a ${storage.numel}-element storage`);
