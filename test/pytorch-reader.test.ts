@@ -68,6 +68,12 @@ describe('zip variants', () => {
     expect(errorOf(() => readTorchFile(file(two)))).toMatch(/: zip archive has 2 data\.pkl members/);
   });
 
+  it("torch ≥ 2.1's byteorder member: little loads, big is refused", () => {
+    const withOrder = (order: string) => file(writeZip([{ name: 'm/data.pkl', data: stateDictPickle([B]) }, { name: 'm/byteorder', data: Buffer.from(order) }, { name: 'm/data/1', data: f32Bytes(bValues) }]));
+    expect(read(withOrder('little'), 'b')).toEqual(bValues);
+    expect(errorOf(() => readTorchFile(withOrder('big')))).toMatch(/: was written on a "big"-endian machine \("m\/byteorder"\); vggc reads little-endian checkpoints only$/);
+  });
+
   it('a damaged central directory or end record', () => {
     const good = fs.readFileSync(archive(stateDictPickle([W, B])));
     const cut = good.subarray(0, good.length - 10);

@@ -27,6 +27,12 @@ export function readZipCheckpoint(file: OpenFile): CheckpointPickle {
   const prefix = pickleName.slice(0, pickleName.length - 'data.pkl'.length);
   const label = pickleName;
 
+  // torch ≥ 2.1 records the writer's byte order; without the member (1.13 and older) it is little-endian.
+  const byteorder = entries.get(`${prefix}byteorder`);
+  if (byteorder) {
+    const order = new TextDecoder().decode(readEntryBytes(file, byteorder, 16)).trim();
+    if (order !== 'little') failIn(file.path, `was written on a ${quoted(order)}-endian machine (${quoted(byteorder.name)}); vggc reads little-endian checkpoints only`);
+  }
   const data = readEntryBytes(file, entries.get(pickleName)!, MAX_PICKLE_BYTES);
   const storages = new Map<string, StorageRef>();
   const persistentLoad = (pid: PickleValue, fail: PickleFail): PickleValue => {
