@@ -88,7 +88,7 @@ describe('zip variants', () => {
 });
 
 describe('pickles', () => {
-  const zipWith = (pickle: number[] | Uint8Array): string => archive(Uint8Array.from(pickle));
+  const zipWith = (pickle: number[] | Uint8Array): string => archive(pickle instanceof Uint8Array ? pickle : Uint8Array.from(pickle));
   const sd = (...body: (number | number[])[]): number[] => [...op.proto(), ...op.emptyDict, ...op.mark, ...body.flat(), ...op.setitems, ...op.stop];
 
   it.each<[string, number[], RegExp]>([
@@ -112,6 +112,23 @@ describe('pickles', () => {
     const msg = errorOf(() => readTorchFile(p));
     expect(msg.startsWith(`${p}: `)).toBe(true);
     expect(msg).toMatch(expected);
+  });
+
+  it('bounded: the pickle size, the stack, pushes, objects and memo entries have limits', () => {
+    const repeat = (unit: number[], times: number): Uint8Array => {
+      const out = new Uint8Array(unit.length * times);
+      for (let i = 0; i < times; i++) out.set(unit, i * unit.length);
+      return out;
+    };
+    const wrap = (body: Uint8Array): Uint8Array => Buffer.concat([bytes(op.proto(4)), body, bytes(op.none, op.stop)]);
+    expect(errorOf(() => readTorchFile(zipWith(new Uint8Array((16 << 20) + 1))))).toMatch(/: zip entry "m\/data\.pkl": is 16777217 bytes, more than the 16777216-byte limit for it$/);
+    expect(errorOf(() => readTorchFile(zipWith(wrap(repeat(op.none, (1 << 20) + 1)))))).toMatch(/: m\/data\.pkl byte 1048578: stack exceeds 1048576 items$/);
+    const marked = [...op.mark, ...new Array<number>(1000).fill(0x4e), 0x31]; // MARK, 1000 × NONE, POP_MARK
+    expect(errorOf(() => readTorchFile(zipWith(wrap(repeat(marked, 8400)))))).toMatch(/pushes more than 8388608 values$/);
+    expect(errorOf(() => readTorchFile(zipWith(wrap(repeat([...op.emptyList, 0x30], (1 << 21) + 1)))))).toMatch(/creates more than 2097152 objects$/);
+    const puts = new Uint8Array(5 * ((1 << 20) + 1));
+    for (let i = 0; i <= 1 << 20; i++) puts.set([0x72, ...u32(i)], 5 * i); // LONG_BINPUT i
+    expect(errorOf(() => readTorchFile(zipWith(Buffer.concat([bytes(op.proto(4), op.none), puts, bytes(op.stop)]))))).toMatch(/memo exceeds 1048576 entries$/);
   });
 
   it('a tensor reaching past its storage, a storage larger than the file, one storage with two types', () => {

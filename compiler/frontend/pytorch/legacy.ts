@@ -6,10 +6,9 @@
  * — then each listed storage as an 8-byte little-endian element count and its raw elements.
  */
 import { checkSpan, failIn, quoted, readAt, type OpenFile } from './file-bytes.js';
-import { PickleDict, PickleList, PickleTuple, unpickle, type PickleFail, type PickleValue, type UnpickleHooks } from './pickle.js';
+import { MAX_PICKLE_BYTES, PickleDict, PickleList, PickleTuple, unpickle, type PickleFail, type PickleValue, type UnpickleHooks } from './pickle.js';
 import { fileInput, type PickleInput } from './pickle-input.js';
 import { isIndex, refuseGlobal, refuseWholeModel, registerStorage, StorageRef, torchHooks, valueText, type CheckpointPickle } from './torch-globals.js';
-import { MAX_PICKLE_BYTES } from './zip-checkpoint.js';
 
 const MAGIC_NUMBER = 0x1950a86a20f9469cfc6cn;
 const PROTOCOL_VERSION = 1001;

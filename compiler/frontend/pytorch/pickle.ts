@@ -55,7 +55,15 @@ export interface UnpickleContext {
   readonly maxBytes: number;
 }
 
+/**
+ * A checkpoint's pickle holds only the object structure (tensor data is stored apart): a VGG's
+ * state_dict with optimizer state is tens of kilobytes, one with thousands of tensors a few megabytes.
+ */
+export const MAX_PICKLE_BYTES = 16 << 20;
+
 const MAX_STACK = 1 << 20;
+/** Every push is a reference some container may keep: this bounds their memory (≈ 64 MB) whatever the nesting. */
+const MAX_PUSHES = 1 << 23;
 const MAX_MARKS = 1 << 14;
 const MAX_MEMO = 1 << 20;
 const MAX_OBJECTS = 1 << 21;
@@ -71,9 +79,11 @@ export function unpickle(input: PickleInput, hooks: UnpickleHooks, ctx: Unpickle
   const marks: PickleValue[][] = [];
   const memo = new Map<number, PickleValue>();
   let objects = 0;
+  let pushes = 0;
 
   const push = (v: PickleValue): void => {
     if (stack.length >= MAX_STACK) fail(`stack exceeds ${MAX_STACK} items`);
+    if (++pushes > MAX_PUSHES) fail(`pushes more than ${MAX_PUSHES} values`);
     stack.push(v);
   };
   const created = <T extends PickleValue>(v: T): T => {

@@ -5,14 +5,10 @@
  * ('storage', storage class, key, location, numel).
  */
 import { failIn, quoted, type OpenFile } from './file-bytes.js';
-import { unpickle, PickleTuple, type PickleFail, type PickleValue } from './pickle.js';
+import { MAX_PICKLE_BYTES, unpickle, PickleTuple, type PickleFail, type PickleValue } from './pickle.js';
 import { memoryInput } from './pickle-input.js';
 import { registerStorage, torchHooks, type CheckpointPickle, type StorageRef } from './torch-globals.js';
 import { entryDataOffset, readEntryBytes, readZipDirectory, type ZipEntry } from './zip.js';
-
-
-/** data.pkl holds only the object structure (tensors are separate members): megabytes at most. */
-export const MAX_PICKLE_BYTES = 64 << 20;
 
 export function readZipCheckpoint(file: OpenFile): CheckpointPickle {
   const entries = readZipDirectory(file);
