@@ -37,6 +37,8 @@ const STORAGE_TYPES: Record<string, TorchDtype> = {
   QUInt4x2Storage: { name: 'quint4x2', itemSize: 1, float: null },
   QUInt2x4Storage: { name: 'quint2x4', itemSize: 1, float: null },
   UntypedStorage: { name: 'uint8 (untyped storage)', itemSize: 1, float: null },
+  // torch 1.12's name for it.
+  _UntypedStorage: { name: 'uint8 (untyped storage)', itemSize: 1, float: null },
 };
 
 export class StorageType extends PickleObject {
@@ -116,7 +118,7 @@ export function showName(s: string): string {
   return /^[\w.<>]{1,160}$/.test(s) ? s : JSON.stringify(s.length > 80 ? `${s.slice(0, 80)}…` : s);
 }
 
-/** The refusal for any name outside the whitelist (also used for a pickled nn.Module's persistent id). */
+/** The refusal for any name outside the whitelist, with a hint when the name is a model class. */
 export function refuseGlobal(path: string, module: string, name: string): never {
   const q = `${showName(module)}.${showName(name)}`;
   if (MODEL_MODULES.test(module)) {
