@@ -119,7 +119,7 @@ export function readVgg(chain: readonly KerasLayer[], path: string): VggSpec {
         }
         const relu = peek();
         if (!relu || !RELU_CLASSES.has(relu.className) || !isPlainRelu(opts(relu))) {
-          layerError(path, last, `${last === layer ? "has activation 'linear' and" : 'is'} not followed by ReLU (Activation('relu') or ReLU); vggc's convolutions end in ReLU`);
+          layerError(path, last, `${last === layer ? "has activation 'linear' and is" : 'is'} not followed by ReLU (Activation('relu') or ReLU); vggc's convolutions end in ReLU`);
         }
         names.set(layers[i++].name, `relu${b}_${j}`);
       }
@@ -201,6 +201,9 @@ export function readVgg(chain: readonly KerasLayer[], path: string): VggSpec {
       }
     }
     denses.push({ layer: ref(layer), units: dense.units, useBias: dense.useBias, relu });
+  }
+  if (denses.length === 0) {
+    throw modelError(path, `the model ends after ${show(headLayer.name)} with no Dense layer; vggc compiles classifiers (Flatten or a global pool, then Dense layers)`);
   }
   return { inputSize, inputChannels, convsPerBlock, convs, flattenMap, headPool, denses, finalActivation, layerNames: names };
 }

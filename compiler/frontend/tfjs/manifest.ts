@@ -160,7 +160,8 @@ function resolveShard(p: string, modelPath: string, fail: (msg: string) => never
     return fail(`weight shard ${quote(p)} cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
   const rel = nodePath.relative(realDir, realFile);
-  if (rel === '' || rel.startsWith('..') || nodePath.isAbsolute(rel)) refuse(`it resolves (through a symlink) to ${realFile}, outside model.json's folder`);
+  if (rel === '') refuse("it names model.json's folder itself, not a file");
+  if (rel.startsWith('..') || nodePath.isAbsolute(rel)) refuse(`it resolves (through a symlink) to ${realFile}, outside model.json's folder`);
   if (!stat.isFile()) refuse('not a regular file');
   return { file: realFile, bytes: stat.size };
 }
