@@ -82,9 +82,11 @@ export function writeTfjsModel(saved: Saved, dir: string, opts: WriteOptions = {
     writeFileSync(join(dir, name), data.subarray(k * shard, Math.min(data.length, (k + 1) * shard)));
     paths.push(name);
   }
-  const { keras_version, backend, ...model } = saved.topology;
-  const modelTopology = opts.form === 'converter' ? { keras_version, backend, model_config: model } : saved.topology;
-  const json: Record<string, any> = { format: 'layers-model', generatedBy: 'TensorFlow.js tfjs-layers v4.22.0', convertedBy: null, modelTopology, weightsManifest: [{ paths, weights: specs }] };
+  // A deep copy: `edit` must not change the saved topology other variants are written from.
+  const { keras_version, backend, ...model } = JSON.parse(JSON.stringify(saved.topology));
+  const modelTopology = opts.form === 'converter' ? { keras_version, backend, model_config: model } : { ...model, keras_version, backend };
+  const weights = JSON.parse(JSON.stringify(specs));
+  const json: Record<string, any> = { format: 'layers-model', generatedBy: 'TensorFlow.js tfjs-layers v4.22.0', convertedBy: null, modelTopology, weightsManifest: [{ paths, weights }] };
   opts.edit?.(json);
   const path = join(dir, 'model.json');
   writeFileSync(path, JSON.stringify(json));
