@@ -236,4 +236,26 @@ describe('lazy decoding', () => {
     // Import needed the shard's size only; the first read finds it gone and says which weight and shard.
     expect(() => net.convs[0].weight.read(0, 1)).toThrow(/model\.json: weight "block1_conv1\/kernel": shard "group1-shard1of1\.bin" cannot be opened/);
   });
+
+  it('keeps decoded kernels within its budget (always the last one), reads vectors range by range', async () => {
+    const spec: VggModelSpec = { name: 'budget', input: [4, 4, 3], blocks: [{ filters: 8, convs: 2 }], head: 'flatten', dense: [{ units: 3, activation: 'linear' }], seed: 7 };
+    const { path } = writeTfjsModel(await saveArtifacts(buildVgg(spec)), join(work, 'budget'));
+    const { readManifest } = await import('../compiler/frontend/tfjs/manifest.js');
+    const { readModelJson } = await import('../compiler/frontend/tfjs/model-json.js');
+    const { WeightReader } = await import('../compiler/frontend/tfjs/tensors.js');
+    const entries = readManifest(readModelJson(path).weightsManifest, path);
+    const [k1, k2, b1] = ['block1_conv1/kernel', 'block1_conv2/kernel', 'block1_conv1/bias'].map((n) => entries.get(n)!);
+    // Room for conv2's kernel (2304 bytes) but not for both kernels.
+    const reader = new WeightReader(path, 3000);
+    const first = reader.whole(k1);
+    expect(reader.whole(k1)).toBe(first);
+    const second = reader.whole(k2);
+    expect(reader.whole(k2)).toBe(second);
+    expect(reader.whole(k1)).not.toBe(first); // evicted by conv2's, decoded again
+    expect(Array.from(reader.range(b1, 2, 3))).toEqual(Array.from(reader.range(b1, 0, 8).subarray(2, 5)));
+    const { rmSync } = await import('node:fs');
+    rmSync(join(work, 'budget', 'group1-shard1of1.bin'));
+    expect(reader.whole(k1)).toBeInstanceOf(Float32Array); // still kept
+    expect(() => reader.range(b1, 0, 1)).toThrow(/cannot be opened/); // vectors always go to the shard
+  });
 });

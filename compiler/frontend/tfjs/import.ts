@@ -12,13 +12,13 @@ import { isObject, quote } from './json-fields.js';
 import { readVgg, type ConvSpec, type DenseSpec, type LayerRef } from './layers.js';
 import { readManifest, type WeightEntry } from './manifest.js';
 import { readModelJson } from './model-json.js';
-import { convKernelTensor, DecodedTensorCache, denseKernelTensor, vectorTensor } from './tensors.js';
+import { convKernelTensor, WeightReader, denseKernelTensor, vectorTensor } from './tensors.js';
 import { layerChain } from './topology.js';
 
 export interface TfjsImport extends ImportedNetwork {
   /**
-   * Releases the one decoded tensor the import keeps for consecutive reads. No file handles are held
-   * between reads (each read opens and closes its shards), so this is optional but frees memory.
+   * Drops the decoded kernels kept for consecutive reads. No file handles are held between reads
+   * (each read opens and closes its shards), so this is optional but frees memory.
    */
   close(): void;
 }
@@ -28,12 +28,12 @@ export function importTfjsModel(modelJsonPath: string): TfjsImport {
   const json = readModelJson(path);
   const spec = readVgg(layerChain(json.model, path), path);
   const weights = new WeightFinder(readManifest(json.weightsManifest, path), path);
-  const cache = new DecodedTensorCache(path);
+  const reader = new WeightReader(path);
 
   const convs: ImportedConv[] = [];
   let channels = spec.inputChannels;
   for (const conv of spec.convs) {
-    const imported = importConv(conv, channels, weights, cache, path);
+    const imported = importConv(conv, channels, weights, reader, path);
     convs.push(imported);
     channels = conv.filters;
   }
@@ -49,7 +49,7 @@ export function importTfjsModel(modelJsonPath: string): TfjsImport {
   const flattened: readonly [number, number, number] | null = spec.flattenMap ? [spec.flattenMap[0], spec.flattenMap[1], lastFilters] : null;
   let features = flattened ? flattened[0] * flattened[1] * flattened[2] : lastFilters;
   const linears: ImportedLinear[] = spec.denses.map((dense, k) => {
-    const linear = importDense(dense, features, k === 0 ? flattened : null, weights, cache);
+    const linear = importDense(dense, features, k === 0 ? flattened : null, weights, reader);
     features = dense.units;
     return linear;
   });
@@ -66,41 +66,41 @@ export function importTfjsModel(modelJsonPath: string): TfjsImport {
     // keras.applications' VGG16/VGG19 expect caffe-style input (BGR, ImageNet means subtracted, no scaling).
     preprocessing: 'caffe',
     layerNames: spec.layerNames,
-    close: () => cache.clear(),
+    close: () => reader.clear(),
   };
 }
 
-function importConv(conv: ConvSpec, inChannels: number | null, weights: WeightFinder, cache: DecodedTensorCache, path: string): ImportedConv {
+function importConv(conv: ConvSpec, inChannels: number | null, weights: WeightFinder, reader: WeightReader, path: string): ImportedConv {
   const layer = conv.layer;
   const kernel = weights.find(layer, 'kernel');
   // The first conv's input channels come from its kernel when no InputLayer states them.
   const cin = inChannels ?? (kernel.shape.length === 4 ? kernel.shape[2] : 0);
   if (cin <= 0) throw new VggcError(`${path}: weight ${quote(kernel.name)} has shape [${kernel.shape.join(', ')}], expected [3, 3, in, ${conv.filters}] (layer ${quote(conv.layer.name)} (${conv.layer.className}))`);
   weights.expectShape(kernel, [3, 3, cin, conv.filters], layer, inChannels === null ? `filters ${conv.filters}` : `${cin} input channels, filters ${conv.filters}`);
-  const bias = conv.useBias ? weights.vector(layer, 'bias', conv.filters, cache) : null;
+  const bias = conv.useBias ? weights.vector(layer, 'bias', conv.filters, reader) : null;
   let batchNorm: ImportedBatchNorm | null = null;
   if (conv.batchNorm) {
     const bn = conv.batchNorm;
     const bnLayer = bn.layer;
     batchNorm = {
-      weight: bn.scale ? weights.vector(bnLayer, 'gamma', conv.filters, cache) : null,
-      bias: bn.center ? weights.vector(bnLayer, 'beta', conv.filters, cache) : null,
-      runningMean: weights.vector(bnLayer, 'moving_mean', conv.filters, cache),
-      runningVar: weights.vector(bnLayer, 'moving_variance', conv.filters, cache),
+      weight: bn.scale ? weights.vector(bnLayer, 'gamma', conv.filters, reader) : null,
+      bias: bn.center ? weights.vector(bnLayer, 'beta', conv.filters, reader) : null,
+      runningMean: weights.vector(bnLayer, 'moving_mean', conv.filters, reader),
+      runningVar: weights.vector(bnLayer, 'moving_variance', conv.filters, reader),
       eps: bn.eps,
     };
   }
-  return { weight: convKernelTensor(kernel, cache), bias, batchNorm };
+  return { weight: convKernelTensor(kernel, reader), bias, batchNorm };
 }
 
-function importDense(dense: DenseSpec, inFeatures: number, flattened: readonly [number, number, number] | null, weights: WeightFinder, cache: DecodedTensorCache): ImportedLinear {
+function importDense(dense: DenseSpec, inFeatures: number, flattened: readonly [number, number, number] | null, weights: WeightFinder, reader: WeightReader): ImportedLinear {
   const layer = dense.layer;
   const kernel = weights.find(layer, 'kernel');
   const why = flattened ? `Flatten of a ${flattened.join('×')} map gives ${inFeatures} inputs, units ${dense.units}` : `${inFeatures} inputs, units ${dense.units}`;
   weights.expectShape(kernel, [inFeatures, dense.units], layer, why);
   return {
-    weight: denseKernelTensor(kernel, cache, flattened),
-    bias: dense.useBias ? weights.vector(layer, 'bias', dense.units, cache) : null,
+    weight: denseKernelTensor(kernel, reader, flattened),
+    bias: dense.useBias ? weights.vector(layer, 'bias', dense.units, reader) : null,
     relu: dense.relu,
   };
 }
@@ -141,10 +141,10 @@ class WeightFinder {
     if (!same) this.fail(layer, `weight ${quote(entry.name)} has shape [${entry.shape.join(', ')}], expected [${shape.join(', ')}] (${why})`);
   }
 
-  vector(layer: LayerRef, param: string, length: number, cache: DecodedTensorCache): StoredTensor {
+  vector(layer: LayerRef, param: string, length: number, reader: WeightReader): StoredTensor {
     const entry = this.find(layer, param);
     this.expectShape(entry, [length], layer, `one per channel, ${length}`);
-    return vectorTensor(entry, cache);
+    return vectorTensor(entry, reader);
   }
 
   private fail(layer: LayerRef, msg: string): never {

@@ -47,6 +47,8 @@ export interface WeightEntry {
   /** Byte range in the group's stream. */
   readonly offset: number;
   readonly byteLength: number;
+  /** Bytes per stored value (of the quantised dtype, when quantised). */
+  readonly valueBytes: number;
 }
 
 /** Bytes per value, tfjs-core's DTYPE_VALUE_SIZE_MAP. */
@@ -134,7 +136,7 @@ function readEntry(w: unknown, where: string, group: WeightGroup, offset: number
     const original = field(q, 'original_dtype');
     if (original !== undefined && original !== dtype) fail(`${at}: quantization.original_dtype ${show(original)} differs from its dtype ${show(dtype)}`);
   }
-  return { name, shape, count, dtype, storage, group, offset, byteLength: count * valueBytes };
+  return { name, shape, count, dtype, storage, group, offset, byteLength: count * valueBytes, valueBytes };
 }
 
 /**

@@ -9,14 +9,16 @@ import { VggcError } from '../../errors.js';
 import { quote } from './json-fields.js';
 import type { WeightEntry } from './manifest.js';
 
-export function readWeightBytes(entry: WeightEntry, into: Uint8Array, modelPath: string): void {
-  if (into.length !== entry.byteLength) throw new Error(`readWeightBytes: buffer of ${into.length} bytes for ${entry.byteLength}`);
-  const end = entry.offset + entry.byteLength;
+/** Fills `into` with the weight's bytes [byteStart, byteStart + into.length). */
+export function readWeightBytes(entry: WeightEntry, into: Uint8Array, modelPath: string, byteStart = 0): void {
+  if (byteStart < 0 || byteStart + into.length > entry.byteLength) throw new RangeError(`readWeightBytes: bytes [${byteStart}, ${byteStart + into.length}) of ${entry.byteLength}`);
+  const begin = entry.offset + byteStart;
+  const end = begin + into.length;
   for (const shard of entry.group.shards) {
-    const from = Math.max(entry.offset, shard.start);
+    const from = Math.max(begin, shard.start);
     const to = Math.min(end, shard.start + shard.bytes);
     if (from >= to) continue;
-    readRange(shard.file, shard.path, shard.bytes, from - shard.start, into.subarray(from - entry.offset, to - entry.offset), entry.name, modelPath);
+    readRange(shard.file, shard.path, shard.bytes, from - shard.start, into.subarray(from - begin, to - begin), entry.name, modelPath);
   }
 }
 

@@ -7,37 +7,63 @@
  *                 NCHW order (c, h, w) vggc flattens in
  *   vectors       [n] as they are
  *
- * A transposed read touches the whole source tensor, so each tensor is decoded whole when first
- * read, and one decoded tensor is kept at a time (consumers read a tensor's slices in a row, then
- * move on): VGG16's fc1 kernel is 411 MB as float32, all weights together 553 MB.
+ * Nothing is read before the first read() call. A kernel read touches its whole source tensor, so
+ * kernels are decoded whole and a few are kept (WeightReader); vectors are read range by range.
+ * VGG16's fc1 kernel is 411 MB as float32, all its weights together 553 MB.
  */
 import type { StoredTensor } from '../imported.js';
 import { rawWeight } from './decode.js';
 import type { WeightEntry } from './manifest.js';
 import { readWeightBytes } from './shards.js';
 
-/** The most recently decoded tensor, shared by all tensors of one imported model. */
-export class DecodedTensorCache {
-  private entry: WeightEntry | null = null;
-  private data: Float32Array | null = null;
+/**
+ * Reads weights for the StoredTensors of one imported model. Element-wise layouts (vectors) are read
+ * as exactly the requested range, straight from the shards. Transposed layouts (kernels) need the
+ * whole tensor, so decoded kernels are kept: always the most recently used one, older ones while all
+ * kept fit in `keepBytes` (a consumer reading conv rows interleaved with BatchNorm vectors, or a
+ * 411 MB fc1 kernel slice by slice, decodes each kernel once, without every kernel in memory).
+ */
+export class WeightReader {
+  private readonly kept = new Map<WeightEntry, Float32Array>(); // iteration order = least recently used first
+  private keptBytes = 0;
 
-  constructor(private readonly modelPath: string) {}
+  constructor(
+    private readonly modelPath: string,
+    private readonly keepBytes = 64 * 1024 * 1024,
+  ) {}
 
-  get(entry: WeightEntry): Float32Array {
-    if (this.entry !== entry || !this.data) {
-      // Drop the previous tensor before allocating the next, so two large ones never coexist here.
-      this.clear();
-      const raw = rawWeight(entry.storage, entry.count);
-      readWeightBytes(entry, raw.bytes, this.modelPath);
-      this.data = raw.decode();
-      this.entry = entry;
-    }
-    return this.data;
+  /** Elements [start, start + count) of the weight in its stored order, decoded. */
+  range(entry: WeightEntry, start: number, count: number): Float32Array {
+    const raw = rawWeight(entry.storage, count);
+    readWeightBytes(entry, raw.bytes, this.modelPath, start * entry.valueBytes);
+    return raw.decode();
   }
 
+  /** The whole weight, decoded; shared, the caller must not modify it. */
+  whole(entry: WeightEntry): Float32Array {
+    const hit = this.kept.get(entry);
+    if (hit) {
+      this.kept.delete(entry);
+      this.kept.set(entry, hit);
+      return hit;
+    }
+    // Make room before allocating, so a large kernel never coexists with the ones it displaces.
+    const bytes = entry.count * 4;
+    for (const [old, data] of this.kept) {
+      if (this.keptBytes + bytes <= this.keepBytes) break;
+      this.kept.delete(old);
+      this.keptBytes -= data.byteLength;
+    }
+    const data = this.range(entry, 0, entry.count);
+    this.kept.set(entry, data);
+    this.keptBytes += bytes;
+    return data;
+  }
+
+  /** Drops every decoded kernel. */
   clear(): void {
-    this.entry = null;
-    this.data = null;
+    this.kept.clear();
+    this.keptBytes = 0;
   }
 }
 
@@ -49,20 +75,20 @@ function checkRange(shape: readonly number[], start: number, count: number, orig
 }
 
 /** A tensor whose PyTorch layout is Keras's own (bias, BatchNorm vectors). */
-export function vectorTensor(entry: WeightEntry, cache: DecodedTensorCache): StoredTensor {
+export function vectorTensor(entry: WeightEntry, reader: WeightReader): StoredTensor {
   const shape = [...entry.shape];
   return {
     shape,
     origin: entry.name,
     read(start, count) {
       checkRange(shape, start, count, entry.name);
-      return cache.get(entry).slice(start, start + count);
+      return reader.range(entry, start, count);
     },
   };
 }
 
 /** Keras conv kernel [kh, kw, in, out] read as [out, in, kh, kw]. */
-export function convKernelTensor(entry: WeightEntry, cache: DecodedTensorCache): StoredTensor {
+export function convKernelTensor(entry: WeightEntry, reader: WeightReader): StoredTensor {
   const [kh, kw, cin, cout] = entry.shape;
   const shape = [cout, cin, kh, kw];
   return {
@@ -70,7 +96,7 @@ export function convKernelTensor(entry: WeightEntry, cache: DecodedTensorCache):
     origin: entry.name,
     read(start, count) {
       checkRange(shape, start, count, entry.name);
-      const src = cache.get(entry);
+      const src = reader.whole(entry);
       const out = new Float32Array(count);
       const taps = kh * kw;
       for (let t = 0; t < count; t++) {
@@ -90,7 +116,7 @@ export function convKernelTensor(entry: WeightEntry, cache: DecodedTensorCache):
  * Keras dense kernel [in, out] read as [out, in]. With `flattenedMap` [h, w, c] (the first Dense
  * after Flatten), PyTorch's input j = (c·h + y)·w + x is Keras's row (y·w + x)·c + ch.
  */
-export function denseKernelTensor(entry: WeightEntry, cache: DecodedTensorCache, flattenedMap: readonly [number, number, number] | null): StoredTensor {
+export function denseKernelTensor(entry: WeightEntry, reader: WeightReader, flattenedMap: readonly [number, number, number] | null): StoredTensor {
   const [fin, fout] = entry.shape;
   const shape = [fout, fin];
   let rows: Int32Array | null = null;
@@ -111,7 +137,7 @@ export function denseKernelTensor(entry: WeightEntry, cache: DecodedTensorCache,
     origin: entry.name,
     read(start, count) {
       checkRange(shape, start, count, entry.name);
-      const src = cache.get(entry);
+      const src = reader.whole(entry);
       const row = kerasRow();
       const out = new Float32Array(count);
       let o = Math.floor(start / fin);
