@@ -4,14 +4,13 @@
  * tensorflowjs_converter lay them out, quantise shards with the converter's formula, and bridge an
  * ImportedNetwork to vggc's current config + torchvision-keyed safetensors.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { ImportedNetwork, StoredTensor } from '../compiler/frontend/imported.js';
 import { f32ToF16Bits } from '../compiler/weights/half.js';
-import { writeSafetensors, type SafetensorsTensor } from '../compiler/weights/safetensors-write.js';
 
 export { tf, tfl };
 
@@ -169,6 +168,38 @@ export function quantizeValues(values: Float32Array, q: Quantization): { bytes: 
 
 export const readAll = (t: StoredTensor): Float32Array => t.read(0, t.shape.reduce((a, b) => a * b, 1));
 
+interface SafetensorsTensor {
+  readonly key: string;
+  readonly shape: readonly number[];
+  readonly data: Float32Array;
+}
+
+/**
+ * A float32 .safetensors file (8-byte little-endian header length, JSON header padded with spaces to
+ * 8-byte alignment, then the data). Written here rather than with the compiler's writer so these
+ * tests do not depend on where that module lives.
+ */
+function writeF32Safetensors(path: string, tensors: readonly SafetensorsTensor[]): void {
+  const header: Record<string, unknown> = {};
+  let offset = 0;
+  for (const t of tensors) {
+    header[t.key] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
+    offset += t.data.byteLength;
+  }
+  let json = Buffer.from(JSON.stringify(header), 'utf8');
+  json = Buffer.concat([json, Buffer.alloc((8 - (json.length % 8)) % 8, ' ')]);
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(json.length));
+  const fd = openSync(path, 'w');
+  try {
+    writeSync(fd, length);
+    writeSync(fd, json);
+    for (const t of tensors) writeSync(fd, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** vggc folds BatchNorm with this ε; the bridge moves the Keras ε difference into running_var. */
 const VGGC_BN_EPS = 1e-5;
 
@@ -218,7 +249,7 @@ export function bridgeToVggc(net: ImportedNetwork, dir: string): { configPath: s
   const configPath = join(dir, 'config.json');
   const weightsPath = join(dir, 'weights.safetensors');
   writeFileSync(configPath, JSON.stringify(config));
-  writeSafetensors(weightsPath, tensors);
+  writeF32Safetensors(weightsPath, tensors);
   return { configPath, weightsPath };
 }
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { importTfjsModel } from '../compiler/frontend/tfjs/index.js';
 import { compileModel } from '../compiler/pipeline.js';
-import { loadModel } from '../runtime/load-node.js';
+import { loadModel } from '../runtime/index.js';
 import { bridgeToVggc, logSoftmaxRows, nhwcToNchw, relError, saveArtifacts, tf, tfl, uniform, useCpuBackend, useWasmBackend, writeTfjsModel, type Saved } from './tfjs-helpers.js';
 import { predict } from './tfjs-models.js';
 import { tempDir } from './helpers.js';
