@@ -24,7 +24,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readTorchFile } from '../compiler/frontend/pytorch/checkpoint.js';
 import { deriveNetwork } from '../compiler/frontend/pytorch/derive.js';
-import { VggcError } from '../runtime/errors.js';
+import { VggcError } from '../runtime/format/errors.js';
 import { op, u32, writeZip, type ZipMember } from './pytorch/hand-made.js';
 import { PYTHON } from './pytorch/fixtures.js';
 

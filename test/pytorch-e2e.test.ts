@@ -11,11 +11,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { readTorchFile } from '../compiler/frontend/pytorch/checkpoint.js';
 import { deriveNetwork } from '../compiler/frontend/pytorch/derive.js';
 import type { ImportedNetwork, StoredTensor } from '../compiler/frontend/imported.js';
-import { parseConfig } from '../compiler/config/parse.js';
+import { parseConfig } from '../compiler/frontend/config/parse.js';
 import { buildGraph } from '../compiler/graph/graph.js';
 import { compileModel } from '../compiler/pipeline.js';
-import { writeSafetensors, type SafetensorsTensor } from '../compiler/weights/safetensors-write.js';
-import { loadModel } from '../runtime/load-node.js';
+import { writeSafetensors, type SafetensorsTensor } from '../compiler/frontend/safetensors/write.js';
+import { loadModel } from '../runtime/load/node.js';
 import { expectParity } from './helpers.js';
 import { readF32, writeCheckpoints } from './pytorch/fixtures.js';
 
