@@ -8,8 +8,8 @@
  *   dtype [-weights] -op [-algo] [-tile] [-epilogue…] -isa [-variant]
  * e.g. `f32-conv3x3p1-winograd-f4x4-4x8-bias-relu-maxpool2x2-wasmsimd` (float32 3×3 pad-1
  * convolution by Winograd F(4×4,3×3), GEMM register tile 4×8, then bias, ReLU and a 2×2 max-pool) or
- * `f32-qc8w-gemm-4x8-bias-relu-wasmsimd-tail-1x8u4` (int8 weights with per-channel scales, a 4×8
- * tile over images, and a 1×8 GEMV unrolled ×4 for the images left over). kernelName() is the only
+ * `f32-qc8w-gemm-4x8-bias-relu-wasmsimd-tail-1x32` (int8 weights with per-channel scales, a 4×8
+ * tile over images, and a 1×32 tile over features for the images left over). kernelName() is the only
  * code that writes such a string; nothing reads one back.
  */
 import type { LayerGraph } from './graph/graph.js';
@@ -39,8 +39,8 @@ export interface KernelSpec {
   readonly tile: readonly number[] | null;
   readonly epilogue: readonly Epilogue[];
   readonly isa: 'wasmsimd' | 'scalar';
-  /** `ref`: the plain reference loops; `tail-1x8uN`: the GEMV that takes the images a GEMM tile leaves over. */
-  readonly variant: 'ref' | `tail-1x8u${number}` | null;
+  /** `ref`: the plain reference loops; `tail-1xN`: the 1-image × N-feature tile for the images a GEMM tile leaves over. */
+  readonly variant: 'ref' | `tail-1x${number}` | null;
 }
 
 export function kernelName(k: KernelSpec): string {

@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compileModel } from '../compiler/pipeline.js';
-import { loadInstance } from '../runtime/load/node.js';
+import { loadInstance, loadModel } from '../runtime/load/node.js';
 import type { ModelInstance } from '../runtime/instance.js';
 import type { StepTensor } from '../runtime/format/manifest.js';
 import { tempDir } from './helpers.js';
@@ -140,6 +140,40 @@ function compareClassifierBatch(simd: ModelInstance, ref: ModelInstance, images:
     expect(maxDiff / maxRef, `classifier, image ${n} of ${images}`).toBeLessThanOrEqual(bound);
   }
 }
+
+// Every fully-connected output is summed in input order on every path (4-image tile, 1-image tile of 4
+// blocks, 1 × 1 tail, scalar reference), so the deterministic build's classifier has no rounding of its
+// own: SIMD equals the reference exactly, and an image's logits do not depend on the batch it ran in
+// (what lets a server batch requests and return each the bits it would get alone).
+describe.each(['f32', 'f16', 'int8'] as const)('the classifier computes the same bits whatever the batch (%s weights)', (dtype) => {
+  // 13 features: two 8-feature blocks, so a thread's range of blocks is not a multiple of 4 and the 1 × 1 tail runs too.
+  const config = { blocks: [[3, 1, 8], [8, 1, 16]], inputSize: [8, 8], avgPool: null, classifier: [37, 13], numClasses: 11 };
+  it('SIMD equals the scalar reference bit for bit, on 1 to 9 images', async () => {
+    const path = join(work, `batch-bits-${dtype}.json`);
+    writeFileSync(path, JSON.stringify({ name: 'batch-bits', ...config }));
+    const dirs = { simd: join(work, `batch-bits-${dtype}-simd`), ref: join(work, `batch-bits-${dtype}-ref`) };
+    await compileModel({ configPath: path, outDir: dirs.simd, seed: 5, kernels: 'wasmsimd', weightsDtype: dtype });
+    await compileModel({ configPath: path, outDir: dirs.ref, seed: 5, kernels: 'scalar-ref', weightsDtype: dtype });
+    const simd = await loadInstance(dirs.simd, { build: 'deterministic' });
+    const ref = await loadInstance(dirs.ref);
+    for (let images = 1; images <= 9; images++) compareClassifierBatch(simd, ref, images, 0);
+  });
+  it('each image of a batch of 9 gets the logits it gets alone, bit for bit, on 1 and 2 threads', async () => {
+    const dir = join(work, `batch-bits-${dtype}-simd`);
+    for (const threads of [1, 2]) {
+      const model = await loadModel(dir, { threads, build: 'deterministic' });
+      const [c, h, w] = model.inputShape;
+      const image = c * h * w;
+      const x = new Float32Array(9 * image).map((_, i) => Math.sin(i * 0.13) * 2);
+      const batch = await model.infer(x, 9);
+      for (let n = 0; n < 9; n++) {
+        const alone = await model.infer(x.slice(n * image, (n + 1) * image), 1);
+        expect(Buffer.from(alone.buffer).equals(Buffer.from(batch.slice(n * model.numClasses, (n + 1) * model.numClasses).buffer)), `image ${n}, ${threads} thread(s)`).toBe(true);
+      }
+      model.dispose();
+    }
+  });
+});
 
 // The fully-connected kernels that widen f16 / int8 weights in registers, against scalar references
 // that convert element by element (the f16 one from the format's definition, not the SIMD bit trick).

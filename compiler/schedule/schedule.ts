@@ -11,7 +11,7 @@ import { OUT_BLOCK, roundUp, type WeightsDtype } from '../weights/layout.js';
 import { weightsTag, type Epilogue, type KernelSpec } from '../program.js';
 import { fitsInMemory } from './budget.js';
 import { planWinograd, WINOGRAD_GEMM_ROWS, type WinogradPlan } from './winograd-plan.js';
-import { CONV_TILE_PIXELS, FC_BATCH_TILE, GEMV_UNROLL, MAX_BATCH, WINOGRAD_MIN_CHANNELS } from './tuning.js';
+import { CONV_TILE_PIXELS, FC_BATCH_TILE, GEMV_BLOCKS, MAX_BATCH, WINOGRAD_MIN_CHANNELS } from './tuning.js';
 
 export { MAX_BATCH, MAX_WORKERS } from './tuning.js';
 export type { WinogradPlan } from './winograd-plan.js';
@@ -155,8 +155,8 @@ function schedulePoolFlatten(step: FusedPoolFlatten, inStride: number): PoolFlat
 function scheduleLinear(step: FusedLinear, variant: KernelVariant, dtype: WeightsDtype): LinearSchedule {
   const simd = variant === 'wasmsimd';
   const epilogue: Epilogue[] = step.relu ? ['bias', 'relu'] : ['bias'];
-  // 4 images × 8 features per tile; the 1–3 images left over go through the 1×8 GEMV, unrolled ×4.
-  const kernel = spec({ weights: weightsTag(dtype), op: 'gemm', tile: simd ? [FC_BATCH_TILE, OUT_BLOCK] : null, epilogue, isa: simd ? 'wasmsimd' : 'scalar', variant: simd ? `tail-1x8u${GEMV_UNROLL}` : 'ref' });
+  // 4 images × 8 features per tile; the 1–3 images left over, one at a time, 4 blocks of 8 features per tile.
+  const kernel = spec({ weights: weightsTag(dtype), op: 'gemm', tile: simd ? [FC_BATCH_TILE, OUT_BLOCK] : null, epilogue, isa: simd ? 'wasmsimd' : 'scalar', variant: simd ? `tail-1x${GEMV_BLOCKS * OUT_BLOCK}` : 'ref' });
   const { inFeatures, outFeatures } = step.linear;
   const outStride = storedChannels(outFeatures);
   return { kind: 'linear', spec: kernel, phase: 'batch', layer: step, outStride, workItems: outStride / OUT_BLOCK, macs: inFeatures * outFeatures };

@@ -9,8 +9,11 @@
  * wider tiles spill (docs/performance.md, "Register tiles").
  */
 export const CONV_TILE_PIXELS = 4;
-/** Input features per GEMV iteration: 4 × 2 accumulators = 8 independent add chains. */
-export const GEMV_UNROLL = 4;
+/**
+ * Output blocks a one-image fully-connected tile covers: 4 blocks × 2 accumulators = 8 independent add
+ * chains (each output still summed in input order, like the 4-image tile).
+ */
+export const GEMV_BLOCKS = 4;
 /**
  * Images whose classifier runs together: the convolutional steps run image by image, the
  * fully-connected steps once per group of up to MAX_BATCH images, so their weights (VGG-11's fc1 is

@@ -140,6 +140,7 @@ function emitTile(g: ConvGeometry, t: TileShape): string[] {
   // When input channels are not padded, (kx, ci) for kx = 0..2 is one contiguous run of 3·Cin floats.
   const contiguous = g.cin === g.cinStride;
   const reduction = tileReduction({
+    shares: 'weights',
     rows: n,
     steps: contiguous ? 3 * g.cin : g.cin,
     rowInput: (r) => ({ address: `x + ${pixelOffset(t.pixels[r])}`, offset: 0 }),

@@ -3,11 +3,14 @@
  * batch 1 (VGG-11's fc1 streams 411 MB), so the weights are packed [O/8][I][8] and read front to back.
  * The SIMD kernel is here; its scalar reference is linear-ref.ts.
  *
- * Per 8-feature output block:
- * - groups of 4 images: the shared register tile (simd.ts) with one row per image — each weight
- *   vector loaded once serves 4 images, so the weights stream once per 4 images instead of once per image;
- * - the 1–3 images left over: a GEMV that broadcasts x[i] into two f32x4 of the block, the input
- *   dimension unrolled ×4 into 4 independent accumulator pairs summed at the end.
+ * Both paths use the shared register tile (simd.ts):
+ * - groups of 4 images, per 8-feature output block: one row per image — each weight vector loaded
+ *   once serves 4 images, so the weights stream once per 4 images instead of once per image;
+ * - the 1–3 images left over, one at a time: one row per output block, 4 blocks at once (their 8
+ *   accumulators are independent add chains, which hide the add latency a single chain would wait on).
+ * Every output is summed in input order, acc = madd(acc, x, w), on both paths and in the scalar
+ * reference: an image's outputs do not depend on the batch it runs in (a server that batches requests
+ * returns each the bits it would get alone).
  * The number of images comes from the run parameters the host writes (RUN_PARAMS + RUN_PARAM_IMAGES,
  * module-level constants of the generated code).
  *
@@ -17,22 +20,15 @@
  * to each output, y = acc·scale + b.
  */
 import type { LinearStep } from '../../program.js';
-import { FC_BATCH_TILE, GEMV_UNROLL } from '../../schedule/tuning.js';
+import { FC_BATCH_TILE, GEMV_BLOCKS } from '../../schedule/tuning.js';
 import { ELEMENT_BYTES, OUT_BLOCK, type WeightsDtype } from '../../weights/layout.js';
 import { constant, grouped, indent, layerHeader, range, stepPrefix } from '../text.js';
 import { emitLinearReference } from './linear-ref.js';
 import { acc, BLOCK_BYTES, F32_BYTES, tileAccumulators, tileReduction, V128_BYTES } from './simd.js';
 
-/** Pairwise f32x4 sum of the accumulators (a balanced tree: ((a0+a1)+(a2+a3)) for four). */
-function sumTree(terms: string[]): string {
-  if (terms.length === 1) return terms[0];
-  const half = Math.ceil(terms.length / 2);
-  return `f32x4.add(${sumTree(terms.slice(0, half))}, ${sumTree(terms.slice(half))})`;
-}
-
-/** Code that loads the 8 weights of input feature `u` (relative to k) into f32x4 w0, w1. */
-function loadWeights(dtype: WeightsDtype, u: number): string {
-  const at = u * OUT_BLOCK * ELEMENT_BYTES[dtype];
+/** Code that loads the 8 weights of input feature `u` (relative to k, plus `extra` bytes) into f32x4 w0, w1. */
+function loadWeights(dtype: WeightsDtype, u: number, extra = 0): string {
+  const at = u * OUT_BLOCK * ELEMENT_BYTES[dtype] + extra;
   switch (dtype) {
     case 'f32':
       return `const w0 = v128.load(k, ${at}), w1 = v128.load(k, ${at + V128_BYTES});`;
@@ -76,54 +72,49 @@ export function emitLinear(step: LinearStep, dtype: WeightsDtype): string[] {
   if (s.spec.variant === 'ref') return [...header, ...consts, ...emitLinearReference(step, dtype)];
   const blockBytes = OUT_BLOCK * ELEMENT_BYTES[dtype]; // weights of one input feature for the 8 outputs
   const act = (v: string): string => (relu ? `relu4(${v})` : v);
+  const bias = (ob: string, h: 0 | 1): string => `v128.load(${p}_B + <usize>(${ob}) * ${BLOCK_BYTES}${h ? `, ${V128_BYTES}` : ''})`;
+  const scale = (ob: string, h: 0 | 1): string => `v128.load(${p}_S + <usize>(${ob}) * ${BLOCK_BYTES}${h ? `, ${V128_BYTES}` : ''})`;
   // y = acc + b, or acc·scale + b for int8.
-  const out = (a: string, half: 0 | 1): string => act(scaled ? `madd(b${half}, ${a}, s${half})` : `f32x4.add(${a}, b${half})`);
-  // GEMV (one image): GEMV_UNROLL accumulator pairs over i mod GEMV_UNROLL.
-  const quads = Math.floor(I / GEMV_UNROLL);
-  const mac = (u: number): string =>
-    `{ ${loadWeights(dtype, u)} const xi = v128.load32_splat(x, ${u * F32_BYTES}); a${u}_0 = madd(a${u}_0, xi, w0); a${u}_1 = madd(a${u}_1, xi, w1); }`;
-  const gemv = [
-    `let x: usize = ${p}_X + <usize>n * ${p}_X_IMAGE;`,
-    `let k: usize = w;`,
-    ...range(GEMV_UNROLL).map((a) => `let a${a}_0 = zero, a${a}_1 = zero;`),
-    `for (let i = 0; i < ${quads}; i++) {`,
-    ...indent(range(GEMV_UNROLL).map(mac)),
-    `  x += ${GEMV_UNROLL * F32_BYTES};`,
-    `  k += ${GEMV_UNROLL * blockBytes};`,
-    `}`,
-    ...range(I % GEMV_UNROLL).map(mac),
-    `const y: usize = ${p}_Y + <usize>n * ${p}_Y_IMAGE + <usize>ob * ${BLOCK_BYTES};`,
-    `v128.store(y, ${out(sumTree(range(GEMV_UNROLL).map((a) => `a${a}_0`)), 0)});`,
-    `v128.store(y, ${out(sumTree(range(GEMV_UNROLL).map((a) => `a${a}_1`)), 1)}, ${V128_BYTES});`,
+  const out = (a: string, ob: string, h: 0 | 1): string => act(scaled ? `madd(${bias(ob, h)}, ${a}, ${scale(ob, h)})` : `f32x4.add(${a}, ${bias(ob, h)})`);
+  const store = (n: string, ob: string, a0: string, a1: string): string[] => [
+    `v128.store(${p}_Y + <usize>(${n}) * ${p}_Y_IMAGE + <usize>(${ob}) * ${BLOCK_BYTES}, ${out(a0, ob, 0)});`,
+    `v128.store(${p}_Y + <usize>(${n}) * ${p}_Y_IMAGE + <usize>(${ob}) * ${BLOCK_BYTES}, ${out(a1, ob, 1)}, ${V128_BYTES});`,
   ];
-  // GEMM tile: FC_BATCH_TILE images × 8 features; image r's input is r·X_IMAGE bytes further.
   const R = FC_BATCH_TILE;
+  const wBlock = I * blockBytes; // bytes of weights per 8-feature output block
   const xImage = step.input.layout.kind === 'vector' ? step.input.layout.stored * F32_BYTES : 0;
-  const gemm = [
+  /** The register tile over `rows` rows: images (one weight block) or weight blocks (one image). */
+  const tile = (rows: number, overImages: boolean): string[] => [
     `let x: usize = ${p}_X + <usize>n * ${p}_X_IMAGE;`,
-    `let k: usize = w;`,
-    ...tileAccumulators(R),
-    ...tileReduction({ rows: R, steps: I, rowInput: (r) => ({ address: 'x', offset: r * xImage }), loadWeights: loadWeights(dtype, 0), xStride: F32_BYTES, kStride: blockBytes }),
-    ...range(R).flatMap((r) => [
-      `v128.store(${p}_Y + <usize>(n + ${r}) * ${p}_Y_IMAGE + <usize>ob * ${BLOCK_BYTES}, ${out(acc(r, 0), 0)});`,
-      `v128.store(${p}_Y + <usize>(n + ${r}) * ${p}_Y_IMAGE + <usize>ob * ${BLOCK_BYTES}, ${out(acc(r, 1), 1)}, ${V128_BYTES});`,
-    ]),
+    `let k: usize = ${p}_W + <usize>ob * ${p}_W_BLOCK;`,
+    ...tileAccumulators(rows),
+    ...tileReduction(
+      overImages
+        ? { shares: 'weights', rows, steps: I, rowInput: (r) => ({ address: 'x', offset: r * xImage }), loadWeights: loadWeights(dtype, 0), xStride: F32_BYTES, kStride: blockBytes }
+        : { shares: 'input', rows, steps: I, loadRowWeights: (r) => loadWeights(dtype, 0, r * wBlock), xStride: F32_BYTES, kStride: blockBytes },
+    ),
+    ...range(rows).flatMap((r) => (overImages ? store(`n + ${r}`, 'ob', acc(r, 0), acc(r, 1)) : store('n', `ob + ${r}`, acc(r, 0), acc(r, 1)))),
   ];
   return [
     ...header, ...consts,
     `export function ${step.exportName}(blockStart: i32, blockEnd: i32, worker: i32): void {`,
     `  const images = load<i32>(RUN_PARAMS, RUN_PARAM_IMAGES);`,
     `  const zero = f32x4.splat(0);`,
+    `  const tiled = images - images % ${R}; // images in whole ${R}-image tiles`,
+    `  // ${R} images × 1 block of 8 features`,
     `  for (let ob = blockStart; ob < blockEnd; ob++) {`,
-    `    const w: usize = ${p}_W + <usize>ob * ${p}_W_BLOCK;`,
-    `    const b0 = v128.load(${p}_B + <usize>ob * ${BLOCK_BYTES}), b1 = v128.load(${p}_B + <usize>ob * ${BLOCK_BYTES}, ${V128_BYTES});`,
-    ...(scaled ? [`    const s0 = v128.load(${p}_S + <usize>ob * ${BLOCK_BYTES}), s1 = v128.load(${p}_S + <usize>ob * ${BLOCK_BYTES}, ${V128_BYTES});`] : []),
-    `    let n = 0;`,
-    `    for (; n + ${R} <= images; n += ${R}) {`,
-    ...indent(gemm, 3),
+    `    for (let n = 0; n < tiled; n += ${R}) {`,
+    ...indent(tile(R, true), 3),
     `    }`,
-    `    for (; n < images; n++) {`,
-    ...indent(gemv, 3),
+    `  }`,
+    `  // the images left over: 1 image × ${GEMV_BLOCKS} blocks (independent chains hide the add latency), then 1 × 1`,
+    `  for (let n = tiled; n < images; n++) {`,
+    `    let ob = blockStart;`,
+    `    for (; ob + ${GEMV_BLOCKS} <= blockEnd; ob += ${GEMV_BLOCKS}) {`,
+    ...indent(tile(GEMV_BLOCKS, false), 3),
+    `    }`,
+    `    for (; ob < blockEnd; ob++) {`,
+    ...indent(tile(1, false), 3),
     `    }`,
     `  }`,
     `}`,

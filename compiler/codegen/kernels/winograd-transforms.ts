@@ -81,7 +81,7 @@ export function gemmTile(p: string, rows: number, ci: number, cop: number): stri
     `  const zero = f32x4.splat(0);`,
     ...tileAccumulators(rows).map((l) => `  ${l}`),
     `  let x: usize = a, k: usize = u;`,
-    ...tileReduction({ rows, steps: ci, rowInput: (r) => ({ address: 'x', offset: r * rowIn }), loadWeights: loadF32Weights, xStride: F32_BYTES, kStride: BLOCK_BYTES }).map((l) => `  ${l}`),
+    ...tileReduction({ shares: 'weights', rows, steps: ci, rowInput: (r) => ({ address: 'x', offset: r * rowIn }), loadWeights: loadF32Weights, xStride: F32_BYTES, kStride: BLOCK_BYTES }).map((l) => `  ${l}`),
     ...range(rows).flatMap((r) => [`  v128.store(m, ${acc(r, 0)}, ${r * rowOut});`, `  v128.store(m, ${acc(r, 1)}, ${r * rowOut + V128_BYTES});`]),
     `}`,
   ];
