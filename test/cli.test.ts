@@ -252,7 +252,7 @@ describe('compile errors: one line, exit 1', () => {
     ['not-object.json', 'expected a JSON object with a "blocks" field, found [[3,1,8],[8,1,16]]'],
     ['wrong-chaining.json', 'blocks[2][0] is 64 but blocks[1] outputs 128 features'],
     ['batchnorm-not-boolean.json', 'batchNorm must be true or false, found "yes"'],
-    ['unknown-field.json', 'unknown field "dropout" (known fields: name, blocks, inputSize, batchNorm, batchNormEps, avgPool, maxPool, classifier, numClasses, finalActivation, labels, preprocessing)'],
+    ['unknown-field.json', 'unknown field "dropout" (known fields: name, blocks, inputSize, batchNorm, batchNormEps, avgPool, maxPool, classifier, numClasses, finalActivation, outputs, outputLayout, labels, preprocessing)'],
     ['preprocessing-std-zero.json', 'preprocessing.std[1] must be a positive number, found 0'],
     ['too-big.json', 'the model needs 4.93 GiB of wasm memory (weights 4.91 GiB + activations 0.02 GiB) but WebAssembly allows at most 4 GiB'],
   ];
