@@ -12,7 +12,7 @@ import { WEIGHTS_DTYPES, WEIGHTS_HEADER_BYTES, type WeightsDtype } from './weigh
 import { packageVersion } from './paths.js';
 import { loadModel } from '../runtime/load/node.js';
 import { formatProfile, median, profileLayers } from '../runtime/profile-node.js';
-import type { BuildChoice } from '../runtime/load/build.js';
+import { BUILD_CHOICES, DEFAULT_BUILD, type BuildChoice } from '../runtime/load/build.js';
 import { readNpy, writeNpy } from '../runtime/npy.js';
 import { imageToTensor } from '../runtime/images/node.js';
 import { topK, type Prediction } from '../runtime/predict.js';
@@ -65,9 +65,10 @@ program
   .argument('<dir>', 'folder written by vggc compile')
   .requiredOption('-i, --input <file>', 'input .npy, float32, shape N×C×H×W (or C×H×W for one image)')
   .requiredOption('-o, --output <file>', 'output .npy for the logits')
-  .action(async (dir: string, o: { input: string; output: string }) => {
+  .addOption(buildOption())
+  .action(async (dir: string, o: { input: string; output: string; build: BuildChoice }) => {
     const x = readNpy(o.input);
-    const model = await loadModel(dir);
+    const model = await loadModel(dir, { build: o.build });
     try {
       const [c, h, w] = model.inputShape;
       const shape = x.shape.length === 3 ? [1, ...x.shape] : x.shape;
@@ -78,7 +79,7 @@ program
       const logits = await model.infer(x.data, shape[0]);
       const ms = performance.now() - started;
       writeNpy(o.output, [shape[0], model.numClasses], logits);
-      console.log(`${shape[0]} image(s) → ${o.output} [${shape[0]}, ${model.numClasses}] in ${ms.toFixed(1)} ms (${model.threads} thread${model.threads > 1 ? 's' : ''})`);
+      console.log(`${shape[0]} image(s) → ${o.output} [${shape[0]}, ${model.numClasses}] in ${ms.toFixed(1)} ms (${model.threads} thread${model.threads > 1 ? 's' : ''}, ${model.build} build)`);
     } finally {
       model.dispose();
     }
@@ -91,8 +92,9 @@ program
   .argument('<images...>', 'image files')
   .option('-k, --top <k>', 'how many classes to show per image', parsePositiveInt, 5)
   .option('--json', 'print a JSON array: [{ file, predictions: [{ label, index, probability }] }]')
-  .action(async (dir: string, images: string[], o: { top: number; json?: boolean }) => {
-    const model = await loadModel(dir, { threads: 1 }); // small inputs one at a time: no pool needed
+  .addOption(buildOption())
+  .action(async (dir: string, images: string[], o: { top: number; json?: boolean; build: BuildChoice }) => {
+    const model = await loadModel(dir, { threads: 1, build: o.build }); // small inputs one at a time: no pool needed
     const { preprocessing, labels, config } = model.manifest;
     const results: Array<{ file: string; predictions?: Prediction[]; error?: string }> = [];
     for (const file of images) {
@@ -125,7 +127,7 @@ program
   .argument('<dir>', 'folder written by vggc compile')
   .option('--runs <n>', 'timed runs (medians are reported)', parsePositiveInt, 7)
   .option('--threads <n>', 'threads (default: available cores, at most the model\'s maximum)', parsePositiveInt)
-  .addOption(new Option('--build <build>', 'wasm build to time').choices(['auto', 'deterministic', 'relaxed']).default('auto'))
+  .addOption(buildOption())
   .action(async (dir: string, o: { runs: number; threads?: number; build: BuildChoice }) => {
     const model = await loadModel(dir, { threads: o.threads, build: o.build });
     const [c, h, w] = model.inputShape;
@@ -159,6 +161,13 @@ program
     const sizes = Object.fromEntries([...plans].map(([d, plan]) => [d, WEIGHTS_HEADER_BYTES + plan.weights.payloadBytes]));
     console.log(renderSummary(plans.get(o.weightsDtype)!, sizes));
   });
+
+/** `--build` of run, predict and bench: the runtime's choices and default (runtime/load/build.ts). */
+function buildOption(): Option {
+  return new Option('--build <build>', 'wasm build: deterministic (the same bits on every engine), relaxed (fused multiply-add; an error where unsupported), fastest = relaxed where supported (auto is its old name)')
+    .choices([...BUILD_CHOICES])
+    .default(DEFAULT_BUILD);
+}
 
 function parsePositiveInt(v: string): number {
   const n = Number(v);

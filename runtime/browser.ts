@@ -16,4 +16,4 @@ export type { VggcModel, BuildName } from './model.js';
 export type { ModelInstance } from './instance.js';
 export type { Manifest, ManifestStep, Preprocessing } from './format/manifest.js';
 export { VggcError, isVggcError } from './format/errors.js';
-export { supportsRelaxedSimd, type BuildChoice } from './load/build.js';
+export { supportsRelaxedSimd, BUILD_CHOICES, type BuildChoice } from './load/build.js';

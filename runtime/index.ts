@@ -10,5 +10,5 @@ export { loadModel, type LoadOptions } from './load/node.js';
 export type { VggcModel, BuildName } from './model.js';
 export type { Manifest, ManifestStep, Preprocessing } from './format/manifest.js';
 export { VggcError, isVggcError } from './format/errors.js';
-export { supportsRelaxedSimd, type BuildChoice } from './load/build.js';
+export { supportsRelaxedSimd, BUILD_CHOICES, type BuildChoice } from './load/build.js';
 export { readNpy, writeNpy, type NpyArray } from './npy.js';

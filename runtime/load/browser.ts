@@ -27,7 +27,7 @@ export interface BrowserLoadOptions {
    * not cross-origin isolated. `1` runs on the calling thread.
    */
   readonly threads?: number;
-  /** As in Node: `deterministic` (model.wasm), `relaxed` (model-relaxed.wasm) or `auto`. */
+  /** As in Node: `deterministic` (model.wasm, the default), `relaxed` (model-relaxed.wasm) or `fastest` (alias `auto`). */
   readonly build?: BuildChoice;
   /** Passed to every fetch (credentials, cache mode, abort signal…). */
   readonly fetchInit?: RequestInit;
@@ -109,7 +109,7 @@ export async function loadInstance(url: string | URL, opts: BrowserLoadOptions =
 async function instantiate(base: URL, manifest: Manifest, opts: BrowserLoadOptions): Promise<ModelInstance> {
   const label = base.href;
   const manifestUrl = new URL('model.json', base);
-  const chosen = chooseBuild(manifest, opts.build ?? 'auto', manifestUrl.href, 'browser does not support relaxed SIMD');
+  const chosen = chooseBuild(manifest, opts.build, manifestUrl.href, 'browser does not support relaxed SIMD');
   const wasmUrl = new URL(chosen.file, base);
   const weightsUrl = new URL(manifest.weights.file, base);
 
