@@ -29,6 +29,7 @@ import { parseArgs } from 'node:util';
 import { argmaxRows, BENCH_DIR, CACHE_DIR, importDist, median, relError, RESULTS_DIR, ROOT } from './common.mjs';
 import { CEILING_GFLOPS, formatLayerRows } from './layers.mjs';
 import { VGGC_VARIANTS } from './variants.mjs';
+import { probe, runtime } from '../tools/runtimes/runtimes.mjs';
 
 
 /** ONNX Runtime variants (intra-op threads). */
@@ -102,6 +103,7 @@ async function main() {
   };
   if (opts.runs < 7) note(`${opts.runs} timed runs per engine (fewer than the 7 a real measurement uses)`);
   warnIfDistStale(note);
+  if (!process.versions.node.startsWith('24.')) note(`the runner is Node ${process.version}: the README's figures are Node 24's (npm run bench runs .runtimes' Node 24)`);
   const machine = machineInfo();
   const load = os.loadavg()[0];
   if (load > 0.5) note(`load average ${load.toFixed(2)} before starting: other processes are using the CPU, absolute times will be inflated (ratios within this run remain comparable)`);
@@ -134,7 +136,7 @@ async function main() {
       const specs = [];
       for (const engine of opts.engines) {
         const base = { engine, model, configPath, batch, seed: opts.seed, warmup: opts.warmup };
-        if (engine === 'vggc') for (const v of VGGC_VARIANTS) specs.push({ ...base, label: v.label, dir: vggcDirs.get(v.label), loadOptions: v.loadOptions, nodeArgs: v.nodeArgs ?? [] });
+        if (engine === 'vggc') for (const v of VGGC_VARIANTS) specs.push({ ...base, label: v.label, dir: vggcDirs.get(v.label), loadOptions: v.loadOptions, nodeArgs: v.nodeArgs ?? [], runtime: v.runtime });
         if (engine === 'tfjs-wasm') specs.push({ ...base, label: 'TensorFlow.js wasm' });
         if (engine === 'tfjs-cpu') {
           if (batch === 1) specs.push({ ...base, label: 'TensorFlow.js cpu', warmup: 0, maxRuns: 1 });
@@ -143,7 +145,16 @@ async function main() {
         if (engine === 'ort-web' && onnxPath) for (const t of ORT_WEB_THREADS) specs.push({ ...base, label: `ORT Web wasm ${t}T`, onnxPath, threads: t });
         if (engine === 'ort-node' && onnxPath) for (const t of ORT_NODE_THREADS) specs.push({ ...base, label: `ORT Node native ${t}T`, onnxPath, threads: t });
       }
-      const measured = await measure(specs.filter((s) => !unavailable.has(s.engine)), opts.runs, (s, reason) => {
+      for (const s of specs) {
+        if (!s.runtime || unavailable.has(`runtime:${s.runtime}`)) continue;
+        const p = probe(runtime(s.runtime));
+        if (!p.ok) {
+          note(`${s.runtime} rows skipped: ${p.reason}`);
+          unavailable.set(`runtime:${s.runtime}`, p.reason);
+        }
+      }
+      const runnable = specs.filter((s) => !unavailable.has(s.engine) && !(s.runtime && unavailable.has(`runtime:${s.runtime}`)));
+      const measured = await measure(runnable, opts.runs, (s, reason) => {
         if (!unavailable.has(s.engine)) note(`${s.label}: skipped, ${reason}`);
         unavailable.set(s.engine, reason);
       });
@@ -165,6 +176,7 @@ async function main() {
           loadMs: m.loadMs,
           prepMs: m.prepMs,
           peakRssMB: m.maxRssMB,
+          runtime: m.engineVersion,
           runs: m.times,
           notes: m.notes,
         });
@@ -241,7 +253,11 @@ class Child {
     this.queue = [];
     /** @type {((m: any) => void)[]} */
     this.waiting = [];
-    this.proc = fork(join(BENCH_DIR, 'worker.mjs'), [JSON.stringify(spec)], { serialization: 'advanced', execArgv: spec.nodeArgs ?? [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // Another runtime runs the same worker script; JSON messages, because Bun cannot speak Node's
+    // 'advanced' serialization and a newer V8's (Deno's) cannot be read by an older Node.
+    const rt = spec.runtime ? runtime(spec.runtime) : null;
+    const execArgv = [...(rt ? rt.run : []), ...(spec.nodeArgs ?? [])];
+    this.proc = fork(join(BENCH_DIR, 'worker.mjs'), [JSON.stringify(spec)], { execPath: rt ? rt.bin : process.execPath, serialization: 'json', execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.proc.on('message', (m) => this.push(m));
     this.exited = new Promise((resolve) =>
       this.proc.on('exit', (code, signal) => {
@@ -290,7 +306,7 @@ async function measure(specs, runs, onUnavailable) {
     }
     if (m.type !== 'ready') throw new Error(`${spec.label} (${spec.model}, batch ${spec.batch}) failed to start: ${m.message}`);
     console.log(`  ${spec.label}: load ${fmt(m.loadMs)} ms${m.prepMs ? ` (+ prep ${fmt(m.prepMs)} ms)` : ''}, first inference ${fmt(m.firstMs)} ms`);
-    live.push({ ...spec, child, times: [], loadMs: m.loadMs, prepMs: m.prepMs, firstMs: m.firstMs, logits: m.logits, notes: m.notes, maxRssMB: 0 });
+    live.push({ ...spec, child, times: [], loadMs: m.loadMs, prepMs: m.prepMs, firstMs: m.firstMs, logits: Float32Array.from(m.logits), notes: m.notes, engineVersion: m.engineVersion, maxRssMB: 0 });
   }
   for (let r = 0; r < runs; r++) {
     const order = live.map((_, i) => live[(i + r) % live.length]);
