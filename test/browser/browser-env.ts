@@ -98,13 +98,16 @@ function wrapPage(kind: BrowserName, page: any): TestPage {
   };
 }
 
-/** Launches the browser (fresh profile) and a server on a free port; `isolate: false` drops COOP/COEP. */
-export async function launch(kind: BrowserName, { isolate = true } = {}): Promise<Browser> {
+/**
+ * Launches the browser (fresh profile) and a server on a free port; `isolate: false` drops COOP/COEP,
+ * `ranges: false` makes the server ignore Range headers (the loader then streams one response).
+ */
+export async function launch(kind: BrowserName, { isolate = true, ranges = true } = {}): Promise<Browser> {
   const missing = browserMissing[kind];
   if (missing) throw new Error(`cannot run the ${kind} tests: ${missing}`);
   // @ts-expect-error: a plain .mjs module without types
   const { startServer } = await import('../../tools/serve.mjs');
-  const server = await startServer({ root: ROOT, port: 0, isolate });
+  const server = await startServer({ root: ROOT, port: 0, isolate, ranges });
   let newPage: () => Promise<any>;
   let closeBrowser: () => Promise<void>;
   let version: string;

@@ -41,8 +41,8 @@ describe.each(BROWSERS)('the demo page in %s', (kind) => {
     await page.close();
   });
 
-  browserIt(kind, 'falls back to 1 thread, and says why, when the page is not cross-origin isolated', async () => {
-    const plain = await launch(kind, { isolate: false });
+  browserIt(kind, 'falls back to 1 thread, and says why, when the page is not cross-origin isolated (from a server without range requests)', async () => {
+    const plain = await launch(kind, { isolate: false, ranges: false });
     try {
       const { page, console } = await plain.open('examples/browser/index.html');
       const info = await page.evaluate(() => (window as any).vggcDemo.ready);
