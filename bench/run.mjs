@@ -51,6 +51,9 @@ const HELP = `usage: node bench/run.mjs [options]     (run \`npm run build\` fir
                     once, batch 1, except with --quick or an explicit --engines list)
   --layer-runs N    timed passes for the vggc per-layer breakdown (default: --runs)
   --seed N          seed of the random weights (default 0)
+  --runtimes LIST   other runtimes with vggc rows: node20,node22,node26,deno,bun (default node20,deno,bun;
+                    \`none\` for none); installed by \`npm run runtimes:install\`
+  --out NAME        write bench/results/NAME.json and NAME.svg (default latest)
   --quick           smoke test: vgg11, batch 1, 3 runs, 1 warm-up
   -h, --help`;
 
@@ -65,6 +68,8 @@ async function main() {
       'without-cpu': { type: 'boolean', default: false },
       'layer-runs': { type: 'string' },
       seed: { type: 'string' },
+      runtimes: { type: 'string' },
+      out: { type: 'string', default: 'latest' },
       quick: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -89,11 +94,16 @@ async function main() {
     engines: list(a.engines, ['vggc', 'tfjs-wasm', 'ort-web', 'ort-node']),
     withCpu: !a['without-cpu'] && !quick && a.engines === undefined,
     seed: int(a.seed, 0, 'seed'),
+    runtimes: a.runtimes === 'none' ? [] : list(a.runtimes, ['node20', 'deno', 'bun']),
+    out: a.out,
     layerRuns: 0,
   };
   opts.layerRuns = Math.max(1, int(a['layer-runs'], opts.runs, 'layer-runs'));
   if (opts.withCpu && !opts.engines.includes('tfjs-cpu')) opts.engines.push('tfjs-cpu');
   for (const e of opts.engines) if (!['vggc', 'tfjs-wasm', 'tfjs-cpu', 'ort-web', 'ort-node'].includes(e)) throw new Error(`unknown engine ${e}`);
+  for (const r of opts.runtimes) runtime(r); // throws for an unknown name
+  if (!/^[\w.-]+$/.test(opts.out)) throw new Error(`--out must be a plain file name, got ${opts.out}`);
+  const variants = VGGC_VARIANTS.filter((v) => !v.runtime || opts.runtimes.includes(v.runtime));
   for (const m of opts.models) if (!existsSync(join(ROOT, 'examples', `${m}.json`))) throw new Error(`no config examples/${m}.json`);
 
   const notes = [];
@@ -127,7 +137,7 @@ async function main() {
     // Prepare (untimed): compile vggc variants, export ONNX.
     const vggcDirs = new Map();
     if (opts.engines.includes('vggc')) {
-      for (const v of VGGC_VARIANTS) vggcDirs.set(v.label, await ensureVggc(model, configPath, opts.seed, v.compileOptions ?? {}));
+      for (const v of variants) vggcDirs.set(v.label, await ensureVggc(model, configPath, opts.seed, v.compileOptions ?? {}));
     }
     const onnxPath = torch && opts.engines.some((e) => e.startsWith('ort-')) ? ensureOnnx(model, configPath, opts.seed, torch) : null;
 
@@ -136,7 +146,7 @@ async function main() {
       const specs = [];
       for (const engine of opts.engines) {
         const base = { engine, model, configPath, batch, seed: opts.seed, warmup: opts.warmup };
-        if (engine === 'vggc') for (const v of VGGC_VARIANTS) specs.push({ ...base, label: v.label, dir: vggcDirs.get(v.label), loadOptions: v.loadOptions, nodeArgs: v.nodeArgs ?? [], runtime: v.runtime });
+        if (engine === 'vggc') for (const v of variants) specs.push({ ...base, label: v.label, dir: vggcDirs.get(v.label), loadOptions: v.loadOptions, nodeArgs: v.nodeArgs ?? [], runtime: v.runtime });
         if (engine === 'tfjs-wasm') specs.push({ ...base, label: 'TensorFlow.js wasm' });
         if (engine === 'tfjs-cpu') {
           if (batch === 1) specs.push({ ...base, label: 'TensorFlow.js cpu', warmup: 0, maxRuns: 1 });
@@ -206,8 +216,8 @@ async function main() {
     // Per-layer breakdown (one image), alone on the machine. loadInstance steps every layer on the calling
     // thread, so it is run once per compiled folder, for single-thread variants only.
     const seen = new Set();
-    const single = VGGC_VARIANTS.filter((v) => (/** @type {any} */ (v.loadOptions).threads ?? 1) === 1);
-    for (const v of opts.engines.includes('vggc') ? (single.length ? single : VGGC_VARIANTS.slice(0, 1)) : []) {
+    const single = variants.filter((v) => !v.runtime && (/** @type {any} */ (v.loadOptions).threads ?? 1) === 1);
+    for (const v of opts.engines.includes('vggc') ? (single.length ? single : variants.slice(0, 1)) : []) {
       if (seen.has(vggcDirs.get(v.label))) continue;
       seen.add(vggcDirs.get(v.label));
       console.log(`\nper-layer breakdown: ${model}, ${v.label}, 1 image, median of ${opts.layerRuns} (ceiling ${CEILING_GFLOPS} GFLOP/s = single-thread f32x4 4×8 register tile, docs/performance.md)`);
@@ -232,11 +242,11 @@ async function main() {
   if (results.some((r) => r.kind.startsWith('tfjs-'))) console.log('TensorFlow.js load ms = backend init + weight upload; drawing the seeded weights and re-laying them out is prep ms (in latest.json).');
 
   machine.loadAverage = { start: load, end: os.loadavg()[0] };
-  const report = { machine, options: opts, vggcVariants: VGGC_VARIANTS, results, checks, layers, notes };
+  const report = { machine, options: opts, vggcVariants: variants, results, checks, layers, notes };
   mkdirSync(RESULTS_DIR, { recursive: true });
-  writeAtomic(join(RESULTS_DIR, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
-  writeAtomic(join(RESULTS_DIR, 'latest.svg'), barChart(results, machine));
-  console.log(`\nwrote ${relative(process.cwd(), join(RESULTS_DIR, 'latest.json'))}, ${relative(process.cwd(), join(RESULTS_DIR, 'latest.svg'))}`);
+  writeAtomic(join(RESULTS_DIR, `${opts.out}.json`), `${JSON.stringify(report, null, 2)}\n`);
+  writeAtomic(join(RESULTS_DIR, `${opts.out}.svg`), barChart(results, machine));
+  console.log(`\nwrote ${relative(process.cwd(), join(RESULTS_DIR, `${opts.out}.json`))}, ${relative(process.cwd(), join(RESULTS_DIR, `${opts.out}.svg`))}`);
   if (checks.some((c) => !c.ok)) {
     console.error('logits check FAILED (see above)');
     process.exitCode = 1;

@@ -28,11 +28,13 @@ export const VGGC_VARIANTS = [
   // --weights-dtype int8: fully-connected weights stream as int8 (4× fewer bytes), dequantised in the kernels.
   { label: 'vggc int8 1 thread', loadOptions: { threads: 1 }, compileOptions: { weightsDtype: 'int8' }, quantised: true },
   { label: 'vggc int8 2 threads', loadOptions: { threads: 2 }, compileOptions: { weightsDtype: 'int8' }, quantised: true },
-  // The same model on the other runtimes users run, default (deterministic) build.
-  { label: 'vggc Node 20, 1 thread', loadOptions: { threads: 1 }, runtime: 'node20' },
-  { label: 'vggc Node 20, 2 threads', loadOptions: { threads: 2 }, runtime: 'node20' },
-  { label: 'vggc Deno, 1 thread', loadOptions: { threads: 1 }, runtime: 'deno' },
-  { label: 'vggc Deno, 2 threads', loadOptions: { threads: 2 }, runtime: 'deno' },
-  { label: 'vggc Bun, 1 thread', loadOptions: { threads: 1 }, runtime: 'bun' },
-  { label: 'vggc Bun, 2 threads', loadOptions: { threads: 2 }, runtime: 'bun' },
+  // The same model on the other runtimes users run, default (deterministic) build; which of them run
+  // is bench/run.mjs's --runtimes (default node20,deno,bun).
+  ...[
+    ['node20', 'Node 20'],
+    ['node22', 'Node 22'],
+    ['node26', 'Node 26'],
+    ['deno', 'Deno'],
+    ['bun', 'Bun'],
+  ].flatMap(([runtime, name]) => [1, 2].map((threads) => ({ label: `vggc ${name}, ${threads} thread${threads > 1 ? 's' : ''}`, loadOptions: { threads }, runtime }))),
 ];

@@ -98,8 +98,11 @@ export default {
     const [c, h, w] = m.inputShape;
     const n = bytes.byteLength / (4 * c * h * w);
     try {
+      const t0 = Date.now();
       const logits = await m.infer(new Float32Array(bytes), Number.isInteger(n) && n > 0 ? n : 1);
-      return new Response(logits, { headers: { 'content-type': 'application/octet-stream', 'x-vggc-build': m.build } });
+      // Workers advance Date.now() only across I/O, so this reads 0 in production; workerd serve ticks.
+      const ms = Date.now() - t0;
+      return new Response(logits, { headers: { 'content-type': 'application/octet-stream', 'x-vggc-build': m.build, 'x-vggc-infer-ms': String(ms) } });
     } catch (e) {
       return new Response(String(e?.message ?? e), { status: 400 });
     }

@@ -52,7 +52,7 @@ export async function runWorkerdCheck({ work, fashionDir, input }) {
     const res = await fetch(url, { method: 'POST', body });
     const got = new Uint8Array(await res.arrayBuffer());
     const want = new Uint8Array(expected.buffer, expected.byteOffset, expected.byteLength);
-    check(`${x.shape[0]} sample images: logits bit-identical to Node's`, res.status === 200 && sha256(got) === sha256(want), `status ${res.status}, sha256 ${sha256(got).slice(0, 16)}… vs Node ${sha256(want).slice(0, 16)}…`);
+    check(`${x.shape[0]} sample images: logits bit-identical to Node's`, res.status === 200 && sha256(got) === sha256(want), `status ${res.status}, sha256 ${sha256(got).slice(0, 16)}… vs Node ${sha256(want).slice(0, 16)}…, ${res.headers.get('x-vggc-infer-ms')} ms in the Worker`);
 
     const bad = await fetch(url, { method: 'POST', body: new Uint8Array(400) });
     const message = await bad.text();
