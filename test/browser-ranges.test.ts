@@ -25,8 +25,15 @@ describe('copyInRanges', () => {
     // @ts-expect-error: a plain .mjs module without types
     const { startServer } = await import('../tools/serve.mjs');
     server = await startServer({ root: dir, port: 0 });
-    // A server without range support: the whole file, status 200.
-    ignoring = createServer((_, res) => res.end(file));
+    // /w.bin: a server without range support (the whole file, status 200). /hidden and /short: 206
+    // without a readable Content-Range (a cross-origin server that does not expose it), the asked
+    // range or 10 bytes less.
+    ignoring = createServer((req, res) => {
+      const [, a, b] = /^bytes=(\d+)-(\d+)$/.exec(String(req.headers.range)) ?? [];
+      if (req.url === '/w.bin' || a === undefined) return void res.end(file);
+      res.writeHead(206);
+      res.end(file.subarray(Number(a), Number(b) + 1 - (req.url === '/short' ? 10 : 0)));
+    });
     await new Promise<void>((r) => ignoring.listen(0, '127.0.0.1', () => r()));
     ignoringUrl = `http://127.0.0.1:${(ignoring.address() as { port: number }).port}/w.bin`;
   });
@@ -53,5 +60,14 @@ describe('copyInRanges', () => {
     expect(await rejection(copyInRanges(ignoringUrl, memory, 0, 64, 1 << 20, false, () => {}))).toMatch(/: asked for bytes 64–1048639, got HTTP 200 without Content-Range$/);
     expect(await rejection(copyInRanges(`${server.url}/w.bin`, memory, 0, file.length - 10, 100, false, () => {}))).toMatch(/: asked for bytes \d+–\d+, got HTTP 206 bytes \d+-\d+\/\d+$/);
     expect(await rejection(copyInRanges(`${server.url}/nope.bin`, memory, 0, 0, 100, false, () => {}))).toMatch(/got HTTP 404 without Content-Range$/);
+    const base = ignoringUrl.replace(/\/w\.bin$/, '');
+    expect(await rejection(copyInRanges(`${base}/short`, memory, 0, 64, 1000, false, () => {}))).toMatch(/: the range 64–1063 ended after 990 of 1000 bytes$/);
+  });
+
+  it('accepts a 206 whose Content-Range it cannot read, when the bytes are exactly those asked for', async () => {
+    const memory = new WebAssembly.Memory({ initial: 16, maximum: 16, shared: true });
+    const base = ignoringUrl.replace(/\/w\.bin$/, '');
+    await copyInRanges(`${base}/hidden`, memory, 1024, 64, 100_000, false, () => {});
+    expect(Buffer.from(memory.buffer, 1024, 100_000).equals(file.subarray(64, 100_064))).toBe(true);
   });
 });
