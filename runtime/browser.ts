@@ -17,4 +17,4 @@ export { perceptualDistance, perceptualDistances, cosineSimilarity, LPIPS_VGG16_
 export type { ModelInstance } from './instance.js';
 export type { Manifest, ManifestStep, ManifestOutput, Preprocessing } from './format/manifest.js';
 export { VggcError, isVggcError } from './format/errors.js';
-export { supportsRelaxedSimd, type BuildChoice } from './load/build.js';
+export { supportsRelaxedSimd, BUILD_CHOICES, type BuildChoice } from './load/build.js';

@@ -12,5 +12,5 @@ export type { VggcModel, BuildName, ModelOutput, OutputTensor } from './model.js
 export { perceptualDistance, perceptualDistances, cosineSimilarity, LPIPS_VGG16_TAPS } from './distance.js';
 export type { Manifest, ManifestStep, ManifestOutput, Preprocessing } from './format/manifest.js';
 export { VggcError, isVggcError } from './format/errors.js';
-export { supportsRelaxedSimd, type BuildChoice } from './load/build.js';
+export { supportsRelaxedSimd, BUILD_CHOICES, type BuildChoice } from './load/build.js';
 export { readNpy, writeNpy, type NpyArray } from './npy.js';

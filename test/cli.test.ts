@@ -8,6 +8,7 @@ import { readConfigFile } from '../compiler/frontend/config/parse.js';
 import { buildGraph } from '../compiler/graph/graph.js';
 import { writeSafetensors, type SafetensorsTensor } from '../compiler/frontend/safetensors/write.js';
 import { readNpy } from '../runtime/npy.js';
+import { supportsRelaxedSimd } from '../runtime/load/build.js';
 import { expectParity, GOLDEN, ROOT, tempDir } from './helpers.js';
 
 const CLI = join(ROOT, 'dist/compiler/cli.js');
@@ -182,6 +183,28 @@ describe('compile and run the small-rect golden', () => {
     expect(ref.shape).toEqual([2, 10]);
     expect(Math.max(...ref.data.map(Math.abs))).toBeGreaterThan(0);
     expectParity(y.data, ref.data, 10);
+  });
+
+  it('run --build: deterministic by default, relaxed on request (one-line error where the engine lacks it), an unknown build is a usage error', () => {
+    const input = join(SMALL, 'input.npy');
+    const byDefault = vggc('run', dir, '-i', input, '-o', join(tmp, 'default.npy'));
+    const deterministic = vggc('run', dir, '-i', input, '-o', join(tmp, 'deterministic.npy'), '--build', 'deterministic');
+    expect(byDefault.status, byDefault.stderr).toBe(0);
+    expect(byDefault.stdout).toMatch(/deterministic build\)$/m);
+    expect(deterministic.status, deterministic.stderr).toBe(0);
+    expect(readFileSync(join(tmp, 'default.npy')).equals(readFileSync(join(tmp, 'deterministic.npy')))).toBe(true);
+    const relaxed = vggc('run', dir, '-i', input, '-o', join(tmp, 'relaxed.npy'), '--build', 'relaxed');
+    // The child runs this process's Node without flags: Node 20 lacks relaxed SIMD, Node ≥ 22 has it.
+    if (supportsRelaxedSimd()) {
+      expect(relaxed.status, relaxed.stderr).toBe(0);
+      expect(relaxed.stdout).toMatch(/relaxed build\)$/m);
+      expectParity(readNpy(join(tmp, 'relaxed.npy')).data, readNpy(join(SMALL, 'logits.npy')).data, 10);
+    } else {
+      expect(expectUserError(relaxed)).toMatch(/^loadModel: this JavaScript engine does not support relaxed SIMD/);
+    }
+    const typo = vggc('run', dir, '-i', input, '-o', join(tmp, 'typo.npy'), '--build', 'fast');
+    expect(typo.status).toBe(2);
+    expect(typo.stderr).toMatch(/Allowed choices are deterministic, relaxed, fastest, auto/);
   });
 
   it('run on an input of the wrong shape', () => {

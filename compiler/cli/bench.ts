@@ -1,9 +1,9 @@
 /** `vggc bench DIR`: whole-network median and the per-layer profile. */
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { loadModel } from '../../runtime/load/node.js';
 import { formatProfile, median, profileLayers } from '../../runtime/profile-node.js';
 import type { BuildChoice } from '../../runtime/load/build.js';
-import { parsePositiveInt } from './options.js';
+import { buildOption, parsePositiveInt } from './options.js';
 
 export function registerBench(program: Command): void {
   program
@@ -12,7 +12,7 @@ export function registerBench(program: Command): void {
     .argument('<dir>', 'folder written by vggc compile')
     .option('--runs <n>', 'timed runs (medians are reported)', parsePositiveInt, 7)
     .option('--threads <n>', "threads (default: available cores, at most the model's maximum)", parsePositiveInt)
-    .addOption(new Option('--build <build>', 'wasm build to time').choices(['auto', 'deterministic', 'relaxed']).default('auto'))
+    .addOption(buildOption())
     .action(async (dir: string, o: { runs: number; threads?: number; build: BuildChoice }) => {
       const model = await loadModel(dir, { threads: o.threads, build: o.build });
       const [c, h, w] = model.inputShape;

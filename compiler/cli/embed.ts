@@ -9,7 +9,8 @@ import { imageToTensor } from '../../runtime/images/node.js';
 import { writeNpy } from '../../runtime/npy.js';
 import { LPIPS_VGG16_TAPS, perceptualDistance } from '../../runtime/distance.js';
 import type { VggcModel } from '../../runtime/model.js';
-import { parseNames } from './options.js';
+import type { BuildChoice } from '../../runtime/load/build.js';
+import { buildOption, parseNames } from './options.js';
 
 /** A classifier's outputs: what vggc names its last tensor. */
 const HEAD_OUTPUTS = new Set(['logits', 'probabilities']);
@@ -41,8 +42,9 @@ export function registerEmbed(program: Command): void {
     .option('--layer <name>', 'the output to embed with (vggc summary and model.json list them)')
     .option('--json', 'print a JSON array: [{ file, layer, embedding: [...] }]')
     .option('--npy <file>', 'write the embeddings as one N×F float32 .npy')
-    .action(async (dir: string, images: string[], o: { layer?: string; json?: boolean; npy?: string }) => {
-      const model = await loadModel(dir, { threads: 1 });
+    .addOption(buildOption())
+    .action(async (dir: string, images: string[], o: { layer?: string; json?: boolean; npy?: string; build: BuildChoice }) => {
+      const model = await loadModel(dir, { threads: 1, build: o.build });
       try {
         const layer = embeddingOutput(model, o.layer, dir);
         const rows: Float32Array[] = [];
@@ -68,8 +70,9 @@ export function registerEmbed(program: Command): void {
     .argument('<b>', 'second image')
     .option('--taps <names>', 'the map outputs to use (default: every map output of the model)', parseNames)
     .option('--json', 'print { distance, taps }')
-    .action(async (dir: string, a: string, b: string, o: { taps?: string[]; json?: boolean }) => {
-      const model = await loadModel(dir, { threads: 1 });
+    .addOption(buildOption())
+    .action(async (dir: string, a: string, b: string, o: { taps?: string[]; json?: boolean; build: BuildChoice }) => {
+      const model = await loadModel(dir, { threads: 1, build: o.build });
       try {
         const maps = model.outputs.filter((out) => out.shape.length === 3);
         const taps = o.taps ?? maps.map((out) => out.name);

@@ -1,6 +1,7 @@
 /** Argument parsers and option sets the commands share. */
 import { InvalidArgumentError, Option } from 'commander';
 import { PREPROCESSING_PRESETS } from '../frontend/config/preprocessing.js';
+import { BUILD_CHOICES, DEFAULT_BUILD } from '../../runtime/load/build.js';
 
 /** `64x64` → [64, 64] (height × width). */
 export function parseInputSize(v: string): [number, number] {
@@ -27,6 +28,13 @@ export function parseNames(v: string): string[] {
   const names = v.split(',').map((s) => s.trim());
   if (names.some((n) => n.length === 0)) throw new InvalidArgumentError('expected layer names separated by commas, e.g. relu4_3,fc7');
   return names;
+}
+
+/** `--build` of run, predict, embed, distance and bench: the runtime's choices and default (runtime/load/build.ts). */
+export function buildOption(): Option {
+  return new Option('--build <build>', 'wasm build: deterministic (the same bits on every engine), relaxed (fused multiply-add; an error where unsupported), fastest = relaxed where supported (auto is its old name)')
+    .choices([...BUILD_CHOICES])
+    .default(DEFAULT_BUILD);
 }
 
 /** What a model file implies, overridable: the options compile and summary share. */

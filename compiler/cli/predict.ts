@@ -4,7 +4,8 @@ import { isVggcError } from '../errors.js';
 import { loadModel } from '../../runtime/load/node.js';
 import { imageToTensor } from '../../runtime/images/node.js';
 import { outputKind, topK, type Prediction } from '../../runtime/predict.js';
-import { parsePositiveInt } from './options.js';
+import type { BuildChoice } from '../../runtime/load/build.js';
+import { buildOption, parsePositiveInt } from './options.js';
 
 export function registerPredict(program: Command): void {
   program
@@ -14,8 +15,9 @@ export function registerPredict(program: Command): void {
     .argument('<images...>', 'image files')
     .option('-k, --top <k>', 'how many classes to show per image', parsePositiveInt, 5)
     .option('--json', 'print a JSON array: [{ file, predictions: [{ label, index, probability }] }]')
-    .action(async (dir: string, images: string[], o: { top: number; json?: boolean }) => {
-      const model = await loadModel(dir, { threads: 1 }); // small inputs one at a time: no pool needed
+    .addOption(buildOption())
+    .action(async (dir: string, images: string[], o: { top: number; json?: boolean; build: BuildChoice }) => {
+      const model = await loadModel(dir, { threads: 1, build: o.build }); // small inputs one at a time: no pool needed
       const { preprocessing, labels, config } = model.manifest;
       const results: Array<{ file: string; predictions?: Prediction[]; error?: string }> = [];
       for (const file of images) {

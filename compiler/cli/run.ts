@@ -5,6 +5,8 @@ import type { Command } from 'commander';
 import { VggcError } from '../errors.js';
 import { loadModel } from '../../runtime/load/node.js';
 import { readNpy, writeNpy } from '../../runtime/npy.js';
+import type { BuildChoice } from '../../runtime/load/build.js';
+import { buildOption } from './options.js';
 
 export function registerRun(program: Command): void {
   program
@@ -14,10 +16,11 @@ export function registerRun(program: Command): void {
     .requiredOption('-i, --input <file>', 'input .npy, float32, shape N×C×H×W (or C×H×W for one image)')
     .option('-o, --output <file>', 'output .npy for the first output (the logits of a classifier)')
     .option('--outputs-dir <dir>', 'write every named output as <dir>/<name>.npy (N×C×H×W maps, N×F vectors)')
-    .action(async (dir: string, o: { input: string; output?: string; outputsDir?: string }) => {
+    .addOption(buildOption())
+    .action(async (dir: string, o: { input: string; output?: string; outputsDir?: string; build: BuildChoice }) => {
       if (!o.output && !o.outputsDir) throw new VggcError('run: give --output FILE (the first output) and/or --outputs-dir DIR (every output)');
       const x = readNpy(o.input);
-      const model = await loadModel(dir);
+      const model = await loadModel(dir, { build: o.build });
       try {
         const [c, h, w] = model.inputShape;
         const shape = x.shape.length === 3 ? [1, ...x.shape] : x.shape;
@@ -41,7 +44,7 @@ export function registerRun(program: Command): void {
             written.push(`${path} [${all[out.name].shape.join(', ')}]`);
           }
         }
-        console.log(`${shape[0]} image(s) → ${written.join(', ')} in ${ms.toFixed(1)} ms (${model.threads} thread${model.threads > 1 ? 's' : ''})`);
+        console.log(`${shape[0]} image(s) → ${written.join(', ')} in ${ms.toFixed(1)} ms (${model.threads} thread${model.threads > 1 ? 's' : ''}, ${model.build} build)`);
       } finally {
         model.dispose();
       }
