@@ -147,7 +147,10 @@ export async function launch(kind: BrowserName, { isolate = true, ranges = true 
 }
 
 /** Compiles an example into build/<name> unless a valid compile is already there. */
-export async function ensureCompiled(name: 'fashion-mnist' | 'fashion-mnist-int8' | 'vgg11'): Promise<string> {
+/** Named outputs of the Fashion-MNIST model in `fashion-mnist-outputs`: a pre-pool map, the hidden layer, the logits. */
+export const FASHION_OUTPUTS = ['relu2_1', 'fc6', 'logits'] as const;
+
+export async function ensureCompiled(name: 'fashion-mnist' | 'fashion-mnist-int8' | 'fashion-mnist-outputs' | 'vgg11'): Promise<string> {
   const outDir = join(ROOT, 'build', name);
   try {
     const manifest = checkManifest(JSON.parse(readFileSync(join(outDir, 'model.json'), 'utf8')), 'model.json');
@@ -157,9 +160,10 @@ export async function ensureCompiled(name: 'fashion-mnist' | 'fashion-mnist-int8
     return outDir;
   } catch {
     const { compileModel } = await import('../../compiler/pipeline.js');
-    if (name === 'fashion-mnist' || name === 'fashion-mnist-int8') {
+    if (name.startsWith('fashion-mnist')) {
       const ex = join(ROOT, 'examples/fashion-mnist');
-      await compileModel({ configPath: join(ex, 'fashion-mnist.json'), weightsPath: join(ex, 'weights.safetensors'), outDir, weightsDtype: name.endsWith('int8') ? 'int8' : 'f32' });
+      const outputs = name === 'fashion-mnist-outputs' ? [...FASHION_OUTPUTS] : undefined;
+      await compileModel({ configPath: join(ex, 'fashion-mnist.json'), weightsPath: join(ex, 'weights.safetensors'), outDir, weightsDtype: name.endsWith('int8') ? 'int8' : 'f32', outputs });
     } else {
       await compileModel({ configPath: join(ROOT, 'examples/vgg11.json'), outDir });
     }

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { loadModel } from '../../runtime/load/node.js';
 import { readNpy } from '../../runtime/npy.js';
-import { BROWSERS, browserIt, browserMissing, ensureCompiled, launch, ROOT, type Browser } from './browser-env.js';
+import { BROWSERS, browserIt, browserMissing, ensureCompiled, FASHION_OUTPUTS, launch, ROOT, type Browser } from './browser-env.js';
 
 const sha256 = (x: Float32Array): string => createHash('sha256').update(Buffer.from(x.buffer, x.byteOffset, x.byteLength)).digest('hex');
 
@@ -49,6 +49,7 @@ describe.each(BROWSERS)('deterministic build: %s and Node agree bit for bit', (k
     if (browserMissing[kind]) return;
     await ensureCompiled('fashion-mnist');
     await ensureCompiled('fashion-mnist-int8');
+    await ensureCompiled('fashion-mnist-outputs');
     await ensureCompiled('vgg11');
     browser = await launch(kind);
   });
@@ -88,5 +89,41 @@ describe.each(BROWSERS)('deterministic build: %s and Node agree bit for bit', (k
     const got = await browserLogits(browser, '/build/vgg11/', input, 1, 2);
     expect(got.threads).toBe(2);
     expect(got.sha).toBe(sha256(expected));
+  });
+
+  browserIt(kind, 'Fashion-MNIST with named outputs (relu2_1, fc6, logits): inferAll, 8 samples, 2 threads', async () => {
+    const all = readNpy(join(ROOT, 'examples/fashion-mnist/samples-input.npy'));
+    const n = 8;
+    const data = all.data.subarray(0, n * 32 * 32);
+    const node = await loadModel(join(ROOT, 'build/fashion-mnist-outputs'), { threads: 1 });
+    const expected = await node.inferAll(data, n);
+    node.dispose();
+    const { page } = await browser.open('test/browser/page.html');
+    await page.waitForFunction(() => (window as any).vggc);
+    const got = await page.evaluate(
+      async ({ data, n }: { data: number[]; n: number }) => {
+        const { loadModel } = (window as any).vggc;
+        const model = await loadModel('/build/fashion-mnist-outputs/', { threads: 2 });
+        const outputs: Record<string, { data: Float32Array; shape: number[] }> = await model.inferAll(new Float32Array(data), n);
+        const result: Record<string, { sha: string; shape: number[] }> = {};
+        for (const [name, t] of Object.entries(outputs)) {
+          const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', t.data as Float32Array<ArrayBuffer>));
+          result[name] = { sha: Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join(''), shape: t.shape };
+        }
+        const threads = model.threads;
+        model.dispose();
+        return { result, threads, first: model.outputs.map((o: { name: string }) => o.name) };
+      },
+      { data: Array.from(data), n },
+    );
+    await page.close();
+    expect(got.threads).toBe(2);
+    expect(got.first).toEqual([...FASHION_OUTPUTS]);
+    expect(Object.keys(got.result)).toEqual([...FASHION_OUTPUTS]);
+    for (const name of FASHION_OUTPUTS) {
+      expect(got.result[name].shape).toEqual(expected[name].shape);
+      expect(got.result[name].sha, name).toBe(sha256(expected[name].data));
+    }
+    expect(expected.relu2_1.shape).toEqual([n, 32, 16, 16]);
   });
 });

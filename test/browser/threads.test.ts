@@ -1,11 +1,11 @@
 /**
- * Threads really help in Chromium and in Firefox: VGG-11 on 2 threads (leader + 1 helper worker) is faster than on 1.
- * Timing test: both models are loaded in one page and their runs are interleaved, so background load
- * hits both alike; only median(2 threads) < median(1 thread) is asserted, in one of up to 3 rounds. Needs two idle
- * cores: with other CPU-heavy processes on a 2-core machine, 2 threads cannot win.
+ * Threads in Chromium and Firefox: VGG-11 on 2 threads (leader + 1 helper Web Worker) gives the same
+ * bits as on 1. The leader runs only its half of each layer's work items, so equal logits show that
+ * the helper ran the other half. How much faster 2 threads are is the benchmark's business
+ * (bench/browser.mjs), never a unit test's: this machine is shared and its timings are noise.
  */
 import { afterAll, beforeAll, describe, expect } from 'vitest';
-import { BROWSERS, browserIt, browserMissing, ensureCompiled, launch, median, type Browser } from './browser-env.js';
+import { BROWSERS, browserIt, browserMissing, ensureCompiled, launch, type Browser } from './browser-env.js';
 
 describe.each(BROWSERS)('threads in %s', (kind) => {
   let browser: Browser;
@@ -16,36 +16,30 @@ describe.each(BROWSERS)('threads in %s', (kind) => {
   });
   afterAll(async () => browser?.close());
 
-  browserIt(kind, 'VGG-11: 2 threads are faster than 1', async () => {
+  browserIt(kind, 'VGG-11: 2 threads give the bits of 1 thread, for 2 images in a row', async () => {
     const { page } = await browser.open('test/browser/page.html');
     await page.waitForFunction(() => (window as any).vggc);
-    const measure = (): Promise<{ t1: number[]; t2: number[]; threads: number[] }> =>
-      page.evaluate(async () => {
-        const { loadModel } = (window as any).vggc;
-        const w = window as any;
-        w.m1 ??= await loadModel('/build/vgg11/', { threads: 1 });
-        w.m2 ??= await loadModel('/build/vgg11/', { threads: 2 });
-        const x = new Float32Array(3 * 224 * 224).map((_, i) => Math.sin(i));
-        const time = async (m: any) => {
-          const t = performance.now();
-          await m.infer(x);
-          return performance.now() - t;
-        };
-        for (let i = 0; i < 2; i++) await Promise.all([await time(w.m1), await time(w.m2)]); // warm-up (tier-up)
-        const t1: number[] = [];
-        const t2: number[] = [];
-        for (let i = 0; i < 7; i++) {
-          t1.push(await time(w.m1));
-          t2.push(await time(w.m2));
-        }
-        return { t1, t2, threads: [w.m1.threads, w.m2.threads] };
-      });
-    let r = await measure();
+    const r = await page.evaluate(async () => {
+      const { loadModel } = (window as any).vggc;
+      const m1 = await loadModel('/build/vgg11/', { threads: 1 });
+      const m2 = await loadModel('/build/vgg11/', { threads: 2 });
+      const images = [0, 1].map((k) => new Float32Array(3 * 224 * 224).map((_, i) => Math.sin(i * (k + 1))));
+      const bits = (y: Float32Array) => Array.from(new Uint32Array(y.buffer, y.byteOffset, y.length));
+      const out: { one: number[][]; two: number[][] } = { one: [], two: [] };
+      for (const x of images) {
+        out.one.push(bits(await m1.infer(x)));
+        out.two.push(bits(await m2.infer(x)));
+      }
+      const threads = [m1.threads, m2.threads];
+      m1.dispose();
+      m2.dispose();
+      return { ...out, threads, isolated: crossOriginIsolated };
+    });
+    expect(r.isolated).toBe(true);
     expect(r.threads).toEqual([1, 2]);
-    // Generous: up to 3 rounds of 7 interleaved runs; one round with 2T < 1T passes.
-    for (let round = 1; round < 3 && !(median(r.t2) < median(r.t1)); round++) r = await measure();
-    console.log(`VGG-11 in ${browser.version}: median 1 thread ${median(r.t1).toFixed(1)} ms, 2 threads ${median(r.t2).toFixed(1)} ms`);
-    expect(median(r.t2)).toBeLessThan(median(r.t1));
+    expect(r.one[0]).toHaveLength(1000);
+    expect(r.one[0]).not.toEqual(r.one[1]); // two different images, so a stale arena could not pass
+    expect(r.two).toEqual(r.one);
     await page.close();
   });
 });
