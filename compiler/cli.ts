@@ -16,6 +16,7 @@ import type { BuildChoice } from '../runtime/load/build.js';
 import { readNpy, writeNpy } from '../runtime/npy.js';
 import { imageToTensor } from '../runtime/images/node.js';
 import { topK, type Prediction } from '../runtime/predict.js';
+import { registerServe } from './cli-serve.js';
 
 const program = new Command();
 let verbose = false;
@@ -159,6 +160,8 @@ program
     const sizes = Object.fromEntries([...plans].map(([d, plan]) => [d, WEIGHTS_HEADER_BYTES + plan.weights.payloadBytes]));
     console.log(renderSummary(plans.get(o.weightsDtype)!, sizes));
   });
+
+registerServe(program);
 
 function parsePositiveInt(v: string): number {
   const n = Number(v);
