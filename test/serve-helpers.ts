@@ -2,7 +2,7 @@
  * Shared by the serve tests: the Fashion-MNIST example compiled once per file, its 50 samples with
  * `vggc run`'s logits for each image alone, a `vggc serve` child process, and OIP request builders.
  */
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
@@ -27,21 +27,37 @@ export interface Samples {
   readonly logits: Float32Array[];
 }
 
-export function fashionSamples(modelDir: string, tmp: string): Samples {
+/** Runs `vggc run` once per sample image, a few processes at a time (each is mostly CLI start-up). */
+export async function fashionSamples(modelDir: string, tmp: string, parallel = 3): Promise<Samples> {
   const all = readNpy(join(FASHION, 'samples-input.npy'));
-  const images: Float32Array[] = [];
-  const logits: Float32Array[] = [];
-  for (let i = 0; i < all.shape[0]; i++) {
-    const image = all.data.slice(i * IMAGE_FLOATS, (i + 1) * IMAGE_FLOATS);
-    const input = join(tmp, `sample-${i}.npy`);
-    const output = join(tmp, `sample-${i}-logits.npy`);
-    writeNpy(input, [1, 1, 32, 32], image);
-    const r = spawnSync(process.execPath, [CLI, 'run', modelDir, '--input', input, '--output', output], { encoding: 'utf8' });
-    expect(r.status, r.stderr).toBe(0);
-    images.push(image);
-    logits.push(readNpy(output).data);
-  }
+  const count = all.shape[0];
+  const images = Array.from({ length: count }, (_, i) => all.data.slice(i * IMAGE_FLOATS, (i + 1) * IMAGE_FLOATS));
+  const logits = new Array<Float32Array>(count);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < count) {
+      const i = next++;
+      const input = join(tmp, `sample-${i}.npy`);
+      const output = join(tmp, `sample-${i}-logits.npy`);
+      writeNpy(input, [1, 1, 32, 32], images[i]);
+      const { code, stderr } = await run([CLI, 'run', modelDir, '--input', input, '--output', output]);
+      expect(code, stderr).toBe(0);
+      logits[i] = readNpy(output).data;
+    }
+  };
+  await Promise.all(Array.from({ length: parallel }, worker));
   return { images, logits };
+}
+
+export function run(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, args, { stdio: 'pipe' });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    p.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
 }
 
 /** Bitwise: the same 32-bit patterns, not just close values. */
@@ -87,6 +103,11 @@ export function decodeResponse(body: Buffer, headerLength: string | null | undef
   }
   expect(at).toBe(body.length);
   return { json, outputs };
+}
+
+/** A body for fetch (its types take no Node Buffer). */
+export function asBody(b: string | Buffer): string | Uint8Array<ArrayBuffer> {
+  return typeof b === 'string' ? b : (new Uint8Array(b.buffer, b.byteOffset, b.byteLength) as Uint8Array<ArrayBuffer>);
 }
 
 export interface ServeProcess {
