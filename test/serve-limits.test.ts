@@ -150,6 +150,24 @@ describe('bounded', () => {
   });
 });
 
+describe('logs', () => {
+  it('--log writes pino JSON lines on stderr, with the request and its status; without it, nothing', async () => {
+    const logged = await startServe([dir, '--threads', '1', '--log']);
+    const quiet = await startServe([dir, '--threads', '1']);
+    try {
+      for (const s of [logged, quiet]) expect(correct(await inferImage(s.url, 2).answer, 2)).toBe(true);
+      await new Promise((r) => setTimeout(r, 200));
+      const lines = logged.stderr().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg?: string; req?: { method: string; url: string }; res?: { statusCode: number }; responseTime?: number });
+      expect(lines.some((l) => l.req?.method === 'POST' && l.req.url === INFER)).toBe(true);
+      expect(lines.some((l) => l.res?.statusCode === 200 && typeof l.responseTime === 'number')).toBe(true);
+      expect(quiet.stderr()).toBe('');
+    } finally {
+      expect(await stopServe(logged)).toBe(0);
+      expect(await stopServe(quiet)).toBe(0);
+    }
+  });
+});
+
 describe('graceful shutdown', () => {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     it(`${signal} with requests queued and bodies half sent: every one answered correctly, then exit 0`, async () => {

@@ -60,6 +60,20 @@ describe('health and metadata', () => {
     expect((await app.fastify.inject(`/v2/models/${FASHION_NAME}/versions/1/ready`)).statusCode).toBe(200);
   });
 
+  it('a model whose engine failed makes the model, the server and liveness report false with a 4xx', async () => {
+    const engine = new InProcessEngine(model);
+    const broken = buildApp([engine], OPTS);
+    engine.ready = false;
+    for (const [url, body] of [
+      ['/v2/health/live', { live: false }],
+      ['/v2/health/ready', { ready: false }],
+      [`/v2/models/${FASHION_NAME}/ready`, { name: FASHION_NAME, ready: false }],
+    ] as const) {
+      const res = await broken.fastify.inject(url);
+      expect([res.statusCode, res.json()]).toEqual([400, body]);
+    }
+  });
+
   it('model metadata: $metadata_model_response with inputs and outputs, with and without /versions/1', async () => {
     const want = {
       name: FASHION_NAME,

@@ -110,7 +110,12 @@ export function buildApp(engines: readonly Engine[], opts: AppOptions): App {
   const config = (endpoint: Endpoint) => ({ config: { endpoint } });
 
   fastify.get('/v2', config('server'), async () => ({ name: 'vggc', version: opts.version, extensions: ['binary_tensor_data'] }));
-  fastify.get('/v2/health/live', config('server'), async () => ({ live: true }));
+  // Live unless a model's worker died: then only a restart brings it back, which is what a failing
+  // liveness probe asks Kubernetes for.
+  fastify.get('/v2/health/live', config('server'), async (_req, reply) => {
+    const live = draining || [...models.values()].every((m) => m.engine.ready);
+    return reply.code(live ? 200 : 400).send({ live });
+  });
   // OIP: 200 means ready, a 4xx status not ready.
   fastify.get('/v2/health/ready', config('server'), async (_req, reply) => reply.code(ready() ? 200 : 400).send({ ready: ready() }));
 
