@@ -1,7 +1,7 @@
 /** The dynamic batcher against an engine the test controls: batch sizes, the window, limits, drain. */
 import { describe, expect, it } from 'vitest';
-import { Batcher, type BatcherLimits } from '../runtime/server/batcher.js';
-import type { Engine } from '../runtime/server/engine.js';
+import { Batcher, IN_FLIGHT, type BatcherLimits } from '../runtime/server/batcher.js';
+import type { Engine, EngineResult } from '../runtime/server/engine.js';
 import { HttpError } from '../runtime/server/http-error.js';
 import type { Outputs } from '../runtime/server/outputs.js';
 
@@ -16,14 +16,15 @@ function fakeEngine({ hold = false, failFirst = false } = {}) {
     manifest: { name: 'fake' } as Engine['manifest'],
     outputs: [{ name: 'out', shape: [FLOATS], layout: 'features' }],
     ready: true,
-    async run(x: Float32Array, n: number): Promise<Outputs> {
+    async run(x: Float32Array, n: number): Promise<EngineResult> {
       batches.push(n);
       if (hold) await new Promise<void>((resolve) => releases.push(resolve));
       if (!failed) {
         failed = true;
         throw new Error('engine failed');
       }
-      return { out: { data: x.slice(), shape: [n, FLOATS] } };
+      const outputs: Outputs = { out: { data: x.slice(), shape: [n, FLOATS] } };
+      return { outputs, seconds: 0.001 };
     },
     close: async () => {},
   };
@@ -75,26 +76,30 @@ describe('Batcher', () => {
     expect([a.out.data[0], c.out.data[0]]).toEqual([0, 7 * FLOATS]);
   });
 
-  it('requests that arrive while a batch runs form the next batch', async () => {
+  it(`${IN_FLIGHT} batches go to the engine at once; requests arriving meanwhile form the next batch`, async () => {
+    expect(IN_FLIGHT).toBe(2);
     const f = fakeEngine({ hold: true });
     const b = new Batcher(f.engine, limits({ windowMs: 0, maxBatch: 8 }), 'fake', noEvents);
-    const first = b.submit(images(1, 0), 1);
+    const first = [b.submit(images(1, 0), 1), b.submit(images(1, 1), 1)];
     await tick();
-    const rest = [1, 2, 3].map((i) => b.submit(images(1, i), 1));
+    const rest = [2, 3, 4].map((i) => b.submit(images(1, i), 1));
     await tick(5);
-    expect(f.batches).toEqual([1]);
+    expect(f.batches).toEqual([1, 1]);
+    expect(b.depth).toBe(3);
     f.release();
-    await first;
+    await first[0];
     await tick();
+    expect(f.batches).toEqual([1, 1, 3]);
     f.release();
-    await Promise.all(rest);
-    expect(f.batches).toEqual([1, 3]);
+    f.release();
+    const answers = await Promise.all([...first, ...rest]);
+    expect(answers.map((a) => a.out.data[0])).toEqual([0, 1, 2, 3, 4].map((i) => i * FLOATS));
   });
 
   it('a full queue is refused with 503 and a Retry-After of at least one second', async () => {
     const f = fakeEngine({ hold: true });
     const b = new Batcher(f.engine, limits({ windowMs: 0, maxQueue: 2, maxBatch: 1 }), 'fake', noEvents);
-    const running = b.submit(images(1, 0), 1);
+    const running = [b.submit(images(1, 0), 1), b.submit(images(1, 9), 1)];
     await tick();
     const queued = [b.submit(images(1, 1), 1), b.submit(images(1, 2), 1)];
     let refused: unknown;
@@ -106,32 +111,33 @@ describe('Batcher', () => {
     expect(refused).toBeInstanceOf(HttpError);
     expect((refused as HttpError).status).toBe(503);
     expect(Number((refused as HttpError).headers['retry-after'])).toBeGreaterThanOrEqual(1);
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < 4; i++) {
       f.release();
       await tick();
     }
-    await Promise.all([running, ...queued]);
+    await Promise.all([...running, ...queued]);
   });
 
   it('a request that waits longer than queueTimeoutMs is answered 504 and leaves the queue', async () => {
     const f = fakeEngine({ hold: true });
     const depths: number[] = [];
     const b = new Batcher(f.engine, limits({ windowMs: 0, queueTimeoutMs: 30, maxBatch: 1 }), 'fake', { ...noEvents, queueDepth: (d) => depths.push(d) });
-    const running = b.submit(images(1, 0), 1);
+    const running = [b.submit(images(1, 0), 1), b.submit(images(1, 1), 1)];
     await tick();
-    const late = b.submit(images(1, 1), 1);
+    const late = b.submit(images(1, 2), 1);
     expect(await statusOf(late)).toBe(504);
     expect(b.depth).toBe(0);
     expect(depths.at(-1)).toBe(0);
     f.release();
-    await running;
-    expect(f.batches).toEqual([1]); // the expired request never reached the engine
+    f.release();
+    await Promise.all(running);
+    expect(f.batches).toEqual([1, 1]); // the expired request never reached the engine
   });
 
   it('an aborted request (client gone) leaves the queue and never runs', async () => {
     const f = fakeEngine({ hold: true });
     const b = new Batcher(f.engine, limits({ windowMs: 0, maxBatch: 1 }), 'fake', noEvents);
-    const running = b.submit(images(1, 0), 1);
+    const running = [b.submit(images(1, 0), 1), b.submit(images(1, 5), 1)];
     await tick();
     const controller = new AbortController();
     const gone = b.submit(images(1, 1), 1, controller.signal);
@@ -141,11 +147,12 @@ describe('Batcher', () => {
     expect(await statusOf(gone)).toBe(499);
     expect(b.depth).toBe(1);
     f.release();
-    await running;
+    await running[0];
     await tick();
     f.release();
+    f.release();
     expect((await kept).out.data[0]).toBe(2 * FLOATS);
-    expect(f.batches).toEqual([1, 1]);
+    expect(f.batches).toEqual([1, 1, 1]);
   });
 
   it('drain() sends what waits without the window and resolves when it is done', async () => {

@@ -1,14 +1,19 @@
 /**
  * Dynamic batching for one model. Requests queue in arrival order; a batch takes requests from the
  * front while their images fit in maxBatch (a request is never split, and one larger than maxBatch
- * runs alone), once maxBatch images are waiting or the first of them has waited windowMs. One batch
- * runs at a time, so requests that arrive during a batch form the next one. Each request gets back
+ * runs alone), once maxBatch images are waiting or the first of them has waited windowMs. Up to
+ * IN_FLIGHT batches are handed to the engine at once (it runs them in order): the next batch is
+ * already there when one finishes, so a small model does not idle for a thread round trip between
+ * batches. Requests that arrive meanwhile form the batch after. Each request gets back
  * exactly its own rows; with the deterministic build they are the bits it would get alone (the
  * convolutions run image by image and the classifier sums every output in input order).
  */
 import { HttpError } from './http-error.js';
 import type { Engine } from './engine.js';
 import type { Outputs } from './outputs.js';
+
+/** Batches handed to the engine at a time: one running, one waiting in the engine's own queue. */
+export const IN_FLIGHT = 2;
 
 export interface BatcherLimits {
   readonly maxBatch: number;
@@ -38,7 +43,8 @@ interface Job {
 export class Batcher {
   private readonly queue: Job[] = [];
   private queuedImages = 0;
-  private running = false;
+  /** Batches handed to the engine and not yet answered. */
+  private active = 0;
   private timer: NodeJS.Timeout | null = null;
   private draining = false;
   private idleWaiters: (() => void)[] = [];
@@ -87,7 +93,7 @@ export class Batcher {
   drain(): Promise<void> {
     this.draining = true;
     this.schedule();
-    if (!this.running && this.queue.length === 0) return Promise.resolve();
+    if (this.active === 0 && this.queue.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -119,22 +125,20 @@ export class Batcher {
   }
 
   private schedule(): void {
-    if (this.running) return;
-    if (this.queue.length === 0) {
-      this.clearTimer();
-      for (const wake of this.idleWaiters.splice(0)) wake();
-      return;
-    }
-    const wait = this.limits.windowMs - (performance.now() - this.queue[0].enqueued);
-    if (this.draining || this.queuedImages >= this.limits.maxBatch || wait <= 0) {
+    while (this.active < IN_FLIGHT && this.queue.length > 0) {
+      const wait = this.limits.windowMs - (performance.now() - this.queue[0].enqueued);
+      if (!(this.draining || this.queuedImages >= this.limits.maxBatch || wait <= 0)) {
+        this.timer ??= setTimeout(() => {
+          this.timer = null;
+          this.schedule();
+        }, wait);
+        return;
+      }
       this.clearTimer();
       void this.dispatch();
-    } else if (!this.timer) {
-      this.timer = setTimeout(() => {
-        this.timer = null;
-        this.schedule();
-      }, wait);
     }
+    if (this.queue.length === 0) this.clearTimer();
+    if (this.active === 0 && this.queue.length === 0) for (const wake of this.idleWaiters.splice(0)) wake();
   }
 
   private clearTimer(): void {
@@ -142,6 +146,7 @@ export class Batcher {
     this.timer = null;
   }
 
+  /** Takes the next batch off the queue (synchronously, so schedule() sees the queue it leaves) and runs it. */
   private async dispatch(): Promise<void> {
     const jobs: Job[] = [];
     let images = 0;
@@ -152,14 +157,12 @@ export class Batcher {
       images += job.n;
     }
     this.queuedImages -= images;
+    this.active++;
     this.events.queueDepth(this.queue.length);
     const now = performance.now();
     for (const job of jobs) this.events.waited((now - job.enqueued) / 1000);
-    this.running = true;
     try {
-      const started = performance.now();
-      const outputs = await this.engine.run(concatRows(jobs), images);
-      const seconds = (performance.now() - started) / 1000;
+      const { outputs, seconds } = await this.engine.run(concatRows(jobs), images);
       this.batchSeconds = this.batchSeconds === 0 ? seconds : 0.8 * this.batchSeconds + 0.2 * seconds;
       this.events.batch(images, seconds);
       let row = 0;
@@ -170,7 +173,7 @@ export class Batcher {
     } catch (e) {
       for (const job of jobs) job.reject(e as Error);
     } finally {
-      this.running = false;
+      this.active--;
       this.schedule();
     }
   }

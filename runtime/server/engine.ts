@@ -12,13 +12,26 @@ import { VggcError } from '../format/errors.js';
 import type { Manifest } from '../format/manifest.js';
 import { describeOutputs, runOutputs, type OutputInfo, type Outputs, type ServableModel } from './outputs.js';
 
+/** A batch's outputs, and the seconds the model itself spent on it (not the time it waited behind another batch). */
+export interface EngineResult {
+  readonly outputs: Outputs;
+  readonly seconds: number;
+}
+
 export interface Engine {
   readonly manifest: Manifest;
   readonly outputs: readonly OutputInfo[];
   /** False once the engine failed; it then rejects every run. */
   readonly ready: boolean;
-  run(x: Float32Array, n: number): Promise<Outputs>;
+  run(x: Float32Array, n: number): Promise<EngineResult>;
   close(): Promise<void>;
+}
+
+/** Runs one batch on `model` and times it. */
+export async function timedRun(model: ServableModel, x: Float32Array, n: number): Promise<EngineResult> {
+  const started = performance.now();
+  const outputs = await runOutputs(model, x, n);
+  return { outputs, seconds: (performance.now() - started) / 1000 };
 }
 
 export class InProcessEngine implements Engine {
@@ -29,8 +42,12 @@ export class InProcessEngine implements Engine {
     this.manifest = model.manifest;
     this.outputs = describeOutputs(model);
   }
-  run(x: Float32Array, n: number): Promise<Outputs> {
-    return runOutputs(this.model, x, n);
+  /** Calls are serialised like the worker's, so that the time measured is this batch's alone. */
+  private last: Promise<unknown> = Promise.resolve();
+  run(x: Float32Array, n: number): Promise<EngineResult> {
+    const result = this.last.then(() => timedRun(this.model, x, n));
+    this.last = result.catch(() => {});
+    return result;
   }
   async close(): Promise<void> {
     this.ready = false;
@@ -43,7 +60,7 @@ export type ToWorker = { type: 'infer'; id: number; x: Float32Array; n: number }
 export type FromWorker =
   | { type: 'ready'; manifest: Manifest; outputs: OutputInfo[] }
   | { type: 'failed'; error: string }
-  | { type: 'result'; id: number; outputs: Outputs }
+  | { type: 'result'; id: number; outputs: Outputs; seconds: number }
   | { type: 'error'; id: number; error: string };
 
 /** The compiled worker next to this module; from the TypeScript sources (tests), the build's copy. */
@@ -54,7 +71,7 @@ function workerScript(): URL {
 }
 
 export class WorkerEngine implements Engine {
-  private readonly pending = new Map<number, { resolve: (o: Outputs) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<number, { resolve: (r: EngineResult) => void; reject: (e: Error) => void }>();
   private nextId = 0;
   private failure: string | null = null;
   private closing = false;
@@ -69,7 +86,7 @@ export class WorkerEngine implements Engine {
       if (m.type !== 'result' && m.type !== 'error') return;
       const p = this.pending.get(m.id);
       this.pending.delete(m.id);
-      if (m.type === 'result') p?.resolve(m.outputs);
+      if (m.type === 'result') p?.resolve({ outputs: m.outputs, seconds: m.seconds });
       else p?.reject(new VggcError(`${dir}: inference failed: ${m.error}`));
     });
     worker.on('error', (e) => this.lost(`its worker crashed (${e.message})`));
@@ -100,7 +117,7 @@ export class WorkerEngine implements Engine {
     });
   }
 
-  run(x: Float32Array, n: number): Promise<Outputs> {
+  run(x: Float32Array, n: number): Promise<EngineResult> {
     if (this.failure) return Promise.reject(new VggcError(`${this.dir}: model unavailable: ${this.failure}`));
     if (this.closing) return Promise.reject(new VggcError(`${this.dir}: model is shutting down`));
     const id = this.nextId++;

@@ -5,8 +5,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { isVggcError } from '../format/errors.js';
 import { loadModel } from '../load/node.js';
-import type { FromWorker, ToWorker } from './engine.js';
-import { describeOutputs, runOutputs, type Outputs, type ServableModel } from './outputs.js';
+import { timedRun, type FromWorker, type ToWorker } from './engine.js';
+import { describeOutputs, type Outputs, type ServableModel } from './outputs.js';
 
 const { dir, threads } = workerData as { dir: string; threads?: number };
 const port = parentPort!;
@@ -38,6 +38,8 @@ function transferable(outputs: Outputs): ArrayBuffer[] {
   return [...new Set(Object.values(outputs).map((t) => t.data.buffer))].filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
 }
 
+let last: Promise<unknown> = Promise.resolve();
+
 function serve(model: ServableModel): void {
   send({ type: 'ready', manifest: model.manifest, outputs: [...describeOutputs(model)] });
   port.on('message', (m: ToWorker) => {
@@ -46,11 +48,11 @@ function serve(model: ServableModel): void {
       port.close();
       return;
     }
-    // The model queues its calls itself, so batches run one after another in arrival order.
-    runOutputs(model, m.x, m.n).then(
-      (outputs) => {
+    // One batch after another in arrival order (the batcher may send the next before this one is done).
+    last = last.then(() => timedRun(model, m.x, m.n)).then(
+      ({ outputs, seconds }) => {
         const mine = owned(outputs);
-        send({ type: 'result', id: m.id, outputs: mine }, transferable(mine));
+        send({ type: 'result', id: m.id, outputs: mine, seconds }, transferable(mine));
       },
       (e: unknown) => send({ type: 'error', id: m.id, error: message(e) }),
     );
