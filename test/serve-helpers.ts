@@ -124,7 +124,15 @@ export function startServe(args: readonly string[]): Promise<ServeProcess> {
   const proc = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...args], { stdio: 'pipe' });
   let out = '';
   let err = '';
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  // A failed or timed-out test must not leave its server running after the test process ends.
+  const reap = (): void => void proc.kill('SIGKILL');
+  process.once('exit', reap);
+  const exited = new Promise<number | null>((resolve) =>
+    proc.once('exit', (code) => {
+      process.off('exit', reap);
+      resolve(code);
+    }),
+  );
   proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
   return new Promise((resolve, reject) => {
     proc.stdout.on('data', (d: Buffer) => {

@@ -172,32 +172,40 @@ describe('graceful shutdown', () => {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     it(`${signal} with requests queued and bodies half sent: every one answered correctly, then exit 0`, async () => {
       const s = await startServe([dir, '--max-batch', '64', '--batch-window-ms', '3000']);
-      const queued = Array.from({ length: 16 }, (_, i) => inferImage(s.url, i));
-      await waitFor(s, DEPTH, 16);
-      const half = [16, 17, 18].map((i) => inferImage(s.url, i, { hold: true }));
-      await waitFor(s, IN_FLIGHT, 19 + 1);
-      const t0 = performance.now();
-      s.proc.kill(signal);
-      // Not accepting any more: a new connection is refused.
-      await new Promise((r) => setTimeout(r, 300));
-      await expect(fetch(`${s.url}/v2/health/live`)).rejects.toThrow();
-      for (const h of half) h.finish();
-      const answers = await Promise.all([...queued, ...half].map((q) => q.answer));
-      answers.forEach((a, i) => expect(correct(a, i), `request ${i}: ${a.status}`).toBe(true));
-      // The window was 3 s: the queued batch went out at the signal instead of waiting for it.
-      expect(await s.exited).toBe(0);
-      expect(performance.now() - t0).toBeLessThan(2500);
-      expect(s.stderr()).toMatch(new RegExp(`^${signal}: not accepting new connections; finishing the requests already received`, 'm'));
+      try {
+        const queued = Array.from({ length: 16 }, (_, i) => inferImage(s.url, i));
+        await waitFor(s, DEPTH, 16);
+        const half = [16, 17, 18].map((i) => inferImage(s.url, i, { hold: true }));
+        await waitFor(s, IN_FLIGHT, 19 + 1);
+        const t0 = performance.now();
+        s.proc.kill(signal);
+        // Not accepting any more: a new connection is refused.
+        await new Promise((r) => setTimeout(r, 300));
+        await expect(fetch(`${s.url}/v2/health/live`)).rejects.toThrow();
+        for (const h of half) h.finish();
+        const answers = await Promise.all([...queued, ...half].map((q) => q.answer));
+        answers.forEach((a, i) => expect(correct(a, i), `request ${i}: ${a.status}`).toBe(true));
+        // The window was 3 s: the queued batch went out at the signal instead of waiting for it.
+        expect(await s.exited).toBe(0);
+        expect(performance.now() - t0).toBeLessThan(2500);
+        expect(s.stderr()).toMatch(new RegExp(`^${signal}: not accepting new connections; finishing the requests already received`, 'm'));
+      } finally {
+        s.proc.kill('SIGKILL'); // only if a failed expectation left it running
+      }
     });
   }
 
   it('past --grace-ms the connections still open are cut and the exit code is 1', async () => {
     const s = await startServe([dir, '--threads', '1', '--grace-ms', '300']);
-    const stuck = inferImage(s.url, 0, { hold: true });
-    stuck.answer.catch(() => {});
-    await waitFor(s, IN_FLIGHT, 1 + 1);
-    s.proc.kill('SIGTERM');
-    expect(await s.exited).toBe(1);
-    expect(s.stderr()).toMatch(/grace period of 300 ms is over: closing the remaining connections/);
+    try {
+      const stuck = inferImage(s.url, 0, { hold: true });
+      stuck.answer.catch(() => {});
+      await waitFor(s, IN_FLIGHT, 1 + 1);
+      s.proc.kill('SIGTERM');
+      expect(await s.exited).toBe(1);
+      expect(s.stderr()).toMatch(/grace period of 300 ms is over: closing the remaining connections/);
+    } finally {
+      s.proc.kill('SIGKILL');
+    }
   });
 });

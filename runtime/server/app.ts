@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { isVggcError } from '../format/errors.js';
 import { Batcher, type BatcherLimits } from './batcher.js';
-import { DEFAULT_TOP, imageInput, parseTop, predictions } from './classify.js';
+import { imageInput, parseTop, predictions } from './classify.js';
 import type { Engine } from './engine.js';
 import { HttpError } from './http-error.js';
 import { INPUT_NAME, parseInferRequest } from './infer-request.js';
@@ -155,7 +155,7 @@ export function buildApp(engines: readonly Engine[], opts: AppOptions): App {
     fastify.post<{ Params: Params; Querystring: { top?: string } }>(url, config('classify'), async (request, reply) => {
       const m = model(request.params);
       if (!m.engine.outputs.some((o) => o.name === LOGITS)) throw new HttpError(400, `model ${m.name} has no ${LOGITS} output to classify with`);
-      const top = parseTop(request.query.top ?? String(DEFAULT_TOP));
+      const top = parseTop(request.query.top);
       const x = await imageInput((request.body as Buffer | undefined) ?? Buffer.alloc(0), m.engine.manifest);
       const outputs = await m.batcher.submit(x, 1, clientGone(reply));
       return reply.send({ model_name: m.name, model_version: MODEL_VERSION, predictions: predictions(outputs[LOGITS].data, top, m.engine.manifest) });
