@@ -5,7 +5,7 @@
  * (bench/serve-baseline.mjs), on VGG-11 (seeded random weights) and the Fashion-MNIST example, at
  * 1, 8 and 32 connections. Every server runs the deterministic build; each request is one image.
  *
- *   node bench/serve.mjs [--quick] [--models fashion,vgg11] [--connections 1,8,32] [--threads N]
+ *   node bench/serve.mjs [--quick] [--models fashion,vgg11] [--connections 1,8,32] [--threads N] [--servers 0,2]
  *
  * Writes bench/results/serve-latest.json and prints a Markdown table. autocannon runs in this
  * process, on the same 2 cores as the server: the figures include that contention.
@@ -29,16 +29,18 @@ const CLI = join(ROOT, 'dist/compiler/cli.js');
 
 const MODELS = {
   fashion: { dir: join(ROOT, 'build/fashion-mnist'), compile: ['examples/fashion-mnist/fashion-mnist.json', '--weights', 'examples/fashion-mnist/weights.safetensors'], seconds: quick ? 3 : 10 },
-  vgg11: { dir: join(ROOT, 'build/vgg11'), compile: ['examples/vgg11.json'], seconds: quick ? 5 : 20 },
+  vgg11: { dir: join(ROOT, 'build/vgg11'), compile: ['examples/vgg11.json'], seconds: quick ? 5 : 15 },
 };
 const models = flag('models', 'fashion,vgg11').split(',');
 
 const threadArgs = threads ? ['--threads', threads] : [];
+const serve = (dir, port, ...extra) => [CLI, 'serve', dir, '--port', String(port), ...extra, ...threadArgs];
 const SERVERS = [
   { name: 'node:http + loadModel (baseline)', cmd: (dir, port) => [join(ROOT, 'bench/serve-baseline.mjs'), dir, String(port), ...(threads ? [threads] : [])], body: 'json' },
-  { name: 'vggc serve, no batching (--max-batch 1)', cmd: (dir, port) => [CLI, 'serve', dir, '--port', String(port), '--max-batch', '1', ...threadArgs], body: 'json' },
-  { name: 'vggc serve, batching (--max-batch 8 --batch-window-ms 2)', cmd: (dir, port) => [CLI, 'serve', dir, '--port', String(port), '--max-batch', '8', '--batch-window-ms', '2', ...threadArgs], body: 'json' },
-  { name: 'vggc serve, batching, binary tensors', cmd: (dir, port) => [CLI, 'serve', dir, '--port', String(port), '--max-batch', '8', '--batch-window-ms', '2', ...threadArgs], body: 'binary' },
+  { name: 'vggc serve --max-batch 1 (no batching)', cmd: (dir, port) => serve(dir, port, '--max-batch', '1'), body: 'json' },
+  { name: 'vggc serve --max-batch 8 --batch-window-ms 0', cmd: (dir, port) => serve(dir, port, '--max-batch', '8', '--batch-window-ms', '0'), body: 'json' },
+  { name: 'vggc serve --max-batch 8 --batch-window-ms 2', cmd: (dir, port) => serve(dir, port, '--max-batch', '8', '--batch-window-ms', '2'), body: 'json' },
+  { name: 'vggc serve --max-batch 8 --batch-window-ms 0, binary tensors', cmd: (dir, port) => serve(dir, port, '--max-batch', '8', '--batch-window-ms', '0'), body: 'binary' },
 ];
 
 function ensureCompiled(model) {
@@ -83,17 +85,21 @@ for (const key of models) {
   const model = MODELS[key];
   ensureCompiled(model);
   const manifest = JSON.parse(readFileSync(join(model.dir, 'model.json'), 'utf8'));
+  const only = flag('servers', undefined)?.split(',').map(Number);
   for (const [i, server] of SERVERS.entries()) {
+    if (only && !only.includes(i)) continue;
     const { proc, url } = await start(server.cmd(model.dir, 8100 + i));
     const { body, headers } = requestFor(server.body, manifest.input.shape);
     const target = `${url}/v2/models/${manifest.name}/infer`; // the baseline answers on any path
     await autocannon({ url: target, method: 'POST', body, headers, connections: 4, duration: 1 }); // warm-up
     for (const conns of connections) {
       const load = loadavg()[0];
-      const r = await autocannon({ url: target, method: 'POST', body, headers, connections: conns, duration: model.seconds });
+      // A generous timeout: at 32 connections a VGG-11 request waits many batches, and a client that
+      // gives up would waste the batch its request is in.
+      const r = await autocannon({ url: target, method: 'POST', body, headers, connections: conns, duration: model.seconds, timeout: 120 });
       const row = { model: manifest.name, server: server.name, connections: conns, requestsPerSecond: r.requests.average, p50ms: r.latency.p50, p99ms: r.latency.p99, non2xx: r.non2xx, errors: r.errors, timeouts: r.timeouts, loadAverage: load };
       rows.push(row);
-      console.error(`${row.model} | ${row.server} | ${conns} | ${row.requestsPerSecond.toFixed(1)} req/s | p50 ${row.p50ms} ms | p99 ${row.p99ms} ms | non-2xx ${row.non2xx} | load ${load.toFixed(2)}`);
+      console.error(`${row.model} | ${row.server} | ${conns} | ${row.requestsPerSecond.toFixed(1)} req/s | p50 ${row.p50ms} ms | p99 ${row.p99ms} ms | non-2xx ${row.non2xx} | errors ${row.errors} | load ${load.toFixed(2)}`);
     }
     await stop(proc);
   }

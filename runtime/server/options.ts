@@ -8,7 +8,7 @@ export interface ServeOptions {
   readonly threads?: number;
   /** Most images one batch runs; 1 turns dynamic batching off. */
   readonly maxBatch: number;
-  /** How long the first request of a batch waits for others to join it. */
+  /** How long the first request of a batch waits for others to join it. 0: none, a batch is what queued while the model was busy. */
   readonly batchWindowMs: number;
   /** Requests that may wait per model; one more is answered 503 with Retry-After. */
   readonly maxQueue: number;
@@ -26,7 +26,7 @@ export const SERVE_DEFAULTS: ServeOptions = {
   host: '127.0.0.1',
   port: 8000,
   maxBatch: 8,
-  batchWindowMs: 2,
+  batchWindowMs: 0,
   maxQueue: 256,
   maxBody: 64 * 1024 * 1024,
   queueTimeoutMs: 30_000,
