@@ -210,6 +210,7 @@ describe('refusals: 400 with one short line', () => {
     ['a wrong shape', () => JSON.stringify({ inputs: [{ ...good, shape: [1, 3, 32, 32], data: data() }] }), /shape \[1, 3, 32, 32\] does not match .*\[N, 1, 32, 32\]/],
     ['a 3-d shape', () => JSON.stringify({ inputs: [{ ...good, shape: [1, 32, 32], data: data() }] }), /does not match/],
     ['a negative dimension', () => JSON.stringify({ inputs: [{ ...good, shape: [-1, 1, 32, 32], data: data() }] }), /non-negative integers/],
+    ['a batch too large for the body (nothing allocated)', () => JSON.stringify({ inputs: [{ ...good, shape: [1e9, 1, 32, 32], data: [] }] }), /^input shape \[1000000000, 1, 32, 32\] needs 1024000000000 values, more than a \d+-byte body can hold$/],
     ['batch size 0', () => JSON.stringify({ inputs: [{ ...good, shape: [0, 1, 32, 32], data: [] }] }), /batch size 0/],
     ['too few values', () => JSON.stringify({ inputs: [{ ...good, data: data().slice(1) }] }), /^data has 1023 values but shape \[1, 1, 32, 32\] needs 1024$/],
     ['too many values', () => JSON.stringify({ inputs: [{ ...good, data: [...data(), 0] }] }), /data has 1025 values/],

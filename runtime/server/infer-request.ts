@@ -59,14 +59,14 @@ export function parseInferRequest(body: Buffer, headerLength: string | undefined
   const params = parameters(req.parameters, 'parameters');
   const binaryOutput = boolParam(params, 'binary_data_output', 'parameters') ?? false;
 
-  const { x, n, binaryBytes } = readInput(req.inputs, model, body.subarray(jsonBytes));
+  const { x, n, binaryBytes } = readInput(req.inputs, model, body.subarray(jsonBytes), body.length);
   if (binaryBytes !== body.length - jsonBytes) {
     throw badRequest(`the body has ${body.length - jsonBytes} bytes after the JSON but the inputs' binary_data_size add up to ${binaryBytes}`);
   }
   return { id, x, n, outputs: readOutputs(req.outputs, model, binaryOutput) };
 }
 
-function readInput(inputs: unknown, model: ModelShape, binary: Buffer): { x: Float32Array; n: number; binaryBytes: number } {
+function readInput(inputs: unknown, model: ModelShape, binary: Buffer, bodyBytes: number): { x: Float32Array; n: number; binaryBytes: number } {
   if (!Array.isArray(inputs) || inputs.length === 0) throw badRequest(`inputs must be a non-empty array, found ${inputs === undefined ? 'nothing' : describe(inputs)}`);
   if (inputs.length > 1) throw badRequest(`inputs has ${inputs.length} tensors but model ${model.name} takes one, "${INPUT_NAME}"`);
   const input: unknown = inputs[0];
@@ -79,6 +79,8 @@ function readInput(inputs: unknown, model: ModelShape, binary: Buffer): { x: Flo
   const size = params.binary_data_size;
   if (size === undefined) {
     if (input.data === undefined) throw badRequest('input has neither data nor parameters.binary_data_size');
+    // Before anything is allocated: a shape of [1e9, …] must not reserve gigabytes (binary sizes are checked against the body below).
+    if (count > bodyBytes) throw badRequest(`input shape [${shape.join(', ')}] needs ${count} values, more than a ${bodyBytes}-byte body can hold`);
     return { x: floatsFromJson(input.data, shape), n: shape[0], binaryBytes: 0 };
   }
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) throw badRequest(`binary_data_size must be a non-negative integer, found ${describe(size)}`);
