@@ -5,7 +5,7 @@
  * (bench/serve-baseline.mjs), on VGG-11 (seeded random weights) and the Fashion-MNIST example, at
  * 1, 8 and 32 connections. Every server runs the deterministic build; each request is one image.
  *
- *   node bench/serve.mjs [--quick] [--models fashion,vgg11] [--connections 1,8,32] [--threads N] [--servers 0,2]
+ *   node bench/serve.mjs [--quick] [--models fashion,vgg11] [--connections 1,8,32] [--threads N] [--servers 0,2] [--out FILE]
  *
  * Writes bench/results/serve-latest.json and prints a Markdown table. autocannon runs in this
  * process, on the same 2 cores as the server: the figures include that contention.
@@ -106,7 +106,7 @@ for (const key of models) {
 }
 
 mkdirSync(RESULTS_DIR, { recursive: true });
-writeFileSync(join(RESULTS_DIR, 'serve-latest.json'), `${JSON.stringify({ date: new Date().toISOString(), node: process.version, quick, threads: threads ?? 'default', rows }, null, 2)}\n`);
+writeFileSync(join(RESULTS_DIR, flag('out', 'serve-latest.json')), `${JSON.stringify({ date: new Date().toISOString(), node: process.version, quick, threads: threads ?? 'default', rows }, null, 2)}\n`);
 console.log('| model | server | connections | req/s | p50 | p99 | non-2xx | load avg |');
 console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const r of rows) console.log(`| ${r.model} | ${r.server} | ${r.connections} | ${r.requestsPerSecond.toFixed(1)} | ${r.p50ms} ms | ${r.p99ms} ms | ${r.non2xx + r.errors} | ${r.loadAverage.toFixed(2)} |`);
