@@ -90,3 +90,36 @@ const HALF_BITS_IN_F32 = <i32>0x8fffe000;
   const magnitude = significand * power;
   return h & 0x8000 ? -magnitude : magnitude;
 }
+
+// ---- The output activations' exponential (softmax, sigmoid). ----
+
+/**
+ * e^x in f64 from its definition, the same bits on every engine (a JavaScript engine's Math.exp is an
+ * implementation-defined approximation, and AssemblyScript's uses lookup tables, i.e. static data):
+ * x = k·ln2 + r with |r| ≤ ln2/2 (Cody–Waite, ln2 in two parts), e^r by its Taylor series to r¹²
+ * (error < 2e-16), then × 2^k as two exact powers of two so that subnormal results stay right.
+ */
+// @ts-ignore: decorator
+@inline export function exp64(x: f64): f64 {
+  if (x != x) return x; // NaN
+  if (x > 709.79) return Infinity;
+  if (x < -745.2) return 0;
+  const k = <i32>floor<f64>(x * 1.4426950408889634 + 0.5); // round(x / ln2)
+  const r = x - <f64>k * 6.93147180369123816490e-1 - <f64>k * 1.90821492927058770002e-10;
+  let p: f64 = 1.0 / 479001600; // 1/12!
+  p = p * r + 1.0 / 39916800;
+  p = p * r + 1.0 / 3628800;
+  p = p * r + 1.0 / 362880;
+  p = p * r + 1.0 / 40320;
+  p = p * r + 1.0 / 5040;
+  p = p * r + 1.0 / 720;
+  p = p * r + 1.0 / 120;
+  p = p * r + 1.0 / 24;
+  p = p * r + 1.0 / 6;
+  p = p * r + 0.5;
+  p = p * r + 1.0;
+  p = p * r + 1.0;
+  const k1 = k >> 1;
+  const k2 = k - k1;
+  return p * reinterpret<f64>(<i64>(k1 + 1023) << 52) * reinterpret<f64>(<i64>(k2 + 1023) << 52);
+}

@@ -7,6 +7,8 @@ import { isVggcError, VggcError } from './errors.js';
 import { compileModel, planFromConfig, type ProgressEvent } from './pipeline.js';
 import { readModelInput } from './frontend/index.js';
 import { renderSummary } from './summary/summary.js';
+import { configJson } from './emit/manifest.js';
+import { PREPROCESSING_PRESETS, type PreprocessingPreset } from './frontend/config/preprocessing.js';
 import type { ConvAlgorithmChoice } from './schedule/schedule.js';
 import { WEIGHTS_DTYPES, WEIGHTS_HEADER_BYTES, type WeightsDtype } from './weights/layout.js';
 import { packageVersion } from './paths.js';
@@ -15,7 +17,7 @@ import { formatProfile, median, profileLayers } from '../runtime/profile-node.js
 import type { BuildChoice } from '../runtime/load/build.js';
 import { readNpy, writeNpy } from '../runtime/npy.js';
 import { imageToTensor } from '../runtime/images/node.js';
-import { topK, type Prediction } from '../runtime/predict.js';
+import { outputKind, topK, type Prediction } from '../runtime/predict.js';
 import { registerServe } from './cli-serve.js';
 
 const program = new Command();
@@ -34,10 +36,12 @@ program
 
 program
   .command('compile')
-  .description('compile a config (and weights) into DIR: model.wasm, weights.bin, model.json, model.ts')
-  .argument('<config>', 'model config JSON (see README: "Config format"), or a .onnx model exported from PyTorch (config and weights from its graph)')
+  .description('compile a model into DIR: model.wasm, weights.bin, model.json, model.ts')
+  .argument('<model>', 'a config JSON (see README: "Config format"), or a model file whose network vggc derives: a PyTorch checkpoint (.pth/.pt/.bin), a TensorFlow.js model.json, a .onnx or a .safetensors (README: "Bring your model")')
   .requiredOption('-o, --out <dir>', 'output folder (replaced atomically when the compile succeeds)')
-  .option('-w, --weights <file>', 'weights as .safetensors (F32/F16/BF16, torchvision or seed-notebook key names); default: seeded random weights')
+  .option('-w, --weights <file>', 'with a config: weights as .safetensors or a PyTorch checkpoint (torchvision or seed-notebook key names); default: seeded random weights')
+  .option('--input-size <HxW>', 'input size to compile for, e.g. 64x64 (default: the model\'s own, else 224x224)', parseInputSize)
+  .addOption(new Option('--preprocessing <convention>', 'how images are prepared: torch (RGB, /255, ImageNet mean/std), caffe (BGR, 0-255, ImageNet means; Keras VGG) or tf (RGB, [-1, 1]); default: what the model implies').choices(PREPROCESSING_PRESETS))
   .option('--seed <n>', 'seed for random weights when --weights is not given', parseNonNegativeInt, 0)
   .addOption(new Option('--kernels <variant>', 'kernel variant: wasmsimd (fast) or scalar-ref (plain reference loops)').choices(['wasmsimd', 'scalar-ref']).default('wasmsimd'))
   .addOption(new Option('--conv <algorithm>', '3×3 convolution algorithm: auto (the scheduler decides per layer), direct, or winograd (F(4×4,3×3))').choices(['auto', 'direct', 'winograd']).default('auto'))
@@ -45,10 +49,10 @@ program
   .option('--allow-nonfinite', 'accept NaN/Inf weight values instead of refusing them')
   .option('--labels <file>', 'class names (JSON list or one per line), overriding the config; 1000-class models get the ImageNet names by default')
   .option('-q, --quiet', 'no progress output')
-  .action(async (config: string, o: { out: string; weights?: string; seed: number; kernels: 'wasmsimd' | 'scalar-ref'; conv: ConvAlgorithmChoice; weightsDtype: WeightsDtype; allowNonfinite?: boolean; labels?: string; quiet?: boolean }) => {
+  .action(async (config: string, o: { out: string; weights?: string; seed: number; kernels: 'wasmsimd' | 'scalar-ref'; conv: ConvAlgorithmChoice; weightsDtype: WeightsDtype; allowNonfinite?: boolean; labels?: string; quiet?: boolean; inputSize?: [number, number]; preprocessing?: PreprocessingPreset }) => {
     const started = Date.now();
     const progress = o.quiet ? undefined : progressPrinter();
-    const result = await compileModel({ configPath: config, outDir: o.out, weightsPath: o.weights, seed: o.seed, kernels: o.kernels, conv: o.conv, weightsDtype: o.weightsDtype, allowNonfinite: o.allowNonfinite, labelsPath: o.labels, onProgress: progress });
+    const result = await compileModel({ configPath: config, outDir: o.out, weightsPath: o.weights, seed: o.seed, kernels: o.kernels, conv: o.conv, weightsDtype: o.weightsDtype, allowNonfinite: o.allowNonfinite, labelsPath: o.labels, inputSize: o.inputSize, preprocessing: o.preprocessing, onProgress: progress });
     const m = result.manifest;
     if (!o.quiet) {
       process.stderr.write('\n');
@@ -99,7 +103,7 @@ program
     for (const file of images) {
       try {
         const x = await imageToTensor(file, preprocessing, [config.inputSize[0], config.inputSize[1]]);
-        const predictions = topK(await model.infer(x), o.top, labels);
+        const predictions = topK(await model.infer(x), o.top, labels, outputKind(model.manifest));
         results.push({ file, predictions });
         if (!o.json) {
           console.log(file);
@@ -151,17 +155,31 @@ program
 program
   .command('summary')
   .description("print the layer table (output shapes, parameters, multiply-adds), the fused kernels and the memory plan")
-  .argument('<config>', 'model config JSON or .onnx model')
+  .argument('<model>', 'a config JSON or a model file (.pth/.pt/.bin, TF.js model.json, .onnx, .safetensors)')
   .addOption(new Option('--kernels <variant>', 'kernel variant to plan for').choices(['wasmsimd', 'scalar-ref']).default('wasmsimd'))
   .addOption(new Option('--weights-dtype <dtype>', 'weight storage to plan for').choices(WEIGHTS_DTYPES).default('f32'))
-  .action((config: string, o: { kernels: 'wasmsimd' | 'scalar-ref'; weightsDtype: WeightsDtype }) => {
-    const parsed = readModelInput(config).config;
+  .option('--input-size <HxW>', 'input size to plan for (as vggc compile)', parseInputSize)
+  .addOption(new Option('--preprocessing <convention>', 'preprocessing convention (as vggc compile)').choices(PREPROCESSING_PRESETS))
+  .action((config: string, o: { kernels: 'wasmsimd' | 'scalar-ref'; weightsDtype: WeightsDtype; inputSize?: [number, number]; preprocessing?: PreprocessingPreset }) => {
+    const input = readModelInput(config, { inputSize: o.inputSize, preprocessing: o.preprocessing });
+    const parsed = input.config;
+    if (input.format !== 'config') console.log(`${config}: ${FORMAT_LABELS[input.format]}; derived config:\n  ${JSON.stringify(configJson(parsed))}\n`);
     const plans = new Map(WEIGHTS_DTYPES.map((d) => [d, planFromConfig(parsed, config, { variant: o.kernels, weights: d })]));
     const sizes = Object.fromEntries([...plans].map(([d, plan]) => [d, WEIGHTS_HEADER_BYTES + plan.weights.payloadBytes]));
     console.log(renderSummary(plans.get(o.weightsDtype)!, sizes));
   });
 
 registerServe(program);
+
+const FORMAT_LABELS = { config: 'config', onnx: 'ONNX model', pytorch: 'PyTorch checkpoint', tfjs: 'TensorFlow.js LayersModel', safetensors: 'safetensors checkpoint' } as const;
+
+/** `64x64` → [64, 64] (height × width). */
+function parseInputSize(v: string): [number, number] {
+  const m = /^(\d+)[x×](\d+)$/i.exec(v.trim());
+  const size = m ? [Number(m[1]), Number(m[2])] : [];
+  if (!m || !size.every((n) => Number.isSafeInteger(n) && n >= 1)) throw new InvalidArgumentError('expected HEIGHTxWIDTH, e.g. 224x224');
+  return [size[0], size[1]];
+}
 
 function parsePositiveInt(v: string): number {
   const n = Number(v);

@@ -11,9 +11,9 @@
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readModelInput } from './frontend/index.js';
+import { openConfigWeights, readModelInput } from './frontend/index.js';
+import type { PreprocessingPreset } from './frontend/config/preprocessing.js';
 import type { VggConfig } from './frontend/config/config.js';
-import { openSafetensors } from './frontend/safetensors/read.js';
 import { buildGraph } from './graph/graph.js';
 import { fuse } from './fuse/fuse.js';
 import { schedule, type ConvAlgorithmChoice, type KernelVariant, type ScheduleOptions } from './schedule/schedule.js';
@@ -36,11 +36,18 @@ import type { Manifest } from '../runtime/format/manifest.js';
 export { preprocessingFor } from './emit/manifest.js';
 
 export interface CompileOptions {
-  /** Path of the config file, or of a .onnx model (config and weights from its graph). */
+  /**
+   * The model: a config JSON, or a model file whose config is derived from it — .onnx, a PyTorch
+   * checkpoint (.pth/.pt/.bin), a TensorFlow.js model.json, a .safetensors (frontend/index.ts).
+   */
   readonly configPath: string;
   readonly outDir: string;
-  /** safetensors file; without it, seeded random weights with torchvision's init scheme. */
+  /** With a config JSON: .safetensors or PyTorch checkpoint; without it, seeded random weights with torchvision's init scheme. */
   readonly weightsPath?: string;
+  /** Overrides the input size a model file implies (default: its own, else 224×224). */
+  readonly inputSize?: readonly [number, number];
+  /** Overrides the preprocessing convention: torch, caffe (Keras's VGG default) or tf. */
+  readonly preprocessing?: PreprocessingPreset;
   readonly seed?: number;
   readonly kernels?: KernelVariant;
   /** Convolution algorithm: per-layer choice by the scheduler (`auto`, default), or forced. */
@@ -70,7 +77,7 @@ export function planFromConfig(config: VggConfig, label: string, opts: ScheduleO
 
 export async function compileModel(opts: CompileOptions): Promise<CompileResult> {
   const progress = opts.onProgress ?? (() => {});
-  const input = readModelInput(opts.configPath, opts.weightsPath);
+  const input = readModelInput(opts.configPath, { weightsPath: opts.weightsPath, inputSize: opts.inputSize, preprocessing: opts.preprocessing });
   const config = input.config;
   const kernels = opts.kernels ?? 'wasmsimd';
   const program = planFromConfig(config, opts.configPath, { variant: kernels, conv: opts.conv, weights: opts.weightsDtype });
@@ -79,7 +86,7 @@ export async function compileModel(opts: CompileOptions): Promise<CompileResult>
   const raw: WeightSource = input.openWeights
     ? input.openWeights(graph.params, { allowNonfinite: opts.allowNonfinite })
     : opts.weightsPath
-    ? openSafetensors(opts.weightsPath, graph.params, { allowNonfinite: opts.allowNonfinite, ignoredKeys: graph.ignoredKeys })
+    ? openConfigWeights(opts.weightsPath, graph.params, { allowNonfinite: opts.allowNonfinite, ignoredKeys: graph.ignoredKeys })
     : seededRandomWeights(graph.params, opts.seed ?? 0);
   const source = foldBatchNorm(raw, program);
   const staging = stageOutputDir(opts.outDir);

@@ -13,7 +13,7 @@
  * code that writes such a string; nothing reads one back.
  */
 import type { LayerGraph } from './graph/graph.js';
-import type { DirectConvSchedule, KernelVariant, LinearSchedule, PackInputSchedule, PoolFlattenSchedule, ScheduledStep, WinogradConvSchedule } from './schedule/schedule.js';
+import type { DirectConvSchedule, KernelVariant, LinearSchedule, OutputActivationSchedule, PackInputSchedule, PoolFlattenSchedule, ScheduledStep, WinogradConvSchedule } from './schedule/schedule.js';
 import type { PackedTensor, WeightsDtype } from './weights/layout.js';
 import type { MapShape } from './graph/graph.js';
 
@@ -25,7 +25,10 @@ export type KernelOp =
   | 'conv3x3p1'
   | 'flatten-nchw'
   | 'adaptiveavgpool-flatten-nchw'
+  | 'adaptivemaxpool-flatten-nchw'
   | 'gemm'
+  | 'softmax'
+  | 'sigmoid'
   | 'filter-transform';
 
 export interface KernelSpec {
@@ -132,7 +135,10 @@ export interface LinearStep extends PlannedStep<LinearSchedule> {
   /** int8: the per-output-feature scales of `weight`. */
   readonly scale: PackedTensor | null;
 }
-export type ProgramStep = PackInputStep | DirectConvStep | WinogradConvStep | PoolFlattenStep | LinearStep;
+export interface OutputActivationStep extends PlannedStep<OutputActivationSchedule> {
+  readonly kind: 'output-activation';
+}
+export type ProgramStep = PackInputStep | DirectConvStep | WinogradConvStep | PoolFlattenStep | LinearStep | OutputActivationStep;
 
 /**
  * wasm memory:  [0, arenaBase) AssemblyScript's own static data and the run parameters
@@ -182,8 +188,10 @@ export function describeStep(step: ProgramStep): string {
       return `${conv.id} ${conv.input.c}→${conv.output.c} ${conv.input.h}×${conv.input.w} + ReLU${pool ? ' + max-pool 2×2' : ''}`;
     }
     case 'pool-flatten':
-      return s.layer.avgPool ? `adaptive avg-pool → ${s.layer.flattened.h}×${s.layer.flattened.w}, flatten ${s.layer.features}` : `flatten ${s.layer.features}`;
+      return s.layer.pool ? `adaptive ${s.layer.pool.mode}-pool → ${s.layer.flattened.h}×${s.layer.flattened.w}, flatten ${s.layer.features}` : `flatten ${s.layer.features}`;
     case 'linear':
       return `${s.layer.linear.id} ${s.layer.linear.inFeatures}→${s.layer.linear.outFeatures}${s.layer.relu ? ' + ReLU' : ''}`;
+    case 'output-activation':
+      return `${s.layer.activation.fn} over ${s.layer.activation.features}`;
   }
 }

@@ -11,7 +11,7 @@
  */
 export { loadModel, loadInstance, threadsUnavailableReason, type BrowserLoadOptions } from './load/browser.js';
 export { imageToTensor, pixelsToTensor, grayscale, type ImageInput } from './images/browser.js';
-export { topK, softmax, type Prediction } from './predict.js';
+export { topK, softmax, outputKind, type Prediction, type OutputKind } from './predict.js';
 export type { VggcModel, BuildName } from './model.js';
 export type { ModelInstance } from './instance.js';
 export type { Manifest, ManifestStep, Preprocessing } from './format/manifest.js';

@@ -252,7 +252,7 @@ describe('compile errors: one line, exit 1', () => {
     ['not-object.json', 'expected a JSON object with a "blocks" field, found [[3,1,8],[8,1,16]]'],
     ['wrong-chaining.json', 'blocks[2][0] is 64 but blocks[1] outputs 128 features'],
     ['batchnorm-not-boolean.json', 'batchNorm must be true or false, found "yes"'],
-    ['unknown-field.json', 'unknown field "dropout" (known fields: name, blocks, inputSize, batchNorm, avgPool, classifier, numClasses, labels, preprocessing)'],
+    ['unknown-field.json', 'unknown field "dropout" (known fields: name, blocks, inputSize, batchNorm, batchNormEps, avgPool, maxPool, classifier, numClasses, finalActivation, labels, preprocessing)'],
     ['preprocessing-std-zero.json', 'preprocessing.std[1] must be a positive number, found 0'],
     ['too-big.json', 'the model needs 4.93 GiB of wasm memory (weights 4.91 GiB + activations 0.02 GiB) but WebAssembly allows at most 4 GiB'],
   ];
@@ -333,5 +333,66 @@ describe('atomic output folder', () => {
     expect(manifestOf(dir).weights.source).toBe('seeded random weights (seed 3)');
     expect(manifestOf(dir).weights.sha256).not.toBe(manifestOf(other).weights.sha256);
     expect(readdirSync(parent)).toEqual(['model']);
+  });
+});
+
+// The model as users have it: a PyTorch checkpoint with a replaced head and a softmax-free classifier,
+// compiled, summarised and run with no config file.
+describe('a PyTorch checkpoint with no config', () => {
+  const tmp = tempDir('vggc-cli-pth-');
+  const pth = join(tmp, 'finetuned.pth');
+  beforeAll(() => {
+    const script = [
+      'import torch, torch.nn as nn, numpy as np',
+      'from torchvision.models.vgg import VGG, make_layers',
+      'torch.manual_seed(3)',
+      'class Small(VGG):',
+      '    def __init__(self):',
+      '        nn.Module.__init__(self)',
+      '        self.features = make_layers([8, "M", 16, 16, "M"], batch_norm=True)',
+      '        self.avgpool = nn.AdaptiveAvgPool2d((7, 7))',
+      '        self.classifier = nn.Sequential(nn.Linear(16 * 49, 12), nn.Linear(12, 4))',
+      'm = Small().eval()',
+      'for mod in m.modules():',
+      '    if isinstance(mod, nn.BatchNorm2d):',
+      '        mod.running_mean.uniform_(-0.5, 0.5); mod.running_var.uniform_(0.5, 2.0); mod.weight.data.uniform_(0.5, 1.5)',
+      `torch.save({"model_state_dict": m.state_dict(), "epoch": 12}, "${pth}")`,
+      'x = torch.randn(2, 3, 48, 40)',
+      'with torch.no_grad(): y = m(x)',
+      `np.save("${join(tmp, 'x.npy')}", x.numpy()); np.save("${join(tmp, 'y.npy')}", y.numpy())`,
+    ].join('\n');
+    const r = spawnSync('/usr/bin/python3', ['-c', script], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+  });
+
+  it('summary shows what was derived: BatchNorm, the 7×7 pool, a hidden layer without ReLU', () => {
+    const r = vggc('summary', pth, '--input-size', '48x40');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`${pth}: PyTorch checkpoint; derived config:`);
+    expect(r.stdout).toContain('"blocks":[[3,1,8],[8,2,16]],"inputSize":[48,40],"batchNorm":true');
+    expect(r.stdout).toContain('"classifier":[{"features":12,"relu":false}],"numClasses":4');
+  });
+
+  it('compile, then run equals PyTorch', () => {
+    const out = join(tmp, 'out');
+    expect(vggc('compile', pth, '--input-size', '48x40', '-q', '-o', out).status).toBe(0);
+    const r = vggc('run', out, '--input', join(tmp, 'x.npy'), '--output', join(tmp, 'y-vggc.npy'));
+    expect(r.status, r.stderr).toBe(0);
+    expectParity(readNpy(join(tmp, 'y-vggc.npy')).data, readNpy(join(tmp, 'y.npy')).data, 4);
+  });
+
+  it('--input-size that is not HxW is a usage error; --weights with a checkpoint is a user error', () => {
+    expect(vggc('compile', pth, '--input-size', '48', '-o', join(tmp, 'x')).status).toBe(2);
+    expect(expectUserError(vggc('compile', pth, '-w', SMALL_WEIGHTS, '-q', '-o', join(tmp, 'y')))).toBe(`${pth}: a PyTorch checkpoint carries its own weights; do not pass --weights (${SMALL_WEIGHTS})`);
+  });
+
+  it('a hostile pickle is refused in one line and runs nothing', () => {
+    const evil = join(tmp, 'evil.pth');
+    const marker = join(tmp, 'PWNED');
+    const script = `import pickle, os\nclass E:\n    def __reduce__(self): return (os.system, ("touch ${marker}",))\nopen("${evil}", "wb").write(pickle.dumps({"state_dict": E()}, protocol=2))`;
+    expect(spawnSync('/usr/bin/python3', ['-c', script]).status).toBe(0);
+    const msg = expectUserError(vggc('compile', evil, '-q', '-o', join(tmp, 'evil-out')));
+    expect(msg).toMatch(new RegExp(`^${evil}: refuses global (os|posix)\\.system`));
+    expect(existsSync(marker)).toBe(false);
   });
 });

@@ -28,9 +28,15 @@ describe('defaults', () => {
       ],
       inputSize: [224, 224],
       batchNorm: false,
+      batchNormEps: 1e-5,
       avgPool: [7, 7],
-      classifier: [4096, 4096],
+      maxPool: null,
+      classifier: [
+        { features: 4096, relu: true },
+        { features: 4096, relu: true },
+      ],
       numClasses: 1000,
+      finalActivation: 'none',
       labels: null,
       preprocessing: null,
     });
@@ -87,7 +93,7 @@ describe('bad config files (fixtures)', () => {
     ['batchnorm-not-boolean.json', 'batchNorm must be true or false, found "yes"'],
     ['bad-avgpool.json', 'avgPool must be [height, width] or null, found [7]'],
     ['classifier-not-list.json', 'classifier must be a list of hidden layer widths such as [4096, 4096], found 4096'],
-    ['unknown-field.json', 'unknown field "dropout" (known fields: name, blocks, inputSize, batchNorm, avgPool, classifier, numClasses, labels, preprocessing)'],
+    ['unknown-field.json', 'unknown field "dropout" (known fields: name, blocks, inputSize, batchNorm, batchNormEps, avgPool, maxPool, classifier, numClasses, finalActivation, labels, preprocessing)'],
     ['labels-mismatch.json', 'labels has 2 names but the model has 3 classes'],
     ['preprocessing-mean-length.json', 'preprocessing.mean must list 3 number(s), one per input channel, found [0.5,0.5]'],
     ['preprocessing-std-zero.json', 'preprocessing.std[1] must be a positive number, found 0'],
@@ -145,7 +151,7 @@ describe('bad configs (inline)', () => {
     [
       'unknown preprocessing field',
       { blocks, preprocessing: { resize: { shorterSide: 256 }, mean: [0, 0, 0], std: [1, 1, 1], scale: 255 } },
-      'unknown field "preprocessing.scale" (known: resize, mean, std)',
+      'unknown field "preprocessing.scale" (known: resize, mean, std, channelOrder, pixelRange)',
     ],
   ];
   it.each(cases)('%s', (_what, config, message) => {

@@ -28,14 +28,16 @@ const FULL = {
   ],
   inputSize: [40, 32],
   batchNorm: false,
+  batchNormEps: 1e-3,
   avgPool: [3, 3],
-  classifier: [24, 16],
+  classifier: [24, { features: 16, relu: false }],
   numClasses: 4,
+  finalActivation: 'softmax',
   labels: ['cat', 'dog', 'bird', 'fish'],
-  preprocessing: { resize: { shorterSide: 48 }, mean: [0.5, 0.4, 0.3], std: [0.2, 0.2, 0.25] },
+  preprocessing: { resize: { shorterSide: 48 }, mean: [0.5, 0.4, 0.3], std: [0.2, 0.2, 0.25], channelOrder: 'bgr', pixelRange: [0, 255] },
 };
 const MINIMAL = { blocks: [[1, 1, 4]], inputSize: [8, 8], avgPool: null, classifier: [], numClasses: 2 };
-const FIT = { ...FULL, preprocessing: { resize: { fit: [30, 30] }, mean: [0, 0, 0], std: [1, 1, 1] } };
+const FIT = { ...FULL, avgPool: null, maxPool: [2, 1], finalActivation: 'sigmoid', preprocessing: { resize: { fit: [30, 30] }, mean: [0, 0, 0], std: [1, 1, 1] } };
 
 /** Numbers a hand-edited or generated config might contain. */
 const nastyNumber = fc.oneof(
@@ -138,12 +140,14 @@ const structuredConfig = fc
     extra: fc.tuple(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 0, max: 300 })),
     big: fc.boolean(),
     avgPool: fc.option(fc.tuple(dim, dim)),
-    classifier: fc.array(dim, { maxLength: 3 }),
+    maxPool: fc.boolean(),
+    classifier: fc.array(fc.oneof(dim, fc.record({ features: dim, relu: fc.boolean() })), { maxLength: 3 }),
     numClasses: dim,
     batchNorm: fc.boolean(),
+    finalActivation: fc.constantFrom('none', 'softmax', 'sigmoid'),
     name: fc.option(fc.string({ unit: 'binary', minLength: 1, maxLength: 200 })),
   })
-  .map(({ channels, layers, extra, big, avgPool, classifier, numClasses, batchNorm, name }) => {
+  .map(({ channels, layers, extra, big, avgPool, maxPool, classifier, numClasses, batchNorm, finalActivation, name }) => {
     const blocks = channels.slice(1).map((c, i) => [channels[i], layers[i], c]);
     const min = 2 ** blocks.length;
     return {
@@ -151,9 +155,11 @@ const structuredConfig = fc
       blocks,
       inputSize: big ? [min * (1 + extra[0]), Math.min(65536, min * (1 + extra[1]))] : [min + extra[0], min + extra[1]],
       batchNorm,
-      avgPool,
+      // The generated pool size as an adaptive average or an adaptive max pool.
+      ...(maxPool ? { avgPool: null, maxPool: avgPool } : { avgPool }),
       classifier,
       numClasses,
+      finalActivation,
     };
   });
 
@@ -197,14 +203,20 @@ function expectValid(c: VggConfig): void {
   });
   if (c.inputSize.length !== 2 || !c.inputSize.every(posInt) || Math.min(...c.inputSize) < 2 ** c.blocks.length) fail('inputSize');
   if (typeof c.batchNorm !== 'boolean') fail('batchNorm');
+  if (!(c.batchNormEps > 0 && c.batchNormEps < 1)) fail('batchNormEps');
   if (c.avgPool !== null && (c.avgPool.length !== 2 || !c.avgPool.every(posInt))) fail('avgPool');
-  if (!Array.isArray(c.classifier) || !c.classifier.every(posInt)) fail('classifier');
+  if (c.maxPool !== null && (c.maxPool.length !== 2 || !c.maxPool.every(posInt))) fail('maxPool');
+  if (c.avgPool !== null && c.maxPool !== null) fail('two head pools');
+  if (!Array.isArray(c.classifier) || !c.classifier.every((l) => posInt(l.features) && typeof l.relu === 'boolean')) fail('classifier');
   if (!posInt(c.numClasses)) fail('numClasses');
+  if (!['none', 'softmax', 'sigmoid'].includes(c.finalActivation)) fail('finalActivation');
   if (c.labels !== null && (c.labels.length !== c.numClasses || !c.labels.every((l) => typeof l === 'string' && l.length > 0 && l.length <= 200))) fail('labels');
   const p = c.preprocessing;
   if (p !== null) {
     const ch = c.blocks[0][0];
     if (p.mean.length !== ch || p.std.length !== ch || !p.mean.every(Number.isFinite) || !p.std.every((s) => Number.isFinite(s) && s > 0)) fail('mean/std');
+    if (p.channelOrder !== 'rgb' && !(p.channelOrder === 'bgr' && ch === 3)) fail('channelOrder');
+    if (p.pixelRange[0] !== 0 || (p.pixelRange[1] !== 1 && p.pixelRange[1] !== 255)) fail('pixelRange');
     if ('shorterSide' in p.resize) {
       if (!posInt(p.resize.shorterSide) || p.resize.shorterSide < Math.min(...c.inputSize)) fail('shorterSide');
     } else if (!('fit' in p.resize) || p.resize.fit.length !== 2 || !p.resize.fit.every(posInt) || p.resize.fit[0] > c.inputSize[0] || p.resize.fit[1] > c.inputSize[1]) fail('fit');

@@ -58,7 +58,7 @@ describe('tiny ONNX VGGs built with onnx-proto', () => {
   it('derives the config and reads the weights by structure (raw_data)', () => {
     const file = write(tinyModel(), 'tiny');
     const imp = importOnnx(file);
-    expect({ ...imp.config }).toEqual({ name: 'tiny', blocks: [[1, 1, 2]], inputSize: [4, 4], batchNorm: false, avgPool: null, classifier: [], numClasses: 3, labels: null, preprocessing: null });
+    expect({ ...imp.config }).toEqual({ name: 'tiny', blocks: [[1, 1, 2]], inputSize: [4, 4], batchNorm: false, batchNormEps: 1e-5, avgPool: null, maxPool: null, classifier: [], numClasses: 3, finalActivation: 'none', labels: null, preprocessing: null });
     expect(imp.mapping.get('features.0.weight')).toBe('onnx::Conv_1');
     const w = readAll(file);
     expect(Array.from(w.get('features.0.weight')!)).toEqual(f32(W.conv));
@@ -132,7 +132,7 @@ describe('tiny ONNX VGGs built with onnx-proto', () => {
     const input = readModelInput(file);
     expect(input.config.numClasses).toBe(3);
     expect(input.openWeights).not.toBeNull();
-    expect(errorOf(() => readModelInput(file, 'w.safetensors'))).toBe(`${file}: an ONNX model carries its own weights (its initializers); do not pass --weights (w.safetensors)`);
+    expect(errorOf(() => readModelInput(file, { weightsPath: 'w.safetensors' }))).toBe(`${file}: an ONNX model carries its own weights (its initializers); do not pass --weights (w.safetensors)`);
   });
 });
 

@@ -1,15 +1,14 @@
-// End to end: tfjs-layers models → model.json + shards → importTfjsModel → (test bridge) vggc config +
-// torchvision-keyed safetensors → compileModel → loadModel → infer, on the same images as
+// End to end, no config: tfjs-layers models → model.json + shards → `vggc compile model.json`
+// (compileModel, the network from the topology) → loadModel → infer, on the same images as
 // model.predict (NHWC for tfjs, NCHW for vggc). Agreement within 1e-4 · max|y| proves the HWIO
-// transposition, the Flatten (h, w, c) → (c, h, w) permutation and the BatchNorm ε bridge for real.
-// Only heads vggc compiles today: Flatten or GlobalAveragePooling2D, ReLU hidden layers, a linear or
-// softmax last layer.
+// transposition, the Flatten (h, w, c) → (c, h, w) permutation, BatchNorm with Keras's ε and every
+// head: Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, Dense relu and linear hidden layers,
+// and a linear, softmax or sigmoid last layer (vggc returns what the model returns).
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { importTfjsModel } from '../compiler/frontend/tfjs/index.js';
 import { compileModel } from '../compiler/pipeline.js';
 import { loadModel } from '../runtime/index.js';
-import { bridgeToVggc, logSoftmaxRows, nhwcToNchw, relError, saveArtifacts, tf, tfl, uniform, useCpuBackend, writeTfjsModel, type WriteOptions } from './tfjs-helpers.js';
+import { nhwcToNchw, relError, saveArtifacts, tf, tfl, uniform, useCpuBackend, writeTfjsModel, type WriteOptions } from './tfjs-helpers.js';
 import { buildVgg, predict, type VggModelSpec } from './tfjs-models.js';
 import { tempDir } from './helpers.js';
 
@@ -32,23 +31,18 @@ async function compareWithVggc(id: string, model: tfl.LayersModel, opts: WriteOp
   const dir = join(work, id);
   const written = writeTfjsModel(await saveArtifacts(model), join(dir, 'tfjs'), opts);
   const reference = loadedByTfjs ? await loadedByTfjs(written) : model;
-  const net = importTfjsModel(written.path);
-  const { configPath, weightsPath } = bridgeToVggc(net, join(dir, 'bridge'));
-  net.close();
   const outDir = join(dir, 'vggc');
-  await compileModel({ configPath, weightsPath, outDir });
+  const { manifest } = await compileModel({ configPath: written.path, outDir });
 
   const [h, w, c] = (reference.inputs[0].shape as number[]).slice(1);
   const x = uniform(BATCH * h * w * c, 1234);
   const y = predict(reference, x, [BATCH, h, w, c]);
   const vggc = await loadModel(outDir, { threads: 1 });
   try {
-    const logits = await vggc.infer(nhwcToNchw(x, BATCH, h, w, c), BATCH);
-    const classes = vggc.numClasses;
-    if (net.finalActivation === 'none') return { relError: relError(logits, y) };
-    expect(net.finalActivation).toBe('softmax');
-    const logProbs = logSoftmaxRows(logits, classes);
-    return { relError: relError(logProbs.map(Math.exp), y), logRelError: relError(logProbs, y.map(Math.log)) };
+    // A softmax or sigmoid head: vggc returns probabilities, as model.predict does.
+    const out = await vggc.infer(nhwcToNchw(x, BATCH, h, w, c), BATCH);
+    if ((manifest.config.finalActivation ?? 'none') === 'none') return { relError: relError(out, y) };
+    return { relError: relError(out, y), logRelError: relError(Float64Array.from(out, Math.log), y.map(Math.log)) };
   } finally {
     vggc.dispose();
   }
@@ -108,6 +102,42 @@ describe('vggc against model.predict', () => {
     };
     const o = await compareWithVggc('f16', model, { quantize: 'float16', shardBytes: 128 }, loadQuantised);
     console.log(`float16 shards, Flatten 2×2: max error ${o.relError.toExponential(2)} · max|y|`);
+    expectClose(o);
+  });
+
+  it('Sequential, GlobalMaxPooling2D, a Dense(linear) hidden layer, sigmoid (multi-label)', async () => {
+    const spec: VggModelSpec = {
+      name: 'e2e_gmp_sigmoid',
+      input: [16, 16, 3],
+      blocks: [{ filters: 4, convs: 2 }, { filters: 8, convs: 1, style: 'bn-relu' }],
+      head: 'gmp',
+      dense: [{ units: 9, activation: 'linear' }, { units: 7, activation: 'relu' }, { units: 6, activation: 'sigmoid' }],
+      seed: 34,
+    };
+    const o = await compareWithVggc('gmp-sigmoid', buildVgg(spec), { shardBytes: 256 });
+    console.log(`GlobalMaxPooling2D + linear hidden + sigmoid: max error ${o.relError.toExponential(2)} · max|y|, ${o.logRelError!.toExponential(2)} (log)`);
+    expectClose(o);
+  });
+
+  it('Functional, Dense(linear) + a ReLU layer, a final Activation(softmax) layer, uint8-quantised shards', async () => {
+    const spec: VggModelSpec = {
+      name: 'e2e_q8',
+      input: [12, 12, 3],
+      blocks: [{ filters: 6, convs: 1 }, { filters: 6, convs: 1, style: 'bn-activation' }],
+      head: 'flatten',
+      dense: [{ units: 10, activation: 'relu-layer' }, { units: 4, activation: 'linear' }],
+      finalLayer: 'activation-softmax',
+      functional: true,
+      seed: 35,
+    };
+    const model = buildVgg(spec);
+    const loadQuantised = async (w: ReturnType<typeof writeTfjsModel>) => {
+      const { readFileSync } = await import('node:fs');
+      const json = JSON.parse(readFileSync(w.path, 'utf8'));
+      return tfl.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: w.specs, weightData: w.data.slice().buffer }));
+    };
+    const o = await compareWithVggc('q8', model, { quantize: 'uint8', shardBytes: 200 }, loadQuantised);
+    console.log(`uint8 shards, Activation(softmax): max error ${o.relError.toExponential(2)} · max|y|, ${o.logRelError!.toExponential(2)} (log)`);
     expectClose(o);
   });
 });

@@ -1,15 +1,14 @@
 /**
  * Test helpers for the TF.js LayersModel reader: build models with tfjs-layers (CPU backend, seeded
  * initialisers), save them through a save handler into model.json + .bin shards the way TF.js and
- * tensorflowjs_converter lay them out, quantise shards with the converter's formula, and bridge an
- * ImportedNetwork to vggc's current config + torchvision-keyed safetensors.
+ * tensorflowjs_converter lay them out, and quantise shards with the converter's formula.
  */
-import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
-import type { ImportedNetwork, StoredTensor } from '../compiler/frontend/imported.js';
+import type { StoredTensor } from '../compiler/frontend/imported.js';
 import { f32ToF16Bits } from '../compiler/weights/half.js';
 
 export { tf, tfl };
@@ -168,91 +167,6 @@ export function quantizeValues(values: Float32Array, q: Quantization): { bytes: 
 
 export const readAll = (t: StoredTensor): Float32Array => t.read(0, t.shape.reduce((a, b) => a * b, 1));
 
-interface SafetensorsTensor {
-  readonly key: string;
-  readonly shape: readonly number[];
-  readonly data: Float32Array;
-}
-
-/**
- * A float32 .safetensors file (8-byte little-endian header length, JSON header padded with spaces to
- * 8-byte alignment, then the data). Written here rather than with the compiler's writer so these
- * tests do not depend on where that module lives.
- */
-function writeF32Safetensors(path: string, tensors: readonly SafetensorsTensor[]): void {
-  const header: Record<string, unknown> = {};
-  let offset = 0;
-  for (const t of tensors) {
-    header[t.key] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
-    offset += t.data.byteLength;
-  }
-  let json = Buffer.from(JSON.stringify(header), 'utf8');
-  json = Buffer.concat([json, Buffer.alloc((8 - (json.length % 8)) % 8, ' ')]);
-  const length = Buffer.alloc(8);
-  length.writeBigUInt64LE(BigInt(json.length));
-  const fd = openSync(path, 'w');
-  try {
-    writeSync(fd, length);
-    writeSync(fd, json);
-    for (const t of tensors) writeSync(fd, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** vggc folds BatchNorm with this ε; the bridge moves the Keras ε difference into running_var. */
-const VGGC_BN_EPS = 1e-5;
-
-/**
- * An ImportedNetwork as vggc compiles it today: config JSON + safetensors with torchvision keys.
- * Only heads vggc supports now: Flatten or GlobalAveragePooling2D, ReLU hidden layers.
- */
-export function bridgeToVggc(net: ImportedNetwork, dir: string): { configPath: string; weightsPath: string } {
-  if (net.headPool && net.headPool.kind !== 'avg') throw new Error('bridge: vggc has no global max pool yet');
-  if (net.linears.slice(0, -1).some((l) => !l.relu)) throw new Error('bridge: vggc has no linear hidden layers yet');
-  const batchNorm = net.convs.some((c) => c.batchNorm);
-  const tensors: SafetensorsTensor[] = [];
-  let f = 0;
-  let c = 0;
-  for (const [, n, features] of net.blocks) {
-    for (let j = 0; j < n; j++, c++) {
-      const conv = net.convs[c];
-      tensors.push({ key: `features.${f}.weight`, shape: conv.weight.shape, data: readAll(conv.weight) });
-      tensors.push({ key: `features.${f}.bias`, shape: [features], data: conv.bias ? readAll(conv.bias) : new Float32Array(features) });
-      if (batchNorm) {
-        const bn = conv.batchNorm;
-        const vec = (t: StoredTensor | null | undefined, fill: number) => (t ? readAll(t) : new Float32Array(features).fill(fill));
-        const runningVar = bn ? readAll(bn.runningVar).map((v) => v + bn.eps - VGGC_BN_EPS) : new Float32Array(features).fill(1 - VGGC_BN_EPS);
-        tensors.push({ key: `features.${f + 1}.weight`, shape: [features], data: vec(bn?.weight, 1) });
-        tensors.push({ key: `features.${f + 1}.bias`, shape: [features], data: vec(bn?.bias, 0) });
-        tensors.push({ key: `features.${f + 1}.running_mean`, shape: [features], data: vec(bn?.runningMean, 0) });
-        tensors.push({ key: `features.${f + 1}.running_var`, shape: [features], data: runningVar });
-      }
-      f += batchNorm ? 3 : 2;
-    }
-    f += 1;
-  }
-  net.linears.forEach((l, k) => {
-    tensors.push({ key: `classifier.${3 * k}.weight`, shape: l.weight.shape, data: readAll(l.weight) });
-    tensors.push({ key: `classifier.${3 * k}.bias`, shape: [l.weight.shape[0]], data: l.bias ? readAll(l.bias) : new Float32Array(l.weight.shape[0]) });
-  });
-  const config = {
-    name: net.name,
-    blocks: net.blocks,
-    inputSize: net.inputSize,
-    batchNorm,
-    avgPool: net.headPool ? net.headPool.size : null,
-    classifier: net.linears.slice(0, -1).map((l) => l.weight.shape[0]),
-    numClasses: net.linears[net.linears.length - 1].weight.shape[0],
-  };
-  mkdirSync(dir, { recursive: true });
-  const configPath = join(dir, 'config.json');
-  const weightsPath = join(dir, 'weights.safetensors');
-  writeFileSync(configPath, JSON.stringify(config));
-  writeF32Safetensors(weightsPath, tensors);
-  return { configPath, weightsPath };
-}
-
 /** NCHW copy of an NHWC batch. */
 export function nhwcToNchw(x: Float32Array, n: number, h: number, w: number, c: number): Float32Array {
   const out = new Float32Array(x.length);
@@ -271,13 +185,3 @@ export function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return diff / ref;
 }
 
-export function logSoftmaxRows(logits: Float32Array, classes: number): Float64Array {
-  const out = new Float64Array(logits.length);
-  for (let r = 0; r < logits.length / classes; r++) {
-    const row = logits.subarray(r * classes, (r + 1) * classes);
-    const max = Math.max(...row);
-    const lse = max + Math.log(row.reduce((s, v) => s + Math.exp(v - max), 0));
-    for (let k = 0; k < classes; k++) out[r * classes + k] = row[k] - lse;
-  }
-  return out;
-}

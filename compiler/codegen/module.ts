@@ -11,6 +11,7 @@ import { emitConv } from './kernels/conv3x3.js';
 import { emitLinear } from './kernels/linear.js';
 import { emitWinograd } from './kernels/winograd.js';
 import { emitPackInput, emitPoolFlatten } from './kernels/io.js';
+import { emitOutputActivation } from './kernels/activation.js';
 import { commentSafe, constant, grouped } from './text.js';
 
 /** File name of the hand-written helpers (assembly/vggc.ts) as the generated module imports it. */
@@ -26,7 +27,7 @@ export function emitModule(program: Program): string {
     `// Kernels: ${program.variant}. ${program.steps.length} steps; all addresses are absolute byte offsets in the imported memory.`,
     `// Activation arena: ${grouped(memory.arenaBytes)} bytes at ${memory.arenaBase}; weights: ${grouped(program.weights.payloadBytes)} bytes at ${memory.weightsBase}.`,
     `// Weights stored as ${weightsDtype}${weightsDtype === 'f32' ? '' : ' (dequantised in the fully-connected kernels and, once at load, by the prepare functions of Winograd layers)'}.`,
-    `import { ${['madd', 'relu4', 'max4', 'relu1', 'max1', 'zeroBytes', ...DEQUANT_HELPERS[weightsDtype]].join(', ')} } from './${HELPERS_MODULE}';`,
+    `import { ${['madd', 'relu4', 'max4', 'relu1', 'max1', 'zeroBytes', ...DEQUANT_HELPERS[weightsDtype], ...(program.steps.some((s) => s.kind === 'output-activation') ? ['exp64'] : [])].join(', ')} } from './${HELPERS_MODULE}';`,
     '',
     constant('OUT_BLOCK', OUT_BLOCK, 'output channels/features per packed block: two f32x4', 'i32'),
     constant('RUN_PARAMS', memory.params, 'run parameters the host writes before a step (runtime/format/run-params.ts)'),
@@ -50,5 +51,7 @@ function emitStep(step: ProgramStep, dtype: WeightsDtype): string[] {
       return emitPoolFlatten(step);
     case 'linear':
       return emitLinear(step, dtype);
+    case 'output-activation':
+      return emitOutputActivation(step);
   }
 }

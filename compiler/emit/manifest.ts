@@ -6,6 +6,7 @@
 import type { Manifest, Preprocessing, StepTensor } from '../../runtime/format/manifest.js';
 import { MANIFEST_FORMAT, MANIFEST_VERSION } from '../../runtime/format/manifest.js';
 import type { VggConfig } from '../frontend/config/config.js';
+import { presetPreprocessing } from '../frontend/config/preprocessing.js';
 import { paramCount } from '../graph/graph.js';
 import { packageVersion } from '../paths.js';
 import { describeStep, type ArenaTensor, type Program } from '../program.js';
@@ -31,7 +32,7 @@ export function manifestBody(program: Program, weights: WeightsFacts, labels: re
     formatVersion: MANIFEST_VERSION,
     vggcVersion: packageVersion(),
     name: config.name,
-    config: { ...config, blocks: config.blocks.map((b) => [...b]), inputSize: [...config.inputSize], avgPool: config.avgPool ? [...config.avgPool] : null, classifier: [...config.classifier] },
+    config: configJson(config),
     kernels: program.variant,
     weights: {
       file: 'weights.bin',
@@ -63,6 +64,22 @@ export function manifestBody(program: Program, weights: WeightsFacts, labels: re
   };
 }
 
+/**
+ * The config as model.json records it: a torchvision-style hidden layer (with ReLU) as its width,
+ * one without as `{ features, relu: false }`, so that configs from before these fields existed give
+ * the manifests they gave.
+ */
+export function configJson(config: VggConfig): Manifest['config'] {
+  return {
+    ...config,
+    blocks: config.blocks.map((b) => [...b]),
+    inputSize: [...config.inputSize],
+    avgPool: config.avgPool ? [...config.avgPool] : null,
+    maxPool: config.maxPool ? [...config.maxPool] : null,
+    classifier: config.classifier.map((l) => (l.relu ? l.features : { features: l.features, relu: false })),
+  };
+}
+
 function stepTensor(t: ArenaTensor): StepTensor {
   const l = t.layout;
   if (l.kind === 'vector') return { offset: t.offset, bytes: t.bytes, layout: 'vector', shape: [l.length], imageStride: l.stored };
@@ -72,20 +89,11 @@ function stepTensor(t: ArenaTensor): StepTensor {
     : { offset: t.offset, bytes: t.bytes, layout: 'nhwc-pad1', shape, channelStride: l.channelStride, rows: l.rows, cols: l.cols };
 }
 
-const IMAGENET_MEAN = [0.485, 0.456, 0.406];
-const IMAGENET_STD = [0.229, 0.224, 0.225];
-/** torchvision's ImageNet evaluation transform: resize to 256, centre crop 224. */
-const RESIZE_RATIO = 256 / 224;
-
 /** The config's preprocessing, or torchvision's ImageNet evaluation transform scaled to the input size. */
 export function preprocessingFor(config: VggConfig): Preprocessing {
   const channels = config.blocks[0][0];
-  if (config.preprocessing) return { channels, ...config.preprocessing };
-  const imagenet = channels === 3;
-  return {
-    channels,
-    resize: { shorterSide: Math.round(Math.min(...config.inputSize) * RESIZE_RATIO) },
-    mean: imagenet ? IMAGENET_MEAN : new Array(channels).fill(0.5),
-    std: imagenet ? IMAGENET_STD : new Array(channels).fill(0.5),
+  const fail = (m: string): never => {
+    throw new Error(m); // the torch convention applies to every channel count
   };
+  return { channels, ...(config.preprocessing ?? presetPreprocessing('torch', channels, config.inputSize, fail)) };
 }

@@ -6,36 +6,51 @@
  */
 import { VggcError } from '../errors.js';
 import type { LayerGraph, ParamTensor } from '../graph/graph.js';
-import { BATCHNORM_EPS } from '../graph/graph.js';
 import { unravel } from './safetensors/read.js';
 import type { WeightSource } from '../weights/source.js';
 import type { ImportedNetwork, StoredTensor } from './imported.js';
+import type { PreprocessingPreset } from './config/preprocessing.js';
 
 /** A parameter's values: a tensor of the model, or a constant the model leaves out (no bias: 0; no BatchNorm γ: 1). */
-export type PairedTensor = { readonly tensor: StoredTensor } | { readonly fill: 0 | 1; readonly origin: string };
+export type PairedTensor = { readonly tensor: StoredTensor } | { readonly fill: number; readonly origin: string };
 
 export interface PairingOptions {
   /** Load NaN/±Inf values instead of rejecting them. */
   readonly allowNonfinite?: boolean;
 }
 
-/** The config fields the network implies (validated by the caller with frontend/config's validateConfig). */
-export function networkConfig(net: ImportedNetwork, fail: (msg: string) => never): Record<string, unknown> {
+/** What the user sets on the command line over what a model file implies. */
+export interface NetworkOverrides {
+  /** `--input-size HxW`: the input the network is compiled for (default: the model's own, else 224×224). */
+  readonly inputSize?: readonly [number, number];
+  /** `--preprocessing`: the convention images are prepared with (default: the one the source implies). */
+  readonly preprocessing?: PreprocessingPreset;
+}
+
+/** The config the network implies (validated by the caller with frontend/config's validateConfig). */
+export function networkConfig(net: ImportedNetwork, overrides: NetworkOverrides, fail: (msg: string) => never): Record<string, unknown> {
   const bn = net.convs.map((c) => c.batchNorm);
-  const eps = bn.find((b) => b && Math.fround(b.eps) !== Math.fround(BATCHNORM_EPS));
-  if (eps) fail(`BatchNorm ε is ${eps.eps}; vggc folds BatchNorm with torch's default ε = 1e-5 only`);
-  if (net.headPool && net.headPool.kind !== 'avg') fail(`the head pools by ${net.headPool.kind}; vggc supports an adaptive average pool before the classifier`);
-  if (net.finalActivation !== 'none') fail(`the last layer applies ${net.finalActivation}; vggc's classifier ends with a Linear layer`);
-  if (net.linears.some((l, i) => l.relu !== i < net.linears.length - 1)) fail('a hidden fully-connected layer has no ReLU; vggc hidden layers are Linear + ReLU');
-  const widths = net.linears.map((l) => l.weight.shape[0]);
+  const eps = [...new Set(bn.flatMap((b) => (b ? [Math.fround(b.eps)] : [])))];
+  if (eps.length > 1) fail(`its BatchNorm layers use different ε (${eps.join(', ')}); vggc folds every layer with one batchNormEps`);
+  const last = net.linears[net.linears.length - 1];
+  if (!last) fail('the model has no fully-connected layer; a VGG ends with a classifier');
+  if (last.relu) fail('the last fully-connected layer is followed by ReLU; vggc\'s classifier ends with a Linear layer (and an optional softmax or sigmoid)');
+  const pool = net.headPool;
+  // The convention a source implies (Keras: caffe) is defined on RGB; other channel counts keep vggc's default.
+  const implied = net.preprocessing === 'torch' || net.blocks[0]?.[0] === 3 ? net.preprocessing : null;
+  const preprocessing = overrides.preprocessing ?? implied;
   return {
     name: net.name.slice(0, 200) || 'model',
     blocks: net.blocks.map((b) => [...b]),
-    ...(net.inputSize ? { inputSize: [...net.inputSize] } : {}),
-    batchNorm: bn.some((b) => b !== null),
-    avgPool: net.headPool ? [...net.headPool.size] : null,
-    classifier: widths.slice(0, -1),
-    numClasses: widths[widths.length - 1],
+    ...(overrides.inputSize ? { inputSize: [...overrides.inputSize] } : net.inputSize ? { inputSize: [...net.inputSize] } : {}),
+    batchNorm: eps.length > 0,
+    ...(eps.length ? { batchNormEps: bn.find((b) => b)!.eps } : {}),
+    avgPool: pool?.kind === 'avg' ? [...pool.size] : null,
+    maxPool: pool?.kind === 'max' ? [...pool.size] : null,
+    classifier: net.linears.slice(0, -1).map((l) => (l.relu ? l.weight.shape[0] : { features: l.weight.shape[0], relu: false })),
+    numClasses: last.weight.shape[0],
+    finalActivation: net.finalActivation,
+    ...(preprocessing ? { preprocessing } : {}),
   };
 }
 
@@ -45,7 +60,7 @@ export function networkConfig(net: ImportedNetwork, fail: (msg: string) => never
  */
 export function pairByPosition(net: ImportedNetwork, graph: LayerGraph, fail: (msg: string) => never): Map<string, PairedTensor> {
   const pairs = new Map<string, PairedTensor>();
-  const put = (p: ParamTensor, t: StoredTensor | null, fill: 0 | 1, missing: string): void => void pairs.set(p.key, t ? { tensor: t } : { fill, origin: missing });
+  const put = (p: ParamTensor, t: StoredTensor | null, fill: number, missing: string): void => void pairs.set(p.key, t ? { tensor: t } : { fill, origin: missing });
   let conv = 0;
   let linear = 0;
   for (const op of graph.ops) {
@@ -55,12 +70,13 @@ export function pairByPosition(net: ImportedNetwork, graph: LayerGraph, fail: (m
       put(op.weight, c.weight, 0, '');
       put(op.bias, c.bias, 0, 'zeros (no bias in the model)');
     } else if (op.kind === 'batchnorm2d') {
-      const b = net.convs[conv - 1]?.batchNorm;
-      if (!b) return fail(`convolution ${conv} of the model has no BatchNorm, but the config has batchNorm true`);
-      put(op.weight, b.weight, 1, 'ones (no BatchNorm scale in the model)');
-      put(op.bias, b.bias, 0, 'zeros (no BatchNorm shift in the model)');
-      put(op.runningMean, b.runningMean, 0, '');
-      put(op.runningVar, b.runningVar, 1, '');
+      // A convolution the model does not normalise (Keras models may mix them) gets the identity:
+      // γ 1, β 0, mean 0, var 1 − ε, so that the fold's γ / √(var + ε) is 1.
+      const b = net.convs[conv - 1]?.batchNorm ?? null;
+      put(op.weight, b?.weight ?? null, 1, b ? 'ones (no BatchNorm scale in the model)' : 'ones (no BatchNorm here in the model)');
+      put(op.bias, b?.bias ?? null, 0, b ? 'zeros (no BatchNorm shift in the model)' : 'zeros (no BatchNorm here in the model)');
+      put(op.runningMean, b?.runningMean ?? null, 0, 'zeros (no BatchNorm here in the model)');
+      put(op.runningVar, b?.runningVar ?? null, 1 - op.eps, '1 − ε (no BatchNorm here in the model)');
     } else if (op.kind === 'linear') {
       const l = net.linears[linear++];
       if (!l) return fail(`the model has ${net.linears.length} fully-connected layers, the config ${linear} or more`);
@@ -69,6 +85,29 @@ export function pairByPosition(net: ImportedNetwork, graph: LayerGraph, fail: (m
     }
   }
   if (conv !== net.convs.length || linear !== net.linears.length) fail(`the model has ${net.convs.length} convolutions and ${net.linears.length} fully-connected layers, the config ${conv} and ${linear}`);
+  return pairs;
+}
+
+/**
+ * The parameters found by key in a checkpoint's state_dict (a config given with --weights):
+ * torchvision's keys or the seed notebook's, whichever matches more; every parameter must be there
+ * with its shape, and nothing else may be (BatchNorm's num_batches_tracked aside).
+ */
+export function pairByKey(tensors: ReadonlyMap<string, StoredTensor>, params: readonly ParamTensor[], fail: (msg: string) => never): Map<string, PairedTensor> {
+  const count = (keyOf: (p: ParamTensor) => string): number => params.filter((p) => tensors.has(keyOf(p))).length;
+  const keyOf = count((p) => p.notebookKey) > count((p) => p.key) ? (p: ParamTensor) => p.notebookKey : (p: ParamTensor) => p.key;
+  const pairs = new Map<string, PairedTensor>();
+  const used = new Set<string>();
+  for (const p of params) {
+    const k = keyOf(p);
+    const t = tensors.get(k);
+    if (!t) return fail(`missing tensor ${k} (expected shape [${p.shape.join(', ')}])`);
+    if (!sameShape(t.shape, p.shape)) fail(`tensor ${k} has shape [${t.shape.join(', ')}] but the config expects [${p.shape.join(', ')}]`);
+    pairs.set(p.key, { tensor: t });
+    used.add(k);
+  }
+  const extras = [...tensors.keys()].filter((k) => !used.has(k) && !k.endsWith('.num_batches_tracked'));
+  if (extras.length) fail(`unexpected tensor ${extras[0]} (not a parameter of this config${extras.length > 1 ? `; ${extras.length} unexpected tensors in total` : ''})`);
   return pairs;
 }
 

@@ -5,10 +5,11 @@
  * - Conv2d + ReLU           → one conv step (bias and ReLU applied in registers).
  * - Conv2d + ReLU + MaxPool → one conv step that pools its own 2×2 output tiles, so the full-size
  *                             pre-pool activation is never written to memory.
- * - AdaptiveAvgPool2d + flatten → one step that writes the classifier's input vector.
+ * - Adaptive avg/max pool + flatten → one step that writes the classifier's input vector.
  * - Linear (+ ReLU)         → one step.
+ * - softmax / sigmoid       → one step after the last Linear (it needs the whole vector: max and sum).
  */
-import type { AdaptiveAvgPoolOp, BatchNormOp, Conv3x3Op, LayerGraph, LinearOp, MapShape, Op } from '../graph/graph.js';
+import type { AdaptivePoolOp, BatchNormOp, Conv3x3Op, LayerGraph, LinearOp, MapShape, Op, OutputActivationOp } from '../graph/graph.js';
 
 /** A 3×3 convolution with its bias and ReLU (every VGG convolution has both), and maybe its block's pool. */
 export interface FusedConv {
@@ -24,8 +25,8 @@ export interface FusedConv {
 export interface FusedPoolFlatten {
   readonly kind: 'pool-flatten';
   readonly input: MapShape;
-  /** The adaptive average pool, or null when the map is flattened as it is. */
-  readonly avgPool: AdaptiveAvgPoolOp | null;
+  /** The adaptive average or max pool, or null when the map is flattened as it is. */
+  readonly pool: AdaptivePoolOp | null;
   /** Shape that is flattened (NCHW order, as torch.flatten does). */
   readonly flattened: MapShape;
   readonly features: number;
@@ -35,7 +36,11 @@ export interface FusedLinear {
   readonly linear: LinearOp;
   readonly relu: boolean;
 }
-export type FusedStep = FusedConv | FusedPoolFlatten | FusedLinear;
+export interface FusedOutputActivation {
+  readonly kind: 'output-activation';
+  readonly activation: OutputActivationOp;
+}
+export type FusedStep = FusedConv | FusedPoolFlatten | FusedLinear | FusedOutputActivation;
 
 export interface FusedGraph {
   readonly graph: LayerGraph;
@@ -58,12 +63,15 @@ export function fuse(graph: LayerGraph): FusedGraph {
       const pool = next?.kind === 'maxpool2x2';
       steps.push({ kind: 'conv', conv: op, batchNorm, pool, output: pool ? next.output : op.output });
       i = j + (pool ? 3 : 2);
-    } else if (op.kind === 'adaptiveAvgPool' || op.kind === 'flatten') {
-      const avgPool = op.kind === 'adaptiveAvgPool' ? op : null;
-      const flatten = avgPool ? at(i + 1) : op;
-      if (flatten?.kind !== 'flatten') throw new Error('fuse: average pool is not followed by flatten');
-      steps.push({ kind: 'pool-flatten', input: avgPool ? avgPool.input : flatten.input, avgPool, flattened: flatten.input, features: flatten.features });
-      i += avgPool ? 2 : 1;
+    } else if (op.kind === 'adaptivePool' || op.kind === 'flatten') {
+      const pool = op.kind === 'adaptivePool' ? op : null;
+      const flatten = pool ? at(i + 1) : op;
+      if (flatten?.kind !== 'flatten') throw new Error('fuse: the adaptive pool is not followed by flatten');
+      steps.push({ kind: 'pool-flatten', input: pool ? pool.input : flatten.input, pool, flattened: flatten.input, features: flatten.features });
+      i += pool ? 2 : 1;
+    } else if (op.kind === 'outputActivation') {
+      steps.push({ kind: 'output-activation', activation: op });
+      i += 1;
     } else if (op.kind === 'linear') {
       const relu = at(i + 1)?.kind === 'relu';
       steps.push({ kind: 'linear', linear: op, relu });

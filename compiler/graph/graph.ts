@@ -46,8 +46,10 @@ export interface MaxPoolOp {
   readonly input: MapShape;
   readonly output: MapShape;
 }
-export interface AdaptiveAvgPoolOp {
-  readonly kind: 'adaptiveAvgPool';
+/** torchvision's AdaptiveAvgPool2d (`avgpool`), or an adaptive max pool (`maxpool`; Keras's GlobalMaxPooling2D). */
+export interface AdaptivePoolOp {
+  readonly kind: 'adaptivePool';
+  readonly mode: 'avg' | 'max';
   readonly id: string;
   readonly input: MapShape;
   readonly output: MapShape;
@@ -67,12 +69,19 @@ export interface LinearOp {
   readonly weight: ParamTensor;
   readonly bias: ParamTensor;
 }
-export type Op = Conv3x3Op | BatchNormOp | ReluOp | MaxPoolOp | AdaptiveAvgPoolOp | FlattenOp | LinearOp;
+/** What the model applies to its last layer's output: softmax over the classes, or a sigmoid per class. */
+export interface OutputActivationOp {
+  readonly kind: 'outputActivation';
+  readonly fn: 'softmax' | 'sigmoid';
+  readonly id: string;
+  readonly features: number;
+}
+export type Op = Conv3x3Op | BatchNormOp | ReluOp | MaxPoolOp | AdaptivePoolOp | FlattenOp | LinearOp | OutputActivationOp;
 
 /** How torchvision initialises a parameter (used for seeded random weights). */
 export type ParamInit = 'kaiming-normal-fan-out-relu' | 'normal-0.01' | 'zeros' | 'ones';
 
-/** torch.nn.BatchNorm2d's default ε, the one vggc folds with (the ONNX importer refuses others). */
+/** torch.nn.BatchNorm2d's default ε (the config's batchNormEps defaults to it). */
 export const BATCHNORM_EPS = 1e-5;
 
 export interface ParamTensor {
@@ -120,7 +129,7 @@ export function buildGraph(config: VggConfig): LayerGraph {
         const bnKey = `features.${featureIndex + 1}`;
         const bnNb = `conv_backbone.features.${b}.conv_block.${perConv * j + 1}`;
         const t = (name: string, init: ParamInit, buffer = false): ParamTensor => ({ key: `${bnKey}.${name}`, notebookKey: `${bnNb}.${name}`, shape: [features], init, buffer });
-        const op: BatchNormOp = { kind: 'batchnorm2d', id: `bn${b + 1}_${j + 1}`, channels: features, shape: out, weight: t('weight', 'ones'), bias: t('bias', 'zeros'), runningMean: t('running_mean', 'zeros', true), runningVar: t('running_var', 'ones', true), eps: BATCHNORM_EPS };
+        const op: BatchNormOp = { kind: 'batchnorm2d', id: `bn${b + 1}_${j + 1}`, channels: features, shape: out, weight: t('weight', 'ones'), bias: t('bias', 'zeros'), runningMean: t('running_mean', 'zeros', true), runningVar: t('running_var', 'ones', true), eps: config.batchNormEps };
         params.push(op.weight, op.bias, op.runningMean, op.runningVar);
         ignoredKeys.push(`${bnKey}.num_batches_tracked`, `${bnNb}.num_batches_tracked`);
         ops.push(op);
@@ -134,23 +143,30 @@ export function buildGraph(config: VggConfig): LayerGraph {
     map = pooled;
     featureIndex += 1;
   });
-  if (config.avgPool) {
-    const out: MapShape = { c: map.c, h: config.avgPool[0], w: config.avgPool[1] };
-    ops.push({ kind: 'adaptiveAvgPool', id: 'avgpool', input: map, output: out });
+  const pool = config.avgPool ? { mode: 'avg' as const, size: config.avgPool } : config.maxPool ? { mode: 'max' as const, size: config.maxPool } : null;
+  if (pool) {
+    const out: MapShape = { c: map.c, h: pool.size[0], w: pool.size[1] };
+    ops.push({ kind: 'adaptivePool', mode: pool.mode, id: `${pool.mode}pool`, input: map, output: out });
     map = out;
   }
   let features = map.c * map.h * map.w;
   ops.push({ kind: 'flatten', id: 'flatten', input: map, features });
-  const widths = [...config.classifier, config.numClasses];
-  widths.forEach((outFeatures, k) => {
-    const key = `classifier.${3 * k}`;
+  // torchvision's classifier is Sequential(Linear, ReLU, Dropout, …, Linear): a layer with ReLU takes
+  // three indices, one without takes one (classifier.0, .3, .6 for VGG; .0, .1 for Linear, Linear).
+  const layers = [...config.classifier, { features: config.numClasses, relu: false }];
+  let index = 0;
+  layers.forEach((layer, k) => {
+    const key = `classifier.${index}`;
+    const outFeatures = layer.features;
     const weight: ParamTensor = { key: `${key}.weight`, notebookKey: `${key}.weight`, shape: [outFeatures, features], init: 'normal-0.01' };
     const bias: ParamTensor = { key: `${key}.bias`, notebookKey: `${key}.bias`, shape: [outFeatures], init: 'zeros' };
     params.push(weight, bias);
     ops.push({ kind: 'linear', id: `fc${k + 1}`, inFeatures: features, outFeatures, weight, bias });
-    if (k < widths.length - 1) ops.push({ kind: 'relu', id: `relu_fc${k + 1}`, shape: { features: outFeatures } });
+    if (layer.relu) ops.push({ kind: 'relu', id: `relu_fc${k + 1}`, shape: { features: outFeatures } });
+    index += layer.relu ? 3 : 1;
     features = outFeatures;
   });
+  if (config.finalActivation !== 'none') ops.push({ kind: 'outputActivation', fn: config.finalActivation, id: config.finalActivation, features });
   return { config, input, ops, params, ignoredKeys, numClasses: config.numClasses };
 }
 

@@ -88,6 +88,8 @@ function outputLayout(s: ScheduledStep, consumer: ScheduledStep | undefined): Te
       return { kind: 'vector', length: s.layer.features, stored: s.outStride, images: MAX_BATCH };
     case 'linear':
       return { kind: 'vector', length: s.layer.linear.outFeatures, stored: s.outStride, images: MAX_BATCH };
+    case 'output-activation':
+      return { kind: 'vector', length: s.layer.activation.features, stored: s.outStride, images: MAX_BATCH };
   }
 }
 

@@ -29,6 +29,8 @@ export function planProgram(sched: Schedule, label: string): Program {
         return { ...common, kind: schedule.kind, schedule };
       case 'pool-flatten':
         return { ...common, kind: schedule.kind, schedule };
+      case 'output-activation':
+        return { ...common, kind: schedule.kind, schedule };
       case 'conv-direct':
         return { ...common, kind: schedule.kind, schedule, weight: w!.weight, bias: w!.bias };
       case 'conv-winograd':
@@ -63,9 +65,11 @@ function stepId(s: ScheduledStep): string {
     case 'conv-winograd':
       return s.layer.pool ? `${s.layer.conv.id}_${s.layer.conv.id.replace(/^conv(\d+)_\d+$/, 'pool$1')}` : s.layer.conv.id;
     case 'pool-flatten':
-      return s.layer.avgPool ? 'avgpool_flatten' : 'flatten';
+      return s.layer.pool ? `${s.layer.pool.id}_flatten` : 'flatten';
     case 'linear':
       return s.layer.linear.id;
+    case 'output-activation':
+      return s.layer.activation.id;
   }
 }
 

@@ -33,6 +33,7 @@ export function weightsOf(step: ScheduledStep, dtype: WeightsDtype): StepWeightC
   switch (step.kind) {
     case 'pack-input':
     case 'pool-flatten':
+    case 'output-activation':
       return null;
     case 'conv-direct': {
       // The direct kernel reads f32: f16/int8 models store the dtype's values as f32.

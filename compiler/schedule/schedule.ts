@@ -6,7 +6,7 @@
  * memory, and when Winograd's larger filters do not, the convolutions are scheduled direct.
  */
 import type { MapShape } from '../graph/graph.js';
-import type { FusedConv, FusedGraph, FusedLinear, FusedPoolFlatten } from '../fuse/fuse.js';
+import type { FusedConv, FusedGraph, FusedLinear, FusedOutputActivation, FusedPoolFlatten } from '../fuse/fuse.js';
 import { OUT_BLOCK, roundUp, type WeightsDtype } from '../weights/layout.js';
 import { weightsTag, type Epilogue, type KernelSpec } from '../program.js';
 import { fitsInMemory } from './budget.js';
@@ -67,7 +67,11 @@ export interface LinearSchedule extends ScheduledCommon {
   readonly kind: 'linear';
   readonly layer: FusedLinear;
 }
-export type ScheduledStep = PackInputSchedule | DirectConvSchedule | WinogradConvSchedule | PoolFlattenSchedule | LinearSchedule;
+export interface OutputActivationSchedule extends ScheduledCommon {
+  readonly kind: 'output-activation';
+  readonly layer: FusedOutputActivation;
+}
+export type ScheduledStep = PackInputSchedule | DirectConvSchedule | WinogradConvSchedule | PoolFlattenSchedule | LinearSchedule | OutputActivationSchedule;
 
 export interface Schedule {
   readonly fused: FusedGraph;
@@ -99,7 +103,8 @@ function scheduleWith(fused: FusedGraph, opts: ScheduleOptions): Schedule {
       const winograd = variant === 'wasmsimd' && opts.conv !== 'direct' && inputIsConv && (opts.conv === 'winograd' || step.conv.input.c >= WINOGRAD_MIN_CHANNELS);
       steps.push(winograd ? scheduleWinograd(step, inStride) : scheduleDirect(step, inStride, variant));
     } else if (step.kind === 'pool-flatten') steps.push(schedulePoolFlatten(step, inStride));
-    else steps.push(scheduleLinear(step, variant, weightsDtype));
+    else if (step.kind === 'linear') steps.push(scheduleLinear(step, variant, weightsDtype));
+    else steps.push(scheduleOutputActivation(step));
   });
   return { fused, variant, weightsDtype, steps };
 }
@@ -148,8 +153,14 @@ function scheduleDirect(step: FusedConv, inStride: number, variant: KernelVarian
 }
 
 function schedulePoolFlatten(step: FusedPoolFlatten, inStride: number): PoolFlattenSchedule {
-  const op = step.avgPool ? 'adaptiveavgpool-flatten-nchw' : 'flatten-nchw';
+  const op = step.pool ? (step.pool.mode === 'avg' ? 'adaptiveavgpool-flatten-nchw' : 'adaptivemaxpool-flatten-nchw') : 'flatten-nchw';
   return { kind: 'pool-flatten', spec: spec({ op, isa: 'scalar' }), phase: 'image', layer: step, inStride, workItems: step.flattened.c, macs: 0, outStride: storedChannels(step.features) };
+}
+
+/** Per image of the group (work item = one image; items past the group's images do nothing). */
+function scheduleOutputActivation(step: FusedOutputActivation): OutputActivationSchedule {
+  const features = step.activation.features;
+  return { kind: 'output-activation', spec: spec({ op: step.activation.fn, isa: 'scalar' }), phase: 'batch', layer: step, workItems: MAX_BATCH, macs: 0, outStride: storedChannels(features) };
 }
 
 function scheduleLinear(step: FusedLinear, variant: KernelVariant, dtype: WeightsDtype): LinearSchedule {

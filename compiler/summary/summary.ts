@@ -81,8 +81,11 @@ function addOp(op: Op, add: (type: string, shape: number[], params: number, macs
     case 'maxpool2x2':
       add('MaxPool2d', [op.output.c, op.output.h, op.output.w], 0, 0);
       return;
-    case 'adaptiveAvgPool':
-      add('AdaptiveAvgPool2d', [op.output.c, op.output.h, op.output.w], 0, 0);
+    case 'adaptivePool':
+      add(op.mode === 'avg' ? 'AdaptiveAvgPool2d' : 'AdaptiveMaxPool2d', [op.output.c, op.output.h, op.output.w], 0, 0);
+      return;
+    case 'outputActivation':
+      add(op.fn === 'softmax' ? 'Softmax' : 'Sigmoid', [op.features], 0, 0);
       return;
     case 'flatten':
       return; // torch.flatten is a function, not a module: torchsummary shows no row for it

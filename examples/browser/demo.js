@@ -1,7 +1,7 @@
 // The Fashion-MNIST demo: load the compiled model, classify a sample or a dropped image, show the
 // top-5 as bars. Query parameters: ?threads=N, ?build=deterministic|relaxed|auto, ?model=<folder URL>.
 // window.vggcDemo exposes the same functions to scripts (the browser tests use it).
-import { loadModel, imageToTensor, topK } from '../../dist/runtime/browser.js';
+import { loadModel, imageToTensor, topK, outputKind } from '../../dist/runtime/browser.js';
 
 const params = new URLSearchParams(location.search);
 const modelUrl = params.get('model') ?? '../../build/fashion-mnist/';
@@ -42,7 +42,7 @@ async function classify(source) {
   const t = performance.now();
   const logits = await model.infer(x);
   const ms = performance.now() - t;
-  return { logits: Array.from(logits), top: topK(logits, 5, labels), ms, threads: model.threads, build: model.build };
+  return { logits: Array.from(logits), top: topK(logits, 5, labels, outputKind(model.manifest)), ms, threads: model.threads, build: model.build };
 }
 
 function showPreview(blob) {

@@ -12,7 +12,7 @@ export interface ManifestStep {
    * [start, end) of the step's `workItems` independent items, using worker `worker`'s scratch.
    */
   readonly function: string;
-  readonly kind: 'pack-input' | 'conv' | 'pool-flatten' | 'linear';
+  readonly kind: 'pack-input' | 'conv' | 'pool-flatten' | 'linear' | 'output-activation';
   /** `image`: run once per image (after writing the image and its index); `batch`: once per group of images. */
   readonly phase: 'image' | 'batch';
   readonly kernel: string;
@@ -42,7 +42,8 @@ export interface StepTensor {
 
 /**
  * Image → tensor, in order: decode; convert to `channels` (1: grayscale, 3: RGB); resize; crop or pad to
- * the input size; scale pixels to [0, 1]; normalise (x − mean) / std per channel.
+ * the input size; put the channels in `channelOrder`; scale pixels to `pixelRange`; normalise
+ * (x − mean) / std per channel.
  */
 export interface Preprocessing {
   readonly channels: number;
@@ -53,6 +54,10 @@ export interface Preprocessing {
   readonly resize: { readonly shorterSide: number } | { readonly fit: readonly number[] };
   readonly mean: readonly number[];
   readonly std: readonly number[];
+  /** `bgr`: the channels are reversed (Caffe, Keras's `caffe`); absent = `rgb`. */
+  readonly channelOrder?: 'rgb' | 'bgr';
+  /** [0, 255]: pixels as they are before mean/std; absent = [0, 1] (pixel / 255). */
+  readonly pixelRange?: readonly number[];
 }
 
 export interface ManifestPrepare {
@@ -74,9 +79,16 @@ export interface Manifest {
     readonly blocks: readonly (readonly number[])[];
     readonly inputSize: readonly number[];
     readonly batchNorm: boolean;
+    /** Absent in manifests written before it existed (= 1e-5). */
+    readonly batchNormEps?: number;
     readonly avgPool: readonly number[] | null;
-    readonly classifier: readonly number[];
+    /** Absent in manifests written before it existed (= null). */
+    readonly maxPool?: readonly number[] | null;
+    /** Hidden layers: a width (Linear + ReLU), or `{ features, relu: false }`. */
+    readonly classifier: readonly (number | { readonly features: number; readonly relu: boolean })[];
     readonly numClasses: number;
+    /** What the outputs are: logits (`none`, also when absent) or probabilities (`softmax`, `sigmoid`). */
+    readonly finalActivation?: 'none' | 'softmax' | 'sigmoid';
     readonly labels: readonly string[] | null;
     readonly preprocessing: unknown;
   };

@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import { isVggcError } from '../format/errors.js';
 import type { Manifest } from '../format/manifest.js';
 import { imageToTensor } from '../images/node.js';
-import { topK, type Prediction } from '../predict.js';
+import { outputKind, topK, type Prediction } from '../predict.js';
 import { badRequest } from './http-error.js';
 
 /** Decoding a larger image could take gigabytes (a small PNG can declare 60000×60000 pixels). */
@@ -39,6 +39,7 @@ export function parseTop(value: unknown): number {
   return Number(value);
 }
 
+/** As predict does: softmax of logits, or the values themselves when the model ends in softmax or sigmoid. */
 export function predictions(logits: Float32Array, k: number, manifest: Manifest): Prediction[] {
-  return topK(logits, k, manifest.labels);
+  return topK(logits, k, manifest.labels, outputKind(manifest));
 }

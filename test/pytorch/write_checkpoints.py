@@ -81,7 +81,7 @@ def case(name, obj, sd=None, model=None, legacy=False, protocol=2, forward=None,
 # ── plain state_dicts, both formats, every float dtype ───────────────────────────────────────────
 tv = tv_model([8, "M", 16, "M"], False, [32, 32, 5], seed=1)
 case("tv", tv.state_dict(), tv.state_dict(), tv, forward=(2, 3, 32, 32))
-case("tv-legacy", tv.state_dict(), tv.state_dict(), tv, legacy=True)
+case("tv-legacy", tv.state_dict(), tv.state_dict(), tv, legacy=True, forward=(1, 3, 32, 32))
 bn = tv_model([8, "M", 16, 16, "M", 16, "M"], True, [24, 24, 4], seed=2)
 case("bn", bn.state_dict(), bn.state_dict(), bn)
 case("bn-legacy", bn.state_dict(), bn.state_dict(), bn, legacy=True, forward=(2, 3, 28, 28))
@@ -122,14 +122,14 @@ def views_of(sd):
 
 torch.manual_seed(7)
 views = views_of(tv.state_dict())
-case("views", views, views, tv)
+case("views", views, views, tv, forward=(2, 3, 32, 32))
 case("views-legacy", views, views, tv, legacy=True)
 
 # ── wrappers and training checkpoints ────────────────────────────────────────────────────────────
 sd = tv.state_dict()
-case("ddp", collections.OrderedDict(("module." + k, v) for k, v in sd.items()), collections.OrderedDict(("module." + k, v) for k, v in sd.items()), tv)
+case("ddp", collections.OrderedDict(("module." + k, v) for k, v in sd.items()), collections.OrderedDict(("module." + k, v) for k, v in sd.items()), tv, forward=(1, 3, 32, 32))
 case("compiled", {"_orig_mod." + k: v for k, v in sd.items()}, {"_orig_mod." + k: v for k, v in sd.items()}, tv)
-case("ddp-compiled", {"module._orig_mod." + k: v for k, v in bn.state_dict().items()}, {"module._orig_mod." + k: v for k, v in bn.state_dict().items()}, bn, legacy=True)
+case("ddp-compiled", {"module._orig_mod." + k: v for k, v in bn.state_dict().items()}, {"module._orig_mod." + k: v for k, v in bn.state_dict().items()}, bn, legacy=True, forward=(1, 3, 28, 28))
 
 
 def trained_optimizer(model):
@@ -147,7 +147,7 @@ optim = trained_optimizer(ckpt_model)
 assert any(isinstance(v, torch.Tensor) for s in optim["state"].values() for v in s.values())
 csd = ckpt_model.state_dict()
 case("ckpt-state_dict", {"epoch": 3, "state_dict": csd, "optimizer": optim, "best_acc": 0.91, "arch": "vgg"}, csd, ckpt_model, forward=(1, 3, 32, 32))
-case("ckpt-model_state_dict", {"model_state_dict": csd, "optimizer_state_dict": optim, "epoch": 9, "loss": 0.25}, csd, ckpt_model, legacy=True)
+case("ckpt-model_state_dict", {"model_state_dict": csd, "optimizer_state_dict": optim, "epoch": 9, "loss": 0.25}, csd, ckpt_model, legacy=True, forward=(2, 3, 32, 32))
 case("ckpt-model", {"model": csd, "optimizer": optim, "scheduler": {"last_epoch": 4, "milestones": {30: 1}}}, csd, ckpt_model)
 case("ckpt-net", {"net": csd, "acc": 88.5, "epoch": 200}, csd, ckpt_model, protocol=4)
 case("ckpt-single", {"weights": csd, "optim": optim, "step": 7, "tags": ["a", ("b", None)]}, csd, ckpt_model)
@@ -162,19 +162,19 @@ def with_head(classifier, seed, cfg=(8, "M", 16, "M")):
 
 F = 16 * 7 * 7
 m = with_head(nn.Sequential(nn.Linear(F, 16), nn.ReLU(True), nn.Dropout(), nn.Linear(16, 3)), 5)
-case("head-0-3", m.state_dict(), m.state_dict(), m)
+case("head-0-3", m.state_dict(), m.state_dict(), m, forward=(2, 3, 32, 32))
 m = with_head(nn.Sequential(nn.Linear(F, 6)), 6)
 case("head-single", m.state_dict(), m.state_dict(), m, forward=(3, 3, 32, 32))
 m = with_head(nn.Sequential(nn.Linear(F, 16), nn.Linear(16, 3)), 7)
-case("head-no-relu", m.state_dict(), m.state_dict(), m)
+case("head-no-relu", m.state_dict(), m.state_dict(), m, forward=(2, 3, 32, 32))
 m = with_head(nn.Sequential(nn.Linear(F, 16), nn.ReLU(True), nn.Linear(16, 3)), 8)
-case("head-0-2", m.state_dict(), m.state_dict(), m)
+case("head-0-2", m.state_dict(), m.state_dict(), m, forward=(2, 3, 32, 32))
 m = with_head(nn.Sequential(nn.Linear(F, 32), nn.ReLU(True), nn.Dropout(), nn.Linear(32, 32), nn.ReLU(True), nn.Dropout(), nn.Linear(32, 5)), 9)
 m.classifier[6] = nn.Linear(32, 2)
 randomize(m, 9)
 case("head-finetuned", m.state_dict(), m.state_dict(), m, forward=(2, 3, 16, 16))
 m = with_head(nn.Sequential(nn.Linear(F, 16), nn.ReLU(True), nn.Dropout(), nn.Linear(16, 12), nn.Linear(12, 3)), 10)
-case("head-mixed", m.state_dict(), m.state_dict(), m)
+case("head-mixed", m.state_dict(), m.state_dict(), m, forward=(5, 3, 32, 32))
 
 # ── the seed notebook's layout ───────────────────────────────────────────────────────────────────
 nb = notebook_model([[3, 1, 8], [8, 2, 16]], False, 8, [24, 24, 5], seed=11)

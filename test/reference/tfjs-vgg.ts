@@ -40,7 +40,7 @@ export async function tfjsForward(config: VggConfig, weights: Map<string, Float3
         if (config.batchNorm) {
           // Eval-mode BatchNorm2d as PyTorch defines it, unfolded: (x − mean) / √(var + ε) · γ + β.
           const bn = (name: string) => param(`features.${featureIndex + 1}.${name}`, [features]) as tf.Tensor1D;
-          x = tf.batchNorm<tf.Rank.R4>(x, bn('running_mean'), bn('running_var'), bn('bias'), bn('weight'), 1e-5);
+          x = tf.batchNorm<tf.Rank.R4>(x, bn('running_mean'), bn('running_var'), bn('bias'), bn('weight'), config.batchNormEps);
         }
         x = tf.relu(x);
         c = features;
@@ -58,18 +58,25 @@ export async function tfjsForward(config: VggConfig, weights: Map<string, Float3
     if (config.avgPool) {
       const [oh, ow] = config.avgPool;
       flat = tf.reshape(tf.matMul(rows, tf.tensor2d(adaptivePoolMatrix(h, w, oh, ow), [h * w, oh * ow])), [n, c * oh * ow]);
+    } else if (config.maxPool) {
+      if (config.maxPool[0] !== 1 || config.maxPool[1] !== 1) throw new Error('the reference computes adaptive max pools to 1×1 only');
+      flat = tf.reshape(tf.max(rows, 1), [n, c]);
     } else {
       flat = tf.reshape(rows, [n, c * h * w]);
     }
 
-    const widths = [...config.classifier, config.numClasses];
-    widths.forEach((out, k) => {
+    // torchvision's Sequential: a layer with ReLU (and Dropout, the identity in eval mode) takes 3 indices.
+    let index = 0;
+    for (const layer of [...config.classifier, { features: config.numClasses, relu: false }]) {
       const inFeatures = flat.shape[1];
-      const weight = param(`classifier.${3 * k}.weight`, [out, inFeatures]);
-      const bias = param(`classifier.${3 * k}.bias`, [out]);
+      const weight = param(`classifier.${index}.weight`, [layer.features, inFeatures]);
+      const bias = param(`classifier.${index}.bias`, [layer.features]);
       flat = tf.add(tf.matMul(flat, weight as tf.Tensor2D, false, true), bias);
-      if (k < widths.length - 1) flat = tf.relu(flat); // Dropout is the identity in eval mode
-    });
+      if (layer.relu) flat = tf.relu(flat);
+      index += layer.relu ? 3 : 1;
+    }
+    if (config.finalActivation === 'softmax') flat = tf.softmax(flat);
+    if (config.finalActivation === 'sigmoid') flat = tf.sigmoid(flat);
     return flat;
   });
   const out = (await logits.data()) as Float32Array;
@@ -89,8 +96,10 @@ export function notebookKeyMap(config: VggConfig): Map<string, string> {
     featureIndex += 1;
   });
   // The classifier's keys are the same in both layouts.
-  for (let k = 0; k <= config.classifier.length; k++) {
-    for (const p of ['weight', 'bias']) map.set(`classifier.${3 * k}.${p}`, `classifier.${3 * k}.${p}`);
+  let index = 0;
+  for (const layer of [...config.classifier, { relu: false }]) {
+    for (const p of ['weight', 'bias']) map.set(`classifier.${index}.${p}`, `classifier.${index}.${p}`);
+    index += layer.relu ? 3 : 1;
   }
   return map;
 }

@@ -2,8 +2,9 @@
  * Layout steps at the two ends of the convolutional part:
  * - pack-input: the user's N·C·H·W floats → padded NHWC (zero border) for the first convolution;
  * - pool-flatten: the last feature map → the classifier's input vector in PyTorch's flatten order
- *   (c, h, w), through torchvision's AdaptiveAvgPool2d when the config has one. Window of output
- *   cell i: [floor(i·In/Out), ceil((i+1)·In/Out)), which also covers upsampling (Out > In).
+ *   (c, h, w), through torchvision's AdaptiveAvgPool2d (or an adaptive max pool) when the config has
+ *   one. Window of output cell i: [floor(i·In/Out), ceil((i+1)·In/Out)), which also covers upsampling
+ *   (Out > In).
  * Both move a few hundred KB at most; they are plain scalar loops.
  */
 import type { PackInputStep, PoolFlattenStep } from '../../program.js';
@@ -48,7 +49,8 @@ export function emitPoolFlatten(step: PoolFlattenStep): string[] {
   const stride = inMap.channelStride;
   const out = s.layer.flattened;
   const p = stepPrefix(step.index);
-  const header = layerHeader(`layer ${step.index}: ${s.layer.avgPool ? `adaptive average pool ${h}×${w} → ${out.h}×${out.w}, ` : ''}flatten — ${step.kernel}`, [
+  const pool = s.layer.pool;
+  const header = layerHeader(`layer ${step.index}: ${pool ? `adaptive ${pool.mode === 'avg' ? 'average' : 'max'} pool ${h}×${w} → ${out.h}×${out.w}, ` : ''}flatten — ${step.kernel}`, [
     `in  ${c}×${h}×${w} (stored NHWC ${inMap.rows}×${inMap.cols}×${stride}) at ${step.input.offset}; out vector[${s.layer.features}] in (c, h, w) order at ${step.output.offset}`,
     `work item = one channel`,
   ]);
@@ -61,15 +63,24 @@ export function emitPoolFlatten(step: PoolFlattenStep): string[] {
     constant(`${p}_OUT_IMAGE`, step.output.layout.stored * F32_BYTES, 'bytes per image'),
   ];
   const pixel = (yy: string, xx: string): string => `load<f32>(${p}_IN + <usize>(${yy} + 1) * ${p}_IN_ROW + <usize>(${xx} + 1) * ${p}_IN_PIXEL + <usize>ch * ${F32_BYTES})`;
-  const cell = s.layer.avgPool
+  const window = [
+    `const y0 = (oy * ${h}) / ${out.h}, y1 = ((oy + 1) * ${h} + ${out.h - 1}) / ${out.h};`,
+    `const x0 = (ox * ${w}) / ${out.w}, x1 = ((ox + 1) * ${w} + ${out.w - 1}) / ${out.w};`,
+  ];
+  const cell = !pool
+    ? [`const value = ${pixel('oy', 'ox')};`]
+    : pool.mode === 'avg'
     ? [
-        `const y0 = (oy * ${h}) / ${out.h}, y1 = ((oy + 1) * ${h} + ${out.h - 1}) / ${out.h};`,
-        `const x0 = (ox * ${w}) / ${out.w}, x1 = ((ox + 1) * ${w} + ${out.w - 1}) / ${out.w};`,
+        ...window,
         `let sum: f32 = 0;`,
         `for (let yy = y0; yy < y1; yy++) for (let xx = x0; xx < x1; xx++) sum += ${pixel('yy', 'xx')};`,
         `const value = sum / <f32>((y1 - y0) * (x1 - x0));`,
       ]
-    : [`const value = ${pixel('oy', 'ox')};`];
+    : [
+        ...window,
+        `let value: f32 = ${pixel('y0', 'x0')};`,
+        `for (let yy = y0; yy < y1; yy++) for (let xx = x0; xx < x1; xx++) value = max1(value, ${pixel('yy', 'xx')});`,
+      ];
   return [
     ...header, ...consts,
     `export function ${step.exportName}(channelStart: i32, channelEnd: i32, worker: i32): void {`,

@@ -5,6 +5,15 @@
  */
 export type Block = readonly [inChannels: number, numConvLayers: number, numFeatures: number];
 
+/** A hidden fully-connected layer: its width, and whether a ReLU (and, in training, Dropout) follows it. */
+export interface ClassifierLayer {
+  readonly features: number;
+  readonly relu: boolean;
+}
+
+/** What the model applies to the last layer's output (a Keras head ends in Dense(k, softmax)). */
+export type FinalActivation = 'none' | 'softmax' | 'sigmoid';
+
 export interface VggConfig {
   /** Used in generated names and reports; free text. */
   readonly name: string;
@@ -12,11 +21,16 @@ export interface VggConfig {
   /** Input image size as [height, width]. */
   readonly inputSize: readonly [height: number, width: number];
   readonly batchNorm: boolean;
-  /** torchvision's AdaptiveAvgPool2d output size [height, width], or null to flatten directly. */
+  /** ε of the BatchNorm layers: torch's default 1e-5, Keras's 1e-3. */
+  readonly batchNormEps: number;
+  /** torchvision's AdaptiveAvgPool2d output size [height, width], or null. */
   readonly avgPool: readonly [height: number, width: number] | null;
-  /** Hidden widths of the fully-connected layers before the last one (torchvision: [4096, 4096]). */
-  readonly classifier: readonly number[];
+  /** An adaptive max pool instead (Keras's GlobalMaxPooling2D is [1, 1]), or null; at most one of the two. Neither: flatten directly. */
+  readonly maxPool: readonly [height: number, width: number] | null;
+  /** The fully-connected layers before the last one (torchvision: 4096 and 4096, each with ReLU). */
+  readonly classifier: readonly ClassifierLayer[];
   readonly numClasses: number;
+  readonly finalActivation: FinalActivation;
   /** Class names, numClasses of them, or null (predictions then show class indices). */
   readonly labels: readonly string[] | null;
   /** How images become input tensors; null = the defaults for the input size and channel count. */
@@ -25,7 +39,8 @@ export interface VggConfig {
 
 /**
  * Image → tensor, in order: decode; convert to the network's channel count; resize; crop or pad to
- * inputSize; scale pixels to [0, 1]; normalise (x − mean) / std per channel.
+ * inputSize; put the channels in `channelOrder`; scale 8-bit pixels to `pixelRange`; normalise
+ * (x − mean) / std per channel.
  */
 export interface PreprocessingConfig {
   /**
@@ -37,15 +52,21 @@ export interface PreprocessingConfig {
   readonly resize: { readonly shorterSide: number } | { readonly fit: readonly [number, number] };
   readonly mean: readonly number[];
   readonly std: readonly number[];
+  /** `rgb` (torchvision) or `bgr` (Caffe, Keras's `caffe` mode). */
+  readonly channelOrder: 'rgb' | 'bgr';
+  /** [0, 1] (pixel / 255, torchvision) or [0, 255] (the pixel as it is, Keras's `caffe` and `tf` modes). */
+  readonly pixelRange: readonly [0, 1] | readonly [0, 255];
 }
 
 /** Defaults for every field but `blocks`: torchvision's ImageNet VGG. */
 export const CONFIG_DEFAULTS = {
   inputSize: [224, 224] as const,
   batchNorm: false,
+  batchNormEps: 1e-5,
   avgPool: [7, 7] as const,
   classifier: [4096, 4096] as const,
   numClasses: 1000,
+  finalActivation: 'none' as const,
 };
 
 /** WebAssembly memory32 cannot address more than 65,536 pages of 64 KiB. */

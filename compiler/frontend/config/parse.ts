@@ -8,9 +8,11 @@
 import { readFileSync } from 'node:fs';
 import { VggcError } from '../../errors.js';
 import { jsonErrorOffset } from './json-position.js';
-import { CONFIG_DEFAULTS, type Block, type PreprocessingConfig, type VggConfig } from './config.js';
+import { CONFIG_DEFAULTS, type Block, type ClassifierLayer, type FinalActivation, type PreprocessingConfig, type VggConfig } from './config.js';
+import { isPreset, PREPROCESSING_PRESETS, presetPreprocessing } from './preprocessing.js';
 
-const KNOWN_FIELDS = ['name', 'blocks', 'inputSize', 'batchNorm', 'avgPool', 'classifier', 'numClasses', 'labels', 'preprocessing'];
+const KNOWN_FIELDS = ['name', 'blocks', 'inputSize', 'batchNorm', 'batchNormEps', 'avgPool', 'maxPool', 'classifier', 'numClasses', 'finalActivation', 'labels', 'preprocessing'];
+const FINAL_ACTIVATIONS: readonly FinalActivation[] = ['none', 'softmax', 'sigmoid'];
 /** Far above any real VGG; keeps every size computation exact in float64 and int32 codegen. */
 const MAX_DIMENSION = 65536;
 /** VGG-19 has 4 convolutions per block and 5 blocks; these limits leave room and keep compiles fast. */
@@ -73,18 +75,23 @@ export function validateConfig(raw: unknown, file: string): VggConfig {
   const batchNorm = obj.batchNorm === undefined ? CONFIG_DEFAULTS.batchNorm : obj.batchNorm;
   if (typeof batchNorm !== 'boolean') fail(`batchNorm must be true or false, found ${describe(batchNorm)}`);
 
+  const batchNormEps = obj.batchNormEps === undefined ? CONFIG_DEFAULTS.batchNormEps : obj.batchNormEps;
+  if (typeof batchNormEps !== 'number' || !(batchNormEps > 0 && batchNormEps < 1)) fail(`batchNormEps must be a number between 0 and 1 (torch's default 1e-5, Keras's 1e-3), found ${describe(batchNormEps)}`);
+
+  // The default average pool applies only when no max pool is given.
+  const maxPool = obj.maxPool === undefined || obj.maxPool === null ? null : pair(obj.maxPool, 'maxPool', '[height, width] or null', fail);
   let avgPool: readonly [number, number] | null;
-  if (obj.avgPool === undefined) avgPool = CONFIG_DEFAULTS.avgPool;
+  if (obj.avgPool === undefined) avgPool = maxPool ? null : CONFIG_DEFAULTS.avgPool;
   else if (obj.avgPool === null) avgPool = null;
   else avgPool = pair(obj.avgPool, 'avgPool', '[height, width] or null', fail);
+  if (avgPool && maxPool) fail('avgPool and maxPool are both given; the head has one adaptive pool (set the other to null)');
 
-  const classifier = obj.classifier === undefined ? CONFIG_DEFAULTS.classifier : obj.classifier;
-  if (!Array.isArray(classifier)) fail(`classifier must be a list of hidden layer widths such as [4096, 4096], found ${describe(classifier)}`);
-  if ((classifier as unknown[]).length > MAX_CLASSIFIER_LAYERS) fail(`classifier has ${(classifier as unknown[]).length} hidden layers; vggc supports at most ${MAX_CLASSIFIER_LAYERS}`);
-  (classifier as unknown[]).forEach((v, i) => positiveInt(v, `classifier[${i}]`, fail));
+  const classifier = parseClassifier(obj.classifier === undefined ? CONFIG_DEFAULTS.classifier : obj.classifier, fail);
 
   const numClasses = obj.numClasses === undefined ? CONFIG_DEFAULTS.numClasses : obj.numClasses;
   positiveInt(numClasses, 'numClasses', fail);
+  const finalActivation = obj.finalActivation === undefined ? CONFIG_DEFAULTS.finalActivation : obj.finalActivation;
+  if (!FINAL_ACTIVATIONS.includes(finalActivation as FinalActivation)) fail(`finalActivation must be one of ${FINAL_ACTIVATIONS.map((a) => `"${a}"`).join(', ')}, found ${describe(finalActivation)}`);
 
   const labels = obj.labels === undefined || obj.labels === null ? null : parseLabels(obj.labels, numClasses as number, 'labels', fail);
   const channels = blocks[0][0];
@@ -95,12 +102,31 @@ export function validateConfig(raw: unknown, file: string): VggConfig {
     blocks,
     inputSize,
     batchNorm: batchNorm as boolean,
+    batchNormEps: batchNormEps as number,
     avgPool,
-    classifier: [...(classifier as number[])],
+    maxPool,
+    classifier,
     numClasses: numClasses as number,
+    finalActivation: finalActivation as FinalActivation,
     labels,
     preprocessing,
   };
+}
+
+/** Hidden layers: a width (Linear + ReLU + Dropout, as torchvision's) or `{ "features": N, "relu": false }`. */
+function parseClassifier(v: unknown, fail: (m: string) => never): ClassifierLayer[] {
+  if (!Array.isArray(v)) fail(`classifier must be a list of hidden layer widths such as [4096, 4096], found ${describe(v)}`);
+  const arr = v as unknown[];
+  if (arr.length > MAX_CLASSIFIER_LAYERS) fail(`classifier has ${arr.length} hidden layers; vggc supports at most ${MAX_CLASSIFIER_LAYERS}`);
+  return arr.map((layer, i) => {
+    if (typeof layer === 'number') return { features: positiveInt(layer, `classifier[${i}]`, fail), relu: true };
+    if (typeof layer !== 'object' || layer === null || Array.isArray(layer)) fail(`classifier[${i}] must be a width or {"features": N, "relu": true|false}, found ${describe(layer)}`);
+    const l = layer as Record<string, unknown>;
+    for (const key of Object.keys(l)) if (key !== 'features' && key !== 'relu') fail(`unknown field "classifier[${i}].${key}" (known: features, relu)`);
+    const relu = l.relu === undefined ? true : l.relu;
+    if (typeof relu !== 'boolean') fail(`classifier[${i}].relu must be true or false, found ${describe(relu)}`);
+    return { features: positiveInt(l.features, `classifier[${i}].features`, fail), relu: relu as boolean };
+  });
 }
 
 /** Class names: exactly numClasses non-empty strings (also used for `--labels FILE`). */
@@ -114,10 +140,11 @@ export function parseLabels(v: unknown, numClasses: number, field: string, fail:
   return arr as string[];
 }
 
-const PREPROCESSING_FIELDS = ['resize', 'mean', 'std'];
+const PREPROCESSING_FIELDS = ['resize', 'mean', 'std', 'channelOrder', 'pixelRange'];
 
 function parsePreprocessing(v: unknown, channels: number, inputSize: readonly [number, number], fail: (m: string) => never): PreprocessingConfig {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(`preprocessing must be an object with resize, mean and std, found ${describe(v)}`);
+  if (isPreset(v)) return presetPreprocessing(v, channels, inputSize, fail);
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(`preprocessing must be ${PREPROCESSING_PRESETS.map((p) => `"${p}"`).join(', ')} or an object with resize, mean and std, found ${describe(v)}`);
   const p = v as Record<string, unknown>;
   for (const key of Object.keys(p)) if (!PREPROCESSING_FIELDS.includes(key)) fail(`unknown field "preprocessing.${key}" (known: ${PREPROCESSING_FIELDS.join(', ')})`);
   const r = p.resize as Record<string, unknown> | undefined;
@@ -144,7 +171,19 @@ function parsePreprocessing(v: unknown, channels: number, inputSize: readonly [n
       return n as number;
     });
   };
-  return { resize: resize!, mean: perChannel(p.mean, 'preprocessing.mean', false), std: perChannel(p.std, 'preprocessing.std', true) };
+  const channelOrder = p.channelOrder === undefined ? 'rgb' : p.channelOrder;
+  if (channelOrder !== 'rgb' && channelOrder !== 'bgr') fail(`preprocessing.channelOrder must be "rgb" or "bgr", found ${describe(channelOrder)}`);
+  if (channelOrder === 'bgr' && channels !== 3) fail(`preprocessing.channelOrder "bgr" needs 3 input channels; the model takes ${channels}`);
+  const range = p.pixelRange === undefined ? [0, 1] : p.pixelRange;
+  const rangeOk = Array.isArray(range) && range.length === 2 && range[0] === 0 && (range[1] === 1 || range[1] === 255);
+  if (!rangeOk) fail(`preprocessing.pixelRange must be [0, 1] (pixel / 255) or [0, 255] (the pixel as it is), found ${describe(range)}`);
+  return {
+    resize: resize!,
+    mean: perChannel(p.mean, 'preprocessing.mean', false),
+    std: perChannel(p.std, 'preprocessing.std', true),
+    channelOrder: channelOrder as 'rgb' | 'bgr',
+    pixelRange: (range as number[])[1] === 255 ? [0, 255] : [0, 1],
+  };
 }
 
 function parseJson(text: string, file: string): unknown {

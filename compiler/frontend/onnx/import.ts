@@ -38,7 +38,7 @@ import { validateConfig } from '../config/parse.js';
 import { BATCHNORM_EPS, buildGraph, type ParamTensor } from '../../graph/graph.js';
 import type { WeightSource } from '../../weights/source.js';
 import type { ImportedNetwork, StoredTensor } from '../imported.js';
-import { networkConfig, pairByPosition, pairedSource, pairingOrigins, type PairingOptions } from '../network.js';
+import { networkConfig, pairByPosition, pairedSource, pairingOrigins, type NetworkOverrides, type PairingOptions } from '../network.js';
 import { decodeOnnx } from './decode.js';
 import { FileCache, readElements } from './tensors.js';
 import { walkGraph, type WalkResult, type WeightRef } from './walker.js';
@@ -54,7 +54,7 @@ export interface OnnxImport {
   readonly mapping: ReadonlyMap<string, string>;
 }
 
-export function importOnnx(modelPath: string): OnnxImport {
+export function importOnnx(modelPath: string, overrides: Pick<NetworkOverrides, 'preprocessing'> = {}): OnnxImport {
   if (os.endianness() !== 'LE') throw new Error('vggc needs a little-endian host');
   const fail = (msg: string): never => {
     throw new VggcError(`${modelPath}: ${msg}`);
@@ -66,7 +66,7 @@ export function importOnnx(modelPath: string): OnnxImport {
   const transposed = new Map<WeightRef, Float32Array>();
   const network = toNetwork(modelPath, walk, (ref) => onnxTensor(ref, files, transposed));
   // The project's own validation (positive sizes, chained blocks, the input surviving every pool).
-  const config = validateConfig(networkConfig(network, fail), `${modelPath} (derived config)`);
+  const config = validateConfig(networkConfig(network, overrides, fail), `${modelPath} (derived config)`);
   const pairs = pairByPosition(network, buildGraph(config), fail);
   const close = (): void => {
     files.close();

@@ -13,6 +13,7 @@ import { VggcError } from '../../errors.js';
 import type { ParamTensor } from '../../graph/graph.js';
 import { decodeFloats, FLOAT_STORAGE_BYTES, type FloatStorage } from '../../weights/half.js';
 import type { WeightSource } from '../../weights/source.js';
+import type { StoredTensor } from '../imported.js';
 
 /** The safetensors reference implementation refuses headers above this size; so do we. */
 export const MAX_HEADER_BYTES = 100_000_000;
@@ -54,7 +55,8 @@ export function openSafetensors(path: string, params: readonly ParamTensor[], op
   }
   try {
     const fileSize = fs.fstatSync(fd).size;
-    const entries = readHeader(fd, fileSize, fail, new Set(opts.ignoredKeys ?? []));
+    const ignored = new Set(opts.ignoredKeys ?? []);
+    const entries = readHeader(fd, fileSize, fail, (key) => ignored.has(key));
     const byParam = matchParams(entries, params, fail);
     return makeSource(path, fd, byParam, opts.allowNonfinite ?? false, fail);
   } catch (e) {
@@ -63,8 +65,39 @@ export function openSafetensors(path: string, params: readonly ParamTensor[], op
   }
 }
 
+/**
+ * Every float tensor of the file as a StoredTensor, for a .safetensors compiled with no config (the
+ * network is derived from its keys, as for a PyTorch checkpoint). Non-float tensors (a BatchNorm's
+ * I64 num_batches_tracked) are left out. `close` closes the file.
+ */
+export function safetensorsTensors(path: string): { readonly tensors: ReadonlyMap<string, StoredTensor>; close(): void } {
+  if (os.endianness() !== 'LE') throw new Error('vggc needs a little-endian host');
+  const fail = (msg: string): never => {
+    throw new VggcError(`${path}: ${msg}`);
+  };
+  let fd: number;
+  try {
+    fd = fs.openSync(path, 'r');
+  } catch (e) {
+    return fail(`cannot open weights file (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  try {
+    // BatchNorm's num_batches_tracked (I64) carries nothing vggc needs.
+    const entries = readHeader(fd, fs.fstatSync(fd).size, fail, (key) => key.endsWith('.num_batches_tracked'));
+    const tensors = new Map<string, StoredTensor>();
+    for (const e of entries) {
+      const size = READABLE[e.dtype];
+      tensors.set(e.key, { shape: e.shape, origin: e.key, read: (start, count) => convert(fd, e, e.begin + start * size, count, fail) });
+    }
+    return { tensors, close: () => fs.closeSync(fd) };
+  } catch (e) {
+    fs.closeSync(fd);
+    throw e;
+  }
+}
+
 /** Parses and checks the header; the entries' begin/end it returns are absolute file positions. */
-function readHeader(fd: number, fileSize: number, fail: (m: string) => never, ignored: ReadonlySet<string>): Entry[] {
+function readHeader(fd: number, fileSize: number, fail: (m: string) => never, ignored: (key: string) => boolean): Entry[] {
   if (fileSize < 8) fail(`file is ${fileSize} bytes, too short for a safetensors header (at least 8)`);
   const lenBuf = Buffer.alloc(8);
   readFully(fd, lenBuf, 0, fail);
@@ -98,7 +131,7 @@ function readHeader(fd: number, fileSize: number, fail: (m: string) => never, ig
   const dataLen = fileSize - dataStart;
   const list: Entry[] = [];
   for (const [key, value] of Object.entries(header as Record<string, unknown>)) {
-    if (key === '__metadata__' || ignored.has(key)) continue;
+    if (key === '__metadata__' || ignored(key)) continue;
     list.push(checkEntry(key, value, fail));
   }
   // Overlap: after sorting by begin, each tensor must end before the next begins (empty ones never overlap).
