@@ -1,31 +1,39 @@
 // @ts-check
 /**
- * Microbenchmark behind the decision not to unroll the register tile's reduction
+ * Microbenchmark behind the register tile and the decision not to unroll its reduction
  * (compiler/codegen/kernels/simd.ts, docs/performance.md): the Winograd GEMM loop of one layer
- * (36 frequencies × output-channel blocks × 4-tile row groups, the same 4×8 f32x4 register tile the
- * generator emits) with the reduction unrolled 1, 2 and 4 times.
+ * (36 frequencies × output-channel blocks × row groups of tiles, the f32x4 register tile the generator
+ * emits: ROWS tiles × 8 channels) with the reduction unrolled 1, 2 and 4 times.
  *
- *   node --no-liftoff bench/gemm-unroll.mjs [tiles ci cop]     (default 52 512 512: VGG-11's conv4_2)
+ *   node --no-liftoff bench/gemm-unroll.mjs [tiles ci cop] [--rows 4,6,8] [--unroll 1,2,4] [--browser chromium|firefox]
  *
- * Prints the median of 9 runs per unroll factor in GFLOP/s. Measured on the 2-vCPU EPYC of
- * README "Performance": ×1 54–57, ×2 34, ×4 33 — unrolled bodies spill accumulators (V8 hoists their loads).
+ * (default 52 512 512: VGG-11's conv4_2; rows 4.) The modules are compiled here (AssemblyScript) and
+ * timed in this process — Node, Deno (`deno run -A --v8-flags=--no-liftoff`) or Bun — or, with
+ * --browser, in a headless page of Debian's chromium or firefox-esr. Prints the median of 9 runs per
+ * variant in GFLOP/s. Measured on the 2-vCPU EPYC of README "Performance", V8 11.3: 4×8 ×1 54–57,
+ * ×2 34, ×4 33 — unrolled bodies spill accumulators (V8 hoists their loads). Other engines:
+ * docs/performance.md.
  */
 import { readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { median } from './common.mjs';
+import { parseArgs } from 'node:util';
+import { median, ROOT } from './common.mjs';
 
-const [tiles, ci, cop] = (process.argv.length > 2 ? process.argv.slice(2, 5) : ['52', '512', '512']).map(Number);
-const ROWS = 4; // tiles per register tile (WINOGRAD_GEMM_ROWS)
+const { values: flags, positionals } = parseArgs({ allowPositionals: true, options: { rows: { type: 'string', default: '4' }, unroll: { type: 'string', default: '1,2,4' }, browser: { type: 'string' } } });
+const [tiles, ci, cop] = (positionals.length ? positionals.slice(0, 3) : ['52', '512', '512']).map(Number);
+const ROW_CHOICES = flags.rows.split(',').map(Number); // tiles per register tile (WINOGRAD_GEMM_ROWS is 4)
+const UNROLLS = flags.unroll.split(',').map(Number);
 const XI = 36;
 const range = (/** @type {number} */ n) => [...Array(n).keys()];
-const tilesPadded = Math.ceil(tiles / ROWS) * ROWS;
+// Memory laid out for the widest tile asked for, so every variant runs on the same addresses.
+const tilesPadded = Math.ceil(tiles / Math.max(...ROW_CHOICES)) * Math.max(...ROW_CHOICES);
 const V = 1 << 20;
 const vXi = tilesPadded * ci * 4, mXi = tilesPadded * cop * 4, uXi = cop * ci * 4;
 const U = V + XI * vXi, M = U + XI * uXi, END = M + XI * mXi;
 
 /** The GEMM loop with the reduction unrolled `unroll` times, exported as run(). */
-function source(/** @type {number} */ unroll) {
+function source(/** @type {number} */ unroll, /** @type {number} */ ROWS) {
   const step = (/** @type {number} */ u) => [
     `{ const w0 = v128.load(k, ${u * 32}), w1 = v128.load(k, ${u * 32 + 16});`,
     ...range(ROWS).map((r) => `  const x${r} = v128.load32_splat(x, ${r * ci * 4 + u * 4}); a${r}_0 = f32x4.add(a${r}_0, f32x4.mul(x${r}, w0)); a${r}_1 = f32x4.add(a${r}_1, f32x4.mul(x${r}, w1));`),
@@ -52,22 +60,73 @@ function source(/** @type {number} */ unroll) {
   ].join('\n');
 }
 
+/**
+ * Instantiates `bytes`, fills its memory, runs it 3 times untimed and 9 times timed; the median ms.
+ * Self-contained: it is also sent to a browser page as source.
+ * @param {number[]} bytes
+ */
+async function timeModule(bytes) {
+  const { instance } = await WebAssembly.instantiate(new Uint8Array(bytes));
+  const memory = /** @type {WebAssembly.Memory} */ (instance.exports.memory);
+  new Float32Array(memory.buffer).forEach((_, i, a) => (a[i] = (i % 7) * 0.1));
+  const run = /** @type {() => void} */ (instance.exports.run);
+  for (let i = 0; i < 3; i++) run();
+  const times = [];
+  for (let i = 0; i < 9; i++) {
+    const t = performance.now();
+    run();
+    times.push(performance.now() - t);
+  }
+  times.sort((a, b) => a - b);
+  return times[4];
+}
+
+/** Runs `timeModule` in a headless page of `kind`, served cross-origin isolated like the tests'. */
+async function browserTimer(kind) {
+  const { startServer } = await import(join(ROOT, 'tools/serve.mjs'));
+  const server = await startServer({ root: ROOT, port: 0, isolate: true });
+  let page, version, close;
+  if (kind === 'firefox') {
+    const puppeteer = (await import('puppeteer-core')).default;
+    const browser = await puppeteer.launch({ browser: 'firefox', executablePath: process.env.VGGC_FIREFOX ?? '/usr/lib/firefox-esr/firefox-esr', protocol: 'webDriverBiDi', headless: true, protocolTimeout: 600_000 });
+    page = await browser.newPage();
+    version = await browser.version();
+    close = () => browser.close();
+  } else {
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({ executablePath: process.env.VGGC_CHROMIUM ?? '/usr/lib/chromium/chromium', headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+    page = await browser.newPage();
+    version = `chromium/${browser.version()}`;
+    close = () => browser.close();
+  }
+  await page.goto(`${server.url}/test/browser/page.html`);
+  return {
+    version,
+    time: (/** @type {number[]} */ bytes) => page.evaluate(`(${timeModule.toString()})(${JSON.stringify(bytes)})`),
+    close: async () => {
+      await close();
+      await server.close();
+    },
+  };
+}
+
+const g = /** @type {any} */ (globalThis);
+const timer = flags.browser ? await browserTimer(flags.browser) : { version: g.Deno ? `Deno ${g.Deno.version.deno} (V8 ${g.Deno.version.v8})` : g.Bun ? `Bun ${g.Bun.version} (JavaScriptCore)` : `Node ${process.version} (V8 ${process.versions.v8})`, time: (/** @type {number[]} */ b) => timeModule(b), close: async () => {} };
+console.log(`${timer.version}: Winograd GEMM, ${tiles} tiles, Cin ${ci}, Cout ${cop}`);
 const asc = await import('assemblyscript/asc');
 const dir = mkdtempSync(join(tmpdir(), 'vggc-gemm-'));
 try {
-  for (const unroll of [1, 2, 4]) {
-    writeFileSync(join(dir, 'gemm.ts'), source(unroll));
-    const { error, stderr } = await asc.main(['gemm.ts', '--baseDir', dir, '--outFile', 'gemm.wasm', '-O3', '--runtime', 'stub', '--noAssert', '--enable', 'simd', '--initialMemory', String(Math.ceil(END / 65536))]);
-    if (error) throw new Error(`asc: ${error.message}\n${stderr.toString()}`);
-    const { instance } = await WebAssembly.instantiate(readFileSync(join(dir, 'gemm.wasm')));
-    const memory = /** @type {WebAssembly.Memory} */ (instance.exports.memory);
-    new Float32Array(memory.buffer).forEach((_, i, a) => (a[i] = (i % 7) * 0.1));
-    const run = /** @type {() => void} */ (instance.exports.run);
-    for (let i = 0; i < 3; i++) run();
-    const times = range(9).map(() => { const t = performance.now(); run(); return performance.now() - t; });
-    const ms = median(times);
-    console.log(`tiles ${tiles}, Cin ${ci}, Cout ${cop}, unroll ×${unroll}: ${ms.toFixed(2)} ms, ${((2 * tilesPadded * XI * ci * cop) / ms / 1e6).toFixed(1)} GFLOP/s`);
+  for (const rows of ROW_CHOICES) {
+    for (const unroll of UNROLLS) {
+      writeFileSync(join(dir, 'gemm.ts'), source(unroll, rows));
+      const { error, stderr } = await asc.main(['gemm.ts', '--baseDir', dir, '--outFile', 'gemm.wasm', '-O3', '--runtime', 'stub', '--noAssert', '--enable', 'simd', '--initialMemory', String(Math.ceil(END / 65536))]);
+      if (error) throw new Error(`asc: ${error.message}\n${stderr.toString()}`);
+      const ms = await timer.time(Array.from(readFileSync(join(dir, 'gemm.wasm'))));
+      const padded = Math.ceil(tiles / rows) * rows;
+      console.log(`  ${rows}×8 tile, unroll ×${unroll}: ${ms.toFixed(2)} ms, ${((2 * padded * XI * ci * cop) / ms / 1e6).toFixed(1)} GFLOP/s`);
+    }
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
+  await timer.close();
 }

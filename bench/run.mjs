@@ -29,6 +29,7 @@ import { parseArgs } from 'node:util';
 import { argmaxRows, BENCH_DIR, CACHE_DIR, importDist, median, relError, RESULTS_DIR, ROOT } from './common.mjs';
 import { CEILING_GFLOPS, formatLayerRows } from './layers.mjs';
 import { VGGC_VARIANTS } from './variants.mjs';
+import { probe, runtime } from '../tools/runtimes/runtimes.mjs';
 
 
 /** ONNX Runtime variants (intra-op threads). */
@@ -50,6 +51,9 @@ const HELP = `usage: node bench/run.mjs [options]     (run \`npm run build\` fir
                     once, batch 1, except with --quick or an explicit --engines list)
   --layer-runs N    timed passes for the vggc per-layer breakdown (default: --runs)
   --seed N          seed of the random weights (default 0)
+  --runtimes LIST   other runtimes with vggc rows: node20,node22,node26,deno,bun (default node20,deno,bun;
+                    \`none\` for none); installed by \`npm run runtimes:install\`
+  --out NAME        write bench/results/NAME.json and NAME.svg (default latest)
   --quick           smoke test: vgg11, batch 1, 3 runs, 1 warm-up
   -h, --help`;
 
@@ -64,6 +68,8 @@ async function main() {
       'without-cpu': { type: 'boolean', default: false },
       'layer-runs': { type: 'string' },
       seed: { type: 'string' },
+      runtimes: { type: 'string' },
+      out: { type: 'string', default: 'latest' },
       quick: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -88,11 +94,16 @@ async function main() {
     engines: list(a.engines, ['vggc', 'tfjs-wasm', 'ort-web', 'ort-node']),
     withCpu: !a['without-cpu'] && !quick && a.engines === undefined,
     seed: int(a.seed, 0, 'seed'),
+    runtimes: a.runtimes === 'none' ? [] : list(a.runtimes, ['node20', 'deno', 'bun']),
+    out: a.out,
     layerRuns: 0,
   };
   opts.layerRuns = Math.max(1, int(a['layer-runs'], opts.runs, 'layer-runs'));
   if (opts.withCpu && !opts.engines.includes('tfjs-cpu')) opts.engines.push('tfjs-cpu');
   for (const e of opts.engines) if (!['vggc', 'tfjs-wasm', 'tfjs-cpu', 'ort-web', 'ort-node'].includes(e)) throw new Error(`unknown engine ${e}`);
+  for (const r of opts.runtimes) runtime(r); // throws for an unknown name
+  if (!/^[\w.-]+$/.test(opts.out)) throw new Error(`--out must be a plain file name, got ${opts.out}`);
+  const variants = VGGC_VARIANTS.filter((v) => !v.runtime || opts.runtimes.includes(v.runtime));
   for (const m of opts.models) if (!existsSync(join(ROOT, 'examples', `${m}.json`))) throw new Error(`no config examples/${m}.json`);
 
   const notes = [];
@@ -102,6 +113,7 @@ async function main() {
   };
   if (opts.runs < 7) note(`${opts.runs} timed runs per engine (fewer than the 7 a real measurement uses)`);
   warnIfDistStale(note);
+  if (!process.versions.node.startsWith('24.')) note(`the runner is Node ${process.version}: the README's figures are Node 24's (npm run bench runs .runtimes' Node 24)`);
   const machine = machineInfo();
   const load = os.loadavg()[0];
   if (load > 0.5) note(`load average ${load.toFixed(2)} before starting: other processes are using the CPU, absolute times will be inflated (ratios within this run remain comparable)`);
@@ -125,7 +137,7 @@ async function main() {
     // Prepare (untimed): compile vggc variants, export ONNX.
     const vggcDirs = new Map();
     if (opts.engines.includes('vggc')) {
-      for (const v of VGGC_VARIANTS) vggcDirs.set(v.label, await ensureVggc(model, configPath, opts.seed, v.compileOptions ?? {}));
+      for (const v of variants) vggcDirs.set(v.label, await ensureVggc(model, configPath, opts.seed, v.compileOptions ?? {}));
     }
     const onnxPath = torch && opts.engines.some((e) => e.startsWith('ort-')) ? ensureOnnx(model, configPath, opts.seed, torch) : null;
 
@@ -134,7 +146,7 @@ async function main() {
       const specs = [];
       for (const engine of opts.engines) {
         const base = { engine, model, configPath, batch, seed: opts.seed, warmup: opts.warmup };
-        if (engine === 'vggc') for (const v of VGGC_VARIANTS) specs.push({ ...base, label: v.label, dir: vggcDirs.get(v.label), loadOptions: v.loadOptions, nodeArgs: v.nodeArgs ?? [] });
+        if (engine === 'vggc') for (const v of variants) specs.push({ ...base, label: v.label, dir: vggcDirs.get(v.label), loadOptions: v.loadOptions, nodeArgs: v.nodeArgs ?? [], runtime: v.runtime });
         if (engine === 'tfjs-wasm') specs.push({ ...base, label: 'TensorFlow.js wasm' });
         if (engine === 'tfjs-cpu') {
           if (batch === 1) specs.push({ ...base, label: 'TensorFlow.js cpu', warmup: 0, maxRuns: 1 });
@@ -143,7 +155,16 @@ async function main() {
         if (engine === 'ort-web' && onnxPath) for (const t of ORT_WEB_THREADS) specs.push({ ...base, label: `ORT Web wasm ${t}T`, onnxPath, threads: t });
         if (engine === 'ort-node' && onnxPath) for (const t of ORT_NODE_THREADS) specs.push({ ...base, label: `ORT Node native ${t}T`, onnxPath, threads: t });
       }
-      const measured = await measure(specs.filter((s) => !unavailable.has(s.engine)), opts.runs, (s, reason) => {
+      for (const s of specs) {
+        if (!s.runtime || unavailable.has(`runtime:${s.runtime}`)) continue;
+        const p = probe(runtime(s.runtime));
+        if (!p.ok) {
+          note(`${s.runtime} rows skipped: ${p.reason}`);
+          unavailable.set(`runtime:${s.runtime}`, p.reason);
+        }
+      }
+      const runnable = specs.filter((s) => !unavailable.has(s.engine) && !(s.runtime && unavailable.has(`runtime:${s.runtime}`)));
+      const measured = await measure(runnable, opts.runs, (s, reason) => {
         if (!unavailable.has(s.engine)) note(`${s.label}: skipped, ${reason}`);
         unavailable.set(s.engine, reason);
       });
@@ -165,6 +186,7 @@ async function main() {
           loadMs: m.loadMs,
           prepMs: m.prepMs,
           peakRssMB: m.maxRssMB,
+          runtime: m.engineVersion,
           runs: m.times,
           notes: m.notes,
         });
@@ -194,8 +216,8 @@ async function main() {
     // Per-layer breakdown (one image), alone on the machine. loadInstance steps every layer on the calling
     // thread, so it is run once per compiled folder, for single-thread variants only.
     const seen = new Set();
-    const single = VGGC_VARIANTS.filter((v) => (/** @type {any} */ (v.loadOptions).threads ?? 1) === 1);
-    for (const v of opts.engines.includes('vggc') ? (single.length ? single : VGGC_VARIANTS.slice(0, 1)) : []) {
+    const single = variants.filter((v) => !v.runtime && (/** @type {any} */ (v.loadOptions).threads ?? 1) === 1);
+    for (const v of opts.engines.includes('vggc') ? (single.length ? single : variants.slice(0, 1)) : []) {
       if (seen.has(vggcDirs.get(v.label))) continue;
       seen.add(vggcDirs.get(v.label));
       console.log(`\nper-layer breakdown: ${model}, ${v.label}, 1 image, median of ${opts.layerRuns} (ceiling ${CEILING_GFLOPS} GFLOP/s = single-thread f32x4 4×8 register tile, docs/performance.md)`);
@@ -220,11 +242,11 @@ async function main() {
   if (results.some((r) => r.kind.startsWith('tfjs-'))) console.log('TensorFlow.js load ms = backend init + weight upload; drawing the seeded weights and re-laying them out is prep ms (in latest.json).');
 
   machine.loadAverage = { start: load, end: os.loadavg()[0] };
-  const report = { machine, options: opts, vggcVariants: VGGC_VARIANTS, results, checks, layers, notes };
+  const report = { machine, options: opts, vggcVariants: variants, results, checks, layers, notes };
   mkdirSync(RESULTS_DIR, { recursive: true });
-  writeAtomic(join(RESULTS_DIR, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
-  writeAtomic(join(RESULTS_DIR, 'latest.svg'), barChart(results, machine));
-  console.log(`\nwrote ${relative(process.cwd(), join(RESULTS_DIR, 'latest.json'))}, ${relative(process.cwd(), join(RESULTS_DIR, 'latest.svg'))}`);
+  writeAtomic(join(RESULTS_DIR, `${opts.out}.json`), `${JSON.stringify(report, null, 2)}\n`);
+  writeAtomic(join(RESULTS_DIR, `${opts.out}.svg`), barChart(results, machine));
+  console.log(`\nwrote ${relative(process.cwd(), join(RESULTS_DIR, `${opts.out}.json`))}, ${relative(process.cwd(), join(RESULTS_DIR, `${opts.out}.svg`))}`);
   if (checks.some((c) => !c.ok)) {
     console.error('logits check FAILED (see above)');
     process.exitCode = 1;
@@ -241,7 +263,11 @@ class Child {
     this.queue = [];
     /** @type {((m: any) => void)[]} */
     this.waiting = [];
-    this.proc = fork(join(BENCH_DIR, 'worker.mjs'), [JSON.stringify(spec)], { serialization: 'advanced', execArgv: spec.nodeArgs ?? [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // Another runtime runs the same worker script; JSON messages, because Bun cannot speak Node's
+    // 'advanced' serialization and a newer V8's (Deno's) cannot be read by an older Node.
+    const rt = spec.runtime ? runtime(spec.runtime) : null;
+    const execArgv = [...(rt ? rt.run : []), ...(spec.nodeArgs ?? [])];
+    this.proc = fork(join(BENCH_DIR, 'worker.mjs'), [JSON.stringify(spec)], { execPath: rt ? rt.bin : process.execPath, serialization: 'json', execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.proc.on('message', (m) => this.push(m));
     this.exited = new Promise((resolve) =>
       this.proc.on('exit', (code, signal) => {
@@ -290,7 +316,7 @@ async function measure(specs, runs, onUnavailable) {
     }
     if (m.type !== 'ready') throw new Error(`${spec.label} (${spec.model}, batch ${spec.batch}) failed to start: ${m.message}`);
     console.log(`  ${spec.label}: load ${fmt(m.loadMs)} ms${m.prepMs ? ` (+ prep ${fmt(m.prepMs)} ms)` : ''}, first inference ${fmt(m.firstMs)} ms`);
-    live.push({ ...spec, child, times: [], loadMs: m.loadMs, prepMs: m.prepMs, firstMs: m.firstMs, logits: m.logits, notes: m.notes, maxRssMB: 0 });
+    live.push({ ...spec, child, times: [], loadMs: m.loadMs, prepMs: m.prepMs, firstMs: m.firstMs, logits: Float32Array.from(m.logits), notes: m.notes, engineVersion: m.engineVersion, maxRssMB: 0 });
   }
   for (let r = 0; r < runs; r++) {
     const order = live.map((_, i) => live[(i + r) % live.length]);

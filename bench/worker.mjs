@@ -2,7 +2,7 @@
 /**
  * One benchmark engine in its own process, driven by bench/run.mjs over IPC:
  *
- *   node bench/worker.mjs '<spec JSON>'      (forked with serialization: 'advanced')
+ *   <runtime> bench/worker.mjs '<spec JSON>'      (forked with serialization: 'json'; Node, Deno or Bun)
  *
  * On start it loads the engine (timed: loadMs; separately prepMs for work a real deployment would not
  * do, such as drawing seeded random weights), runs the first inference (timed: firstMs; its logits go
@@ -46,6 +46,14 @@ const send = (/** @type {any} */ msg) => new Promise((resolve) => /** @type {any
 const rssMB = () => process.resourceUsage().maxRSS / 1024;
 
 class Unavailable extends Error {}
+
+/** Which runtime runs this worker, for the results. */
+function engineVersion() {
+  const g = /** @type {any} */ (globalThis);
+  if (g.Deno) return `Deno ${g.Deno.version.deno} (V8 ${g.Deno.version.v8})`;
+  if (g.Bun) return `Bun ${g.Bun.version} (JavaScriptCore)`;
+  return `Node ${process.version} (V8 ${process.versions.v8})`;
+}
 
 /** Dynamic import that turns "package not installed" into Unavailable. */
 async function optionalImport(name, why) {
@@ -286,7 +294,7 @@ async function main() {
       process.exit(0);
     }
   });
-  await send({ type: 'ready', loadMs: engine.loadMs, prepMs: engine.prepMs ?? null, firstMs, logits: Float32Array.from(logits), notes: engine.notes, rssAfterLoadMB: rssMB() });
+  await send({ type: 'ready', loadMs: engine.loadMs, prepMs: engine.prepMs ?? null, firstMs, logits: Array.from(logits), notes: engine.notes, engineVersion: engineVersion(), rssAfterLoadMB: rssMB() });
 }
 
 main().catch(async (e) => {

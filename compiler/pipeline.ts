@@ -16,6 +16,7 @@ import type { PreprocessingPreset } from './frontend/config/preprocessing.js';
 import type { VggConfig } from './frontend/config/config.js';
 import { buildGraph } from './graph/graph.js';
 import { fuse } from './fuse/fuse.js';
+import { selectOutputs } from './outputs/select.js';
 import { schedule, type ConvAlgorithmChoice, type KernelVariant, type ScheduleOptions } from './schedule/schedule.js';
 import { planProgram } from './plan/plan.js';
 import type { Program } from './program.js';
@@ -48,6 +49,10 @@ export interface CompileOptions {
   readonly inputSize?: readonly [number, number];
   /** Overrides the preprocessing convention: torch, caffe (Keras's VGG default) or tf. */
   readonly preprocessing?: PreprocessingPreset;
+  /** Named outputs (overriding the config's): layers after the last are not compiled. */
+  readonly outputs?: readonly string[];
+  /** Maps returned as NCHW (default) or NHWC. */
+  readonly outputLayout?: 'nchw' | 'nhwc';
   readonly seed?: number;
   readonly kernels?: KernelVariant;
   /** Convolution algorithm: per-layer choice by the scheduler (`auto`, default), or forced. */
@@ -70,17 +75,21 @@ export interface CompileResult {
   readonly program: Program;
 }
 
-/** Stages 2–5: config → Program (graph, fusion, schedule, plan), no I/O. */
-export function planFromConfig(config: VggConfig, label: string, opts: ScheduleOptions = {}): Program {
-  return planProgram(schedule(fuse(buildGraph(config)), opts), label);
+/**
+ * Stages 2–5: config → Program (graph, named outputs, fusion, schedule, plan), no I/O. `layerNames`:
+ * the source model's own layer names, accepted as output names (Keras/TF.js models).
+ */
+export function planFromConfig(config: VggConfig, label: string, opts: ScheduleOptions = {}, layerNames: ReadonlyMap<string, string> = new Map()): Program {
+  const selection = selectOutputs(buildGraph(config), config.outputs, layerNames, label);
+  return planProgram(schedule(fuse(selection.graph, selection.outputs), opts), label);
 }
 
 export async function compileModel(opts: CompileOptions): Promise<CompileResult> {
   const progress = opts.onProgress ?? (() => {});
-  const input = readModelInput(opts.configPath, { weightsPath: opts.weightsPath, inputSize: opts.inputSize, preprocessing: opts.preprocessing });
+  const input = readModelInput(opts.configPath, { weightsPath: opts.weightsPath, inputSize: opts.inputSize, preprocessing: opts.preprocessing, outputs: opts.outputs, outputLayout: opts.outputLayout });
   const config = input.config;
   const kernels = opts.kernels ?? 'wasmsimd';
-  const program = planFromConfig(config, opts.configPath, { variant: kernels, conv: opts.conv, weights: opts.weightsDtype });
+  const program = planFromConfig(config, opts.configPath, { variant: kernels, conv: opts.conv, weights: opts.weightsDtype }, input.layerNames);
   const graph = program.graph;
   const labels = opts.labelsPath ? readLabelsFile(opts.labelsPath, config.numClasses) : (config.labels ?? defaultLabels(config.numClasses));
   const raw: WeightSource = input.openWeights

@@ -13,7 +13,7 @@
  * code that writes such a string; nothing reads one back.
  */
 import type { LayerGraph } from './graph/graph.js';
-import type { DirectConvSchedule, KernelVariant, LinearSchedule, OutputActivationSchedule, PackInputSchedule, PoolFlattenSchedule, ScheduledStep, WinogradConvSchedule } from './schedule/schedule.js';
+import type { DirectConvSchedule, KernelVariant, LinearSchedule, MapActivationSchedule, OutputActivationSchedule, PackInputSchedule, PoolFlattenSchedule, ScheduledStep, VectorReluSchedule, WinogradConvSchedule } from './schedule/schedule.js';
 import type { PackedTensor, WeightsDtype } from './weights/layout.js';
 import type { MapShape } from './graph/graph.js';
 
@@ -29,6 +29,8 @@ export type KernelOp =
   | 'gemm'
   | 'softmax'
   | 'sigmoid'
+  | 'vrelu'
+  | 'maxpool2x2'
   | 'filter-transform';
 
 export interface KernelSpec {
@@ -138,7 +140,13 @@ export interface LinearStep extends PlannedStep<LinearSchedule> {
 export interface OutputActivationStep extends PlannedStep<OutputActivationSchedule> {
   readonly kind: 'output-activation';
 }
-export type ProgramStep = PackInputStep | DirectConvStep | WinogradConvStep | PoolFlattenStep | LinearStep | OutputActivationStep;
+export interface MapActivationStep extends PlannedStep<MapActivationSchedule> {
+  readonly kind: 'map-activation';
+}
+export interface VectorReluStep extends PlannedStep<VectorReluSchedule> {
+  readonly kind: 'vector-relu';
+}
+export type ProgramStep = PackInputStep | DirectConvStep | WinogradConvStep | PoolFlattenStep | LinearStep | OutputActivationStep | MapActivationStep | VectorReluStep;
 
 /**
  * wasm memory:  [0, arenaBase) AssemblyScript's own static data and the run parameters
@@ -162,6 +170,23 @@ export interface MemoryMap {
   readonly maxWorkers: number;
 }
 
+/** A named output: which tensor, and how the runtime hands it over. */
+export interface ProgramOutput {
+  /** The name as requested (`relu4_3`, `features.22`, `block4_conv3`), or `logits` / `probabilities` by default. */
+  readonly name: string;
+  /** Its conventional name. */
+  readonly canonical: string;
+  /** The step that writes it. */
+  readonly step: number;
+  /** `image`: copied out after each image's steps; `batch`: after the classifier. */
+  readonly phase: 'image' | 'batch';
+  readonly tensor: ArenaTensor;
+  /** Per image, as returned: [c, h, w] (NCHW) for maps, [features] for vectors. */
+  readonly shape: readonly number[];
+  /** A flatten of a map: that map's [c, h, w] (the vector is in c, h, w order). */
+  readonly flattened?: readonly number[];
+}
+
 export interface Program {
   readonly graph: LayerGraph;
   readonly variant: KernelVariant;
@@ -171,7 +196,10 @@ export interface Program {
   readonly memory: MemoryMap;
   readonly weights: { readonly payloadBytes: number; readonly tensors: readonly PackedTensor[] };
   readonly input: ArenaTensor;
-  readonly output: ArenaTensor;
+  /** The named outputs, in the order asked (the first is what infer() returns). */
+  readonly outputs: readonly ProgramOutput[];
+  /** Where a named output split a fusion, and why (fuse/fuse.ts). */
+  readonly splits: readonly string[];
   /** Images whose classifier runs together (the `batch` steps run once per group of this many). */
   readonly maxBatch: number;
 }
@@ -184,9 +212,13 @@ export function describeStep(step: ProgramStep): string {
       return `input ${s.input.c}×${s.input.h}×${s.input.w} → padded NHWC`;
     case 'conv-direct':
     case 'conv-winograd': {
-      const { conv, pool } = s.layer;
-      return `${conv.id} ${conv.input.c}→${conv.output.c} ${conv.input.h}×${conv.input.w} + ReLU${pool ? ' + max-pool 2×2' : ''}`;
+      const { conv, pool, relu } = s.layer;
+      return `${conv.id} ${conv.input.c}→${conv.output.c} ${conv.input.h}×${conv.input.w}${relu ? ' + ReLU' : ''}${pool ? ' + max-pool 2×2' : ''}`;
     }
+    case 'map-activation':
+      return `${s.layer.id}: ${[s.layer.relu ? 'ReLU' : '', s.layer.pool ? 'max-pool 2×2' : ''].filter((x) => x).join(' + ')} ${s.layer.input.c}×${s.layer.input.h}×${s.layer.input.w}`;
+    case 'vector-relu':
+      return `${s.layer.id}: ReLU over ${s.layer.features}`;
     case 'pool-flatten':
       return s.layer.pool ? `adaptive ${s.layer.pool.mode}-pool → ${s.layer.flattened.h}×${s.layer.flattened.w}, flatten ${s.layer.features}` : `flatten ${s.layer.features}`;
     case 'linear':

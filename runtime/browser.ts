@@ -12,8 +12,9 @@
 export { loadModel, loadInstance, threadsUnavailableReason, type BrowserLoadOptions } from './load/browser.js';
 export { imageToTensor, pixelsToTensor, grayscale, type ImageInput } from './images/browser.js';
 export { topK, softmax, outputKind, type Prediction, type OutputKind } from './predict.js';
-export type { VggcModel, BuildName } from './model.js';
+export type { VggcModel, BuildName, ModelOutput, OutputTensor } from './model.js';
+export { perceptualDistance, perceptualDistances, cosineSimilarity, LPIPS_VGG16_TAPS } from './distance.js';
 export type { ModelInstance } from './instance.js';
-export type { Manifest, ManifestStep, Preprocessing } from './format/manifest.js';
+export type { Manifest, ManifestStep, ManifestOutput, Preprocessing } from './format/manifest.js';
 export { VggcError, isVggcError } from './format/errors.js';
-export { supportsRelaxedSimd, type BuildChoice } from './load/build.js';
+export { supportsRelaxedSimd, BUILD_CHOICES, type BuildChoice } from './load/build.js';

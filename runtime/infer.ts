@@ -1,13 +1,14 @@
 /**
  * The infer loop over one instance: a batch is cut into groups of up to maxBatch images; the
  * `image` steps run for each image of a group (after its pixels and index are written), then the
- * `batch` steps (the classifier) once for the whole group. Calls are queued so that their results
- * never mix. Used on this thread in Node and in a page without threads, and by the browser's leader
+ * `batch` steps (the classifier) once for the whole group; the named outputs are copied out as they
+ * become readable (outputs.ts). Calls are queued so that their results never mix. Used on this thread in Node and in a page without threads, and by the browser's leader
  * worker (threads/browser-worker.ts).
  */
 import { VggcError } from './format/errors.js';
 import { runParams, type ModelInstance } from './instance.js';
-import type { VggcModel } from './model.js';
+import type { ModelOutput, OutputTensor, VggcModel } from './model.js';
+import { outputCopiers } from './outputs.js';
 import { runAll, stepRunners } from './steps.js';
 import type { StepExecutor } from './threads/executor.js';
 
@@ -28,65 +29,82 @@ export function wrapInstance(inst: ModelInstance, label: string, executor?: Step
   let disposed = false;
   const [c, h, w] = manifest.input.shape;
   const imageFloats = c * h * w;
-  const numClasses = manifest.output.numClasses;
   let queue: Promise<unknown> = Promise.resolve();
 
   // The memory has a fixed size (initial = maximum pages), so views made once stay valid.
   const buffer = inst.memory.buffer;
   const params = runParams(inst.memory, manifest);
   const inputView = new Float32Array(buffer, manifest.input.offset, imageFloats);
-  const outputViews = Array.from({ length: manifest.maxBatch }, (_, n) => new Float32Array(buffer, manifest.output.offset + n * manifest.output.imageStride * 4, numClasses));
+  const copiers = outputCopiers(buffer, manifest.outputs);
+  const imageCopiers = copiers.filter((o) => o.phase === 'image');
+  const batchCopiers = copiers.filter((o) => o.phase === 'batch');
   const runners = stepRunners(inst, executor);
   const imageRunners = runners.filter((_, i) => steps[i].info.phase === 'image');
   const batchRunners = runners.filter((_, i) => steps[i].info.phase === 'batch');
 
-  /** Up to maxBatch images: the convolutional steps image by image, then the classifier once for all. */
-  const runGroup = async (images: Float32Array, count: number, out: Float32Array): Promise<void> => {
+  /**
+   * Up to maxBatch images: the per-image steps image by image (reading that image's per-image
+   * outputs after them), then the classifier once for all (and the per-batch outputs).
+   */
+  const runGroup = async (images: Float32Array, count: number, first: number, out: Float32Array[]): Promise<void> => {
     for (let n = 0; n < count; n++) {
       inputView.set(images.subarray(n * imageFloats, (n + 1) * imageFloats));
       params.image(n);
       await runAll(imageRunners);
+      for (const o of imageCopiers) o.copy(out[copiers.indexOf(o)], n, first + n);
     }
+    if (batchRunners.length === 0) return;
     params.images(count);
     await runAll(batchRunners);
-    for (let n = 0; n < count; n++) out.set(outputViews[n], n * numClasses);
+    for (const o of batchCopiers) for (let n = 0; n < count; n++) o.copy(out[copiers.indexOf(o)], n, first + n);
+  };
+
+  /** One queued run: every output for `n` images. */
+  const run = (input: Float32Array, n: number): Promise<Float32Array[]> => {
+    // Calls are queued; copy now so a caller reusing its buffer cannot change a pending call's input.
+    const snapshot = copyInput && input instanceof Float32Array ? input.slice() : input;
+    const task = async (): Promise<Float32Array[]> => {
+      if (disposed) throw new VggcError(`${label}: infer() called after dispose()`);
+      const input = snapshot;
+      checkInferInput(input, n, [c, h, w]);
+      const out = copiers.map((o) => new Float32Array(n * o.size));
+      try {
+        for (let first = 0; first < n; first += manifest.maxBatch) {
+          const count = Math.min(manifest.maxBatch, n - first);
+          await runGroup(input.subarray(first * imageFloats, (first + count) * imageFloats), count, first, out);
+        }
+      } catch (e) {
+        if (disposed) throw new VggcError(`${label}: dispose() was called while this infer() was running`);
+        // Kernels trap only if the model folder lies about its own layout (the load checks make that unlikely).
+        if (e instanceof WebAssembly.RuntimeError) throw new VggcError(`${label}: model.wasm trapped while running (${e.message}); the model folder is damaged`);
+        throw e;
+      }
+      return out;
+    };
+    const result = queue.then(task, task);
+    queue = result.catch(() => undefined);
+    return result;
   };
 
   return {
     manifest,
     inputShape: [c, h, w],
-    numClasses,
+    numClasses: copiers[0].size,
+    outputs: copiers.map((o) => o.info),
     threads: executor?.threads ?? 1,
     build: inst.build,
-    infer(input: Float32Array, n = 1): Promise<Float32Array> {
-      // Calls are queued; copy now so a caller reusing its buffer cannot change a pending call's input.
-      const snapshot = copyInput && input instanceof Float32Array ? input.slice() : input;
-      const run = async (): Promise<Float32Array> => {
-        if (disposed) throw new VggcError(`${label}: infer() called after dispose()`);
-        const input = snapshot;
-        checkInferInput(input, n, [c, h, w]);
-        const logits = new Float32Array(n * numClasses);
-        try {
-          for (let first = 0; first < n; first += manifest.maxBatch) {
-            const count = Math.min(manifest.maxBatch, n - first);
-            await runGroup(input.subarray(first * imageFloats, (first + count) * imageFloats), count, logits.subarray(first * numClasses, (first + count) * numClasses));
-          }
-        } catch (e) {
-          // Kernels trap only if the model folder lies about its own layout (the load checks make that unlikely).
-          if (e instanceof WebAssembly.RuntimeError) throw new VggcError(`${label}: model.wasm trapped while running (${e.message}); the model folder is damaged`);
-          throw e;
-        }
-        return logits;
-      };
-      const result = queue.then(run, run);
-      queue = result.catch(() => undefined);
-      return result;
-    },
+    infer: (input, n = 1) => run(input, n).then((out) => out[0]),
+    inferAll: (input, n = 1) => run(input, n).then((out) => namedOutputs(copiers.map((o) => o.info), out, n)),
     dispose() {
       disposed = true;
       void executor?.terminate();
     },
   };
+}
+
+/** The arrays of one run by output name, each with the batch size first in its shape. */
+export function namedOutputs(outputs: readonly ModelOutput[], data: readonly Float32Array[], n: number): Record<string, OutputTensor> {
+  return Object.fromEntries(outputs.map((o, i) => [o.name, { data: data[i], shape: [n, ...o.shape] }]));
 }
 
 function describeValue(v: unknown): string {

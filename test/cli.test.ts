@@ -8,6 +8,7 @@ import { readConfigFile } from '../compiler/frontend/config/parse.js';
 import { buildGraph } from '../compiler/graph/graph.js';
 import { writeSafetensors, type SafetensorsTensor } from '../compiler/frontend/safetensors/write.js';
 import { readNpy } from '../runtime/npy.js';
+import { supportsRelaxedSimd } from '../runtime/load/build.js';
 import { expectParity, GOLDEN, ROOT, tempDir } from './helpers.js';
 
 const CLI = join(ROOT, 'dist/compiler/cli.js');
@@ -184,6 +185,28 @@ describe('compile and run the small-rect golden', () => {
     expectParity(y.data, ref.data, 10);
   });
 
+  it('run --build: deterministic by default, relaxed on request (one-line error where the engine lacks it), an unknown build is a usage error', () => {
+    const input = join(SMALL, 'input.npy');
+    const byDefault = vggc('run', dir, '-i', input, '-o', join(tmp, 'default.npy'));
+    const deterministic = vggc('run', dir, '-i', input, '-o', join(tmp, 'deterministic.npy'), '--build', 'deterministic');
+    expect(byDefault.status, byDefault.stderr).toBe(0);
+    expect(byDefault.stdout).toMatch(/deterministic build\)$/m);
+    expect(deterministic.status, deterministic.stderr).toBe(0);
+    expect(readFileSync(join(tmp, 'default.npy')).equals(readFileSync(join(tmp, 'deterministic.npy')))).toBe(true);
+    const relaxed = vggc('run', dir, '-i', input, '-o', join(tmp, 'relaxed.npy'), '--build', 'relaxed');
+    // The child runs this process's Node without flags: Node 20 lacks relaxed SIMD, Node ≥ 22 has it.
+    if (supportsRelaxedSimd()) {
+      expect(relaxed.status, relaxed.stderr).toBe(0);
+      expect(relaxed.stdout).toMatch(/relaxed build\)$/m);
+      expectParity(readNpy(join(tmp, 'relaxed.npy')).data, readNpy(join(SMALL, 'logits.npy')).data, 10);
+    } else {
+      expect(expectUserError(relaxed)).toMatch(/^loadModel: this JavaScript engine does not support relaxed SIMD/);
+    }
+    const typo = vggc('run', dir, '-i', input, '-o', join(tmp, 'typo.npy'), '--build', 'fast');
+    expect(typo.status).toBe(2);
+    expect(typo.stderr).toMatch(/Allowed choices are deterministic, relaxed, fastest, auto/);
+  });
+
   it('run on an input of the wrong shape', () => {
     const input = join(GOLDEN, 'notebook/input.npy');
     expect(expectUserError(vggc('run', dir, '-i', input, '-o', join(tmp, 'o.npy')))).toBe(
@@ -252,7 +275,7 @@ describe('compile errors: one line, exit 1', () => {
     ['not-object.json', 'expected a JSON object with a "blocks" field, found [[3,1,8],[8,1,16]]'],
     ['wrong-chaining.json', 'blocks[2][0] is 64 but blocks[1] outputs 128 features'],
     ['batchnorm-not-boolean.json', 'batchNorm must be true or false, found "yes"'],
-    ['unknown-field.json', 'unknown field "dropout" (known fields: name, blocks, inputSize, batchNorm, batchNormEps, avgPool, maxPool, classifier, numClasses, finalActivation, labels, preprocessing)'],
+    ['unknown-field.json', 'unknown field "dropout" (known fields: name, blocks, inputSize, batchNorm, batchNormEps, avgPool, maxPool, classifier, numClasses, finalActivation, outputs, outputLayout, labels, preprocessing)'],
     ['preprocessing-std-zero.json', 'preprocessing.std[1] must be a positive number, found 0'],
     ['too-big.json', 'the model needs 4.93 GiB of wasm memory (weights 4.91 GiB + activations 0.02 GiB) but WebAssembly allows at most 4 GiB'],
   ];

@@ -37,6 +37,8 @@ describe('defaults', () => {
       ],
       numClasses: 1000,
       finalActivation: 'none',
+      outputs: null,
+      outputLayout: 'nchw',
       labels: null,
       preprocessing: null,
     });
@@ -93,7 +95,7 @@ describe('bad config files (fixtures)', () => {
     ['batchnorm-not-boolean.json', 'batchNorm must be true or false, found "yes"'],
     ['bad-avgpool.json', 'avgPool must be [height, width] or null, found [7]'],
     ['classifier-not-list.json', 'classifier must be a list of hidden layer widths such as [4096, 4096], found 4096'],
-    ['unknown-field.json', 'unknown field "dropout" (known fields: name, blocks, inputSize, batchNorm, batchNormEps, avgPool, maxPool, classifier, numClasses, finalActivation, labels, preprocessing)'],
+    ['unknown-field.json', 'unknown field "dropout" (known fields: name, blocks, inputSize, batchNorm, batchNormEps, avgPool, maxPool, classifier, numClasses, finalActivation, outputs, outputLayout, labels, preprocessing)'],
     ['labels-mismatch.json', 'labels has 2 names but the model has 3 classes'],
     ['preprocessing-mean-length.json', 'preprocessing.mean must list 3 number(s), one per input channel, found [0.5,0.5]'],
     ['preprocessing-std-zero.json', 'preprocessing.std[1] must be a positive number, found 0'],

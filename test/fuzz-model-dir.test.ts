@@ -145,7 +145,8 @@ function mutateManifest(base: Json, edits: readonly Edit[]): Json {
 const focused = fc.record({
   path: fc.constantFrom(
     ['memory', 'pages'], ['memory', 'arenaBase'], ['memory', 'arenaBytes'], ['memory', 'weightsBase'], ['memory', 'params'], ['memory', 'maxWorkers'], ['memory', 'shared'],
-    ['input', 'offset'], ['input', 'shape', 0], ['input', 'shape', 1], ['input', 'shape', 2], ['output', 'offset'], ['output', 'numClasses'], ['output', 'imageStride'],
+    ['input', 'offset'], ['input', 'shape', 0], ['input', 'shape', 1], ['input', 'shape', 2], ['outputs', 0, 'tensor', 'offset'], ['outputs', 0, 'shape', 0], ['outputs', 0, 'tensor', 'imageStride'], ['outputs', 0, 'phase'], ['outputs', 0, 'layout'], ['outputs', 0, 'name'],
+    ['outputs', 0, 'tensor', 'layout'], ['outputs', 0, 'tensor', 'shape', 0],
     ['maxBatch'], ['weights', 'payloadBytes'], ['weights', 'headerBytes'], ['steps', 0, 'workItems'], ['steps', 8, 'workItems'], ['steps', 3, 'phase'], ['steps', 8, 'phase'],
     ['steps', 2, 'function'], ['wasm', 'file'], ['wasm', 'relaxed'], ['weights', 'file'], ['formatVersion'],
   ),

@@ -124,7 +124,7 @@ describe('a worker of the pool that dies', () => {
     try {
       const step = inst.steps[1];
       const run = () => pool.run(1, step.workItems, (a, b) => step.fn(a, b, 0));
-      run(); // healthy
+      await run(); // healthy (a loaded machine may return the waiting promise: it must settle here, not reject later unhandled)
       await (pool as unknown as { workers: { terminate(): Promise<number> }[] }).workers[0].terminate();
       await new Promise((r) => setImmediate(r)); // let the 'exit' event be delivered
       const t = performance.now();

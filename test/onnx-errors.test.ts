@@ -58,7 +58,7 @@ describe('tiny ONNX VGGs built with onnx-proto', () => {
   it('derives the config and reads the weights by structure (raw_data)', () => {
     const file = write(tinyModel(), 'tiny');
     const imp = importOnnx(file);
-    expect({ ...imp.config }).toEqual({ name: 'tiny', blocks: [[1, 1, 2]], inputSize: [4, 4], batchNorm: false, batchNormEps: 1e-5, avgPool: null, maxPool: null, classifier: [], numClasses: 3, finalActivation: 'none', labels: null, preprocessing: null });
+    expect({ ...imp.config }).toEqual({ name: 'tiny', blocks: [[1, 1, 2]], inputSize: [4, 4], batchNorm: false, batchNormEps: 1e-5, avgPool: null, maxPool: null, classifier: [], numClasses: 3, finalActivation: 'none', outputs: null, outputLayout: 'nchw', labels: null, preprocessing: null });
     expect(imp.mapping.get('features.0.weight')).toBe('onnx::Conv_1');
     const w = readAll(file);
     expect(Array.from(w.get('features.0.weight')!)).toEqual(f32(W.conv));

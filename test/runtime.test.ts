@@ -232,7 +232,7 @@ describe('damaged or mismatched model folders', () => {
     const m = JSON.parse(readFileSync(join(d, 'model.json'), 'utf8'));
     m.formatVersion = 99;
     writeFileSync(join(d, 'model.json'), JSON.stringify(m));
-    expect(await rejection(loadModel(d))).toBe(`${d}/model.json: manifest version 99 is not supported by this runtime (expected 1); recompile the model`);
+    expect(await rejection(loadModel(d))).toBe(`${d}/model.json: manifest version 99 is not supported by this runtime (expected 2); recompile the model`);
   });
 
   it('model.json that is not JSON', async () => {

@@ -4,15 +4,16 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../runtime/load/node.js';
-import type { VggcModel } from '../runtime/model.js';
+import type { OutputTensor, VggcModel } from '../runtime/model.js';
+import { compileModel } from '../compiler/pipeline.js';
 import { buildApp, type App } from '../runtime/server/app.js';
 import { InProcessEngine } from '../runtime/server/engine.js';
-import type { ServableModel } from '../runtime/server/outputs.js';
 import { SERVE_DEFAULTS } from '../runtime/server/options.js';
 import { tempDir } from './helpers.js';
 import { binaryRequest, compileFashion, decodeResponse, expectSameBits, FASHION_NAME, IMAGE_FLOATS, jsonRequest } from './serve-helpers.js';
 import { readNpy } from '../runtime/npy.js';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { FASHION } from './serve-helpers.js';
 
 const OPTS = { ...SERVE_DEFAULTS, windowMs: SERVE_DEFAULTS.batchWindowMs, version: 'test' };
@@ -246,52 +247,52 @@ describe('refusals: 400 with one short line', () => {
   });
 });
 
-describe('named outputs (the planned runtime API, through the adapter)', () => {
-  /** The real model plus two more outputs: its logits doubled as [2, 5], and the input echoed as NCHW. */
-  const withOutputs = (base: VggcModel): ServableModel => ({
-    ...base,
-    manifest: base.manifest,
-    infer: (x, n) => base.infer(x, n),
-    dispose: () => {},
-    outputs: [
-      { name: 'logits', shape: [10], layout: 'features' },
-      { name: 'doubled', shape: [2, 5], layout: 'features' },
-      { name: 'echo', shape: [1, 32, 32], layout: 'nchw' },
-    ],
-    async inferAll(x, n) {
-      const logits = await base.infer(x, n);
-      return { logits: { data: logits, shape: [n, 10] }, doubled: { data: logits.map((v) => 2 * v), shape: [n, 2, 5] }, echo: { data: x.slice(), shape: [n, 1, 32, 32] } };
-    },
+describe('named outputs (a model compiled with --outputs relu2_1,fc6,logits)', () => {
+  let named: VggcModel;
+  /** named.inferAll on each image alone: the rows every answer must have. */
+  let each: Record<string, OutputTensor>[];
+  beforeAll(async () => {
+    const dir = join(tempDir('vggc-serve-outputs-'), 'fashion-outputs');
+    await compileModel({ configPath: join(FASHION, 'fashion-mnist.json'), weightsPath: join(FASHION, 'weights.safetensors'), outDir: dir, outputs: ['relu2_1', 'fc6', 'logits'] });
+    named = await loadModel(dir, { threads: 1, build: 'deterministic' });
+    each = [];
+    for (const im of images) each.push(await named.inferAll(im, 1));
   });
 
   it('metadata lists every output; infer returns each, and `outputs` picks', async () => {
-    const named = buildApp([new InProcessEngine(withOutputs(model))], OPTS);
-    const meta = (await named.fastify.inject(`/v2/models/${FASHION_NAME}`)).json() as { outputs: unknown[] };
+    const server = buildApp([new InProcessEngine(named)], OPTS);
+    const meta = (await server.fastify.inject(`/v2/models/${FASHION_NAME}`)).json() as { outputs: unknown[] };
     expect(meta.outputs).toEqual([
+      { name: 'relu2_1', datatype: 'FP32', shape: [-1, 32, 16, 16] },
+      { name: 'fc6', datatype: 'FP32', shape: [-1, 128] },
       { name: 'logits', datatype: 'FP32', shape: [-1, 10] },
-      { name: 'doubled', datatype: 'FP32', shape: [-1, 2, 5] },
-      { name: 'echo', datatype: 'FP32', shape: [-1, 1, 32, 32] },
     ]);
-    const all = decodeResponse((await named.fastify.inject({ method: 'POST', url: INFER, payload: jsonRequest([images[0]]) })).rawPayload, undefined).outputs;
-    expect(Object.keys(all)).toEqual(['logits', 'doubled', 'echo']);
-    expect(all.doubled.shape).toEqual([1, 2, 5]);
-    expectSameBits(all.logits.data, alone[0]);
-    const picked = await named.fastify.inject({ method: 'POST', url: INFER, payload: jsonRequest([images[0]], { outputs: [{ name: 'echo', parameters: { binary_data: true } }, { name: 'doubled' }] }) });
+    const all = decodeResponse((await server.fastify.inject({ method: 'POST', url: INFER, payload: jsonRequest([images[0]]) })).rawPayload, undefined).outputs;
+    expect(Object.keys(all)).toEqual(['relu2_1', 'fc6', 'logits']);
+    expect(all.relu2_1.shape).toEqual([1, 32, 16, 16]);
+    for (const name of ['relu2_1', 'fc6', 'logits']) expectSameBits(all[name].data, each[0][name].data);
+    expectSameBits(all.logits.data, alone[0]); // cutting nothing off: the same logits as the plain model
+    const picked = await server.fastify.inject({ method: 'POST', url: INFER, payload: jsonRequest([images[0]], { outputs: [{ name: 'relu2_1', parameters: { binary_data: true } }, { name: 'fc6' }] }) });
     const got = decodeResponse(picked.rawPayload, picked.headers['inference-header-content-length'] as string);
-    expect((got.json.outputs as { name: string }[]).map((o) => o.name)).toEqual(['echo', 'doubled']);
-    expectSameBits(got.outputs.echo.data, images[0]);
+    expect((got.json.outputs as { name: string }[]).map((o) => o.name)).toEqual(['relu2_1', 'fc6']);
+    expectSameBits(got.outputs.relu2_1.data, each[0].relu2_1.data);
+    const classify = await server.fastify.inject({ method: 'POST', url: `/v2/models/${FASHION_NAME}/classify?top=1`, payload: readFileSync(join(FASHION, 'samples/000-ankle-boot.png')), headers: { 'content-type': 'image/png' } });
+    expect(classify.statusCode, classify.body).toBe(200);
+    expect((classify.json() as { predictions: { label: string }[] }).predictions[0].label).toBe('Ankle boot');
   });
 
   it('batched requests each get their own rows of every output', async () => {
-    const named = buildApp([new InProcessEngine(withOutputs(model))], { ...OPTS, windowMs: 20 });
-    const res = await Promise.all(images.map((im, i) => named.fastify.inject({ method: 'POST', url: INFER, payload: jsonRequest(i % 2 ? [im, images[0]] : [im]) })));
+    const server = buildApp([new InProcessEngine(named)], { ...OPTS, windowMs: 20 });
+    const res = await Promise.all(images.map((im, i) => server.fastify.inject({ method: 'POST', url: INFER, payload: jsonRequest(i % 2 ? [im, images[0]] : [im]) })));
+    const MAP = 32 * 16 * 16;
     res.forEach((r, i) => {
       const { outputs } = decodeResponse(r.rawPayload, undefined);
       const n = i % 2 ? 2 : 1;
-      expect(outputs.echo.shape).toEqual([n, 1, 32, 32]);
-      expectSameBits(outputs.echo.data.subarray(0, IMAGE_FLOATS), images[i]);
+      expect(outputs.relu2_1.shape).toEqual([n, 32, 16, 16]);
+      expectSameBits(outputs.relu2_1.data.subarray(0, MAP), each[i].relu2_1.data);
+      expectSameBits(outputs.fc6.data.subarray(0, 128), each[i].fc6.data);
       expectSameBits(outputs.logits.data.subarray(0, 10), alone[i]);
-      if (n === 2) expectSameBits(outputs.echo.data.subarray(IMAGE_FLOATS), images[0]);
+      if (n === 2) expectSameBits(outputs.relu2_1.data.subarray(MAP), each[0].relu2_1.data);
     });
   });
 });

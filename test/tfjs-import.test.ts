@@ -76,7 +76,7 @@ describe('Sequential, Flatten at a 3×2 map, softmax', () => {
     expect(net.convs.every((c) => c.batchNorm === null)).toBe(true);
     expect(Object.fromEntries(net.layerNames)).toEqual({
       block1_conv1: 'relu1_1', block1_pool: 'pool1', block2_conv1: 'relu2_1', block2_conv2: 'relu2_2', block2_pool: 'pool2',
-      flatten: 'flatten', fc1: 'fc6', fc2: 'fc7', predictions: 'logits',
+      flatten: 'flatten', fc1: 'fc6', fc2: 'fc7', predictions: 'probabilities',
     });
     expectedLayouts(model, net);
     // Slices read the same values as the whole tensor, across row boundaries.
@@ -106,7 +106,7 @@ describe('Functional (keras.applications layout), BatchNorm, global pools, linea
     expect(net.finalActivation).toBe('sigmoid');
     expect(Object.fromEntries(net.layerNames)).toEqual({
       block1_bn1: 'conv1_1', block1_relu1: 'relu1_1', block1_bn2: 'conv1_2', block1_relu2: 'relu1_2', block1_pool: 'pool1',
-      block2_bn1: 'conv2_1', block2_relu1: 'relu2_1', block2_pool: 'pool2', avg_pool: 'avgpool', fc1: 'fc6', predictions: 'logits',
+      block2_bn1: 'conv2_1', block2_relu1: 'relu2_1', block2_pool: 'pool2', avg_pool: 'avgpool', fc1: 'fc6', predictions: 'probabilities',
     });
     const bnLayers = model.layers.filter((l) => l.getClassName() === 'BatchNormalization');
     net.convs.forEach((conv, c) => {
@@ -142,7 +142,7 @@ describe('Functional (keras.applications layout), BatchNorm, global pools, linea
     expect(net.convs[1].batchNorm).toBeNull();
     expect(Object.fromEntries(net.layerNames)).toEqual({
       block1_bn1: 'conv1_1', block1_relu1: 'relu1_1', block1_pool: 'pool1', block2_conv1: 'conv2_1', block2_relu1: 'relu2_1', block2_pool: 'pool2',
-      max_pool: 'avgpool', fc1_relu: 'fc6', predictions: 'logits',
+      max_pool: 'avgpool', fc1: 'fc6_pre', fc1_relu: 'fc6', predictions: 'logits', probabilities: 'probabilities',
     });
   });
 

@@ -92,7 +92,7 @@ const vggNames = (convs: readonly number[]) => {
     for (let j = 1; j <= n; j++) names[`block${b + 1}_conv${j}`] = `relu${b + 1}_${j}`;
     names[`block${b + 1}_pool`] = `pool${b + 1}`;
   });
-  return { ...names, flatten: 'flatten', fc1: 'fc6', fc2: 'fc7', predictions: 'logits' };
+  return { ...names, flatten: 'flatten', fc1: 'fc6', fc2: 'fc7', predictions: 'probabilities' };
 };
 
 /** Import, bridge, compile, run one image; compare with tfjs running the Keras JSON. */

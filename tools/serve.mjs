@@ -35,10 +35,12 @@ const ISOLATION_HEADERS = {
 };
 
 /**
- * Starts the server. `isolate: false` leaves out COOP/COEP (to test the single-thread fallback).
+ * Starts the server. `isolate: false` leaves out COOP/COEP (to test the single-thread fallback);
+ * `ranges: false` ignores Range headers, like a server without range support (to test the loader's
+ * one-response path).
  * Resolves to { server, port, url, close() }.
  */
-export function startServer({ root = '.', port = 8080, host = '127.0.0.1', isolate = true, log = false } = {}) {
+export function startServer({ root = '.', port = 8080, host = '127.0.0.1', isolate = true, ranges = true, log = false } = {}) {
   const rootDir = resolve(root);
   const server = createServer(async (req, res) => {
     const headers = { 'Cache-Control': 'no-store', ...(isolate ? ISOLATION_HEADERS : { 'Cross-Origin-Resource-Policy': 'same-origin' }) };
@@ -72,10 +74,27 @@ export function startServer({ root = '.', port = 8080, host = '127.0.0.1', isola
       const real = await fsp.realpath(file);
       const realRoot = await fsp.realpath(rootDir);
       if (real !== realRoot && !real.startsWith(realRoot + sep)) return send(403, 'forbidden: outside the served folder');
-      res.writeHead(200, { ...headers, 'Content-Type': TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream', 'Content-Length': st.size });
-      if (log) console.log(`200 ${req.method} ${pathname}`);
-      if (req.method === 'HEAD') return res.end();
-      createReadStream(file).on('error', () => res.destroy()).pipe(res);
+      const type = TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream';
+      // One byte range (`bytes=a-b`, `bytes=a-`), as static servers and CDNs answer them: the browser
+      // loader fetches a large weights.bin in a few ranges at once. Anything else gets the whole file.
+      const range = ranges ? /^bytes=(\d+)-(\d*)$/.exec(String(req.headers.range ?? '')) : null;
+      let start = 0;
+      let end = st.size - 1;
+      let status = 200;
+      if (range) {
+        start = Number(range[1]);
+        end = range[2] === '' ? st.size - 1 : Math.min(Number(range[2]), st.size - 1);
+        if (start > end || start >= st.size) {
+          res.writeHead(416, { ...headers, 'Content-Range': `bytes */${st.size}` });
+          return res.end();
+        }
+        status = 206;
+      }
+      res.writeHead(status, { ...headers, 'Content-Type': type, 'Content-Length': end - start + 1, ...(ranges ? { 'Accept-Ranges': 'bytes' } : {}), ...(status === 206 ? { 'Content-Range': `bytes ${start}-${end}/${st.size}` } : {}) });
+      if (log) console.log(`${status} ${req.method} ${pathname}`);
+      if (req.method === 'HEAD' || st.size === 0) return res.end();
+      // 1 MiB reads: the default 64 KiB made the server itself the bottleneck for a 642 MB file.
+      createReadStream(file, { start, end, highWaterMark: 1 << 20 }).on('error', () => res.destroy()).pipe(res);
     } catch {
       send(404, 'not found');
     }

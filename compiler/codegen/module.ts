@@ -12,6 +12,7 @@ import { emitLinear } from './kernels/linear.js';
 import { emitWinograd } from './kernels/winograd.js';
 import { emitPackInput, emitPoolFlatten } from './kernels/io.js';
 import { emitOutputActivation } from './kernels/activation.js';
+import { emitMapActivation, emitVectorRelu } from './kernels/split-activations.js';
 import { commentSafe, constant, grouped } from './text.js';
 
 /** File name of the hand-written helpers (assembly/vggc.ts) as the generated module imports it. */
@@ -53,5 +54,9 @@ function emitStep(step: ProgramStep, dtype: WeightsDtype): string[] {
       return emitLinear(step, dtype);
     case 'output-activation':
       return emitOutputActivation(step);
+    case 'map-activation':
+      return emitMapActivation(step);
+    case 'vector-relu':
+      return emitVectorRelu(step);
   }
 }

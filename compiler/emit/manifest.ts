@@ -3,13 +3,16 @@
  * the wasm tag embeds layoutOf(body), and the manifest is the body plus the finished modules' sizes
  * and hashes, so nothing is drafted with placeholders.
  */
-import type { Manifest, Preprocessing, StepTensor } from '../../runtime/format/manifest.js';
+import type { Manifest, ManifestOutput, Preprocessing, StepTensor } from '../../runtime/format/manifest.js';
 import { MANIFEST_FORMAT, MANIFEST_VERSION } from '../../runtime/format/manifest.js';
 import type { VggConfig } from '../frontend/config/config.js';
 import { presetPreprocessing } from '../frontend/config/preprocessing.js';
+import { configJson } from '../frontend/config/config-json.js';
+
+export { configJson };
 import { paramCount } from '../graph/graph.js';
 import { packageVersion } from '../paths.js';
-import { describeStep, type ArenaTensor, type Program } from '../program.js';
+import { describeStep, type ArenaTensor, type Program, type ProgramOutput } from '../program.js';
 import { layoutName, WEIGHTS_HEADER_BYTES } from '../weights/layout.js';
 
 export type ManifestBody = Omit<Manifest, 'wasm'>;
@@ -25,8 +28,6 @@ export function manifestBody(program: Program, weights: WeightsFacts, labels: re
   const { graph, memory } = program;
   const config = graph.config;
   const macs = program.steps.reduce((n, s) => n + s.schedule.macs, 0);
-  const output = program.output.layout;
-  if (output.kind !== 'vector') throw new Error('the program must end with the logits vector');
   return {
     format: MANIFEST_FORMAT,
     formatVersion: MANIFEST_VERSION,
@@ -45,7 +46,14 @@ export function manifestBody(program: Program, weights: WeightsFacts, labels: re
     },
     memory: { pages: memory.pages, arenaBase: memory.arenaBase, arenaBytes: memory.arenaBytes, peakLiveBytes: memory.peakLiveBytes, weightsBase: memory.weightsBase, shared: true, maxWorkers: memory.maxWorkers, params: memory.params },
     input: { offset: program.input.offset, shape: [graph.input.c, graph.input.h, graph.input.w] },
-    output: { offset: program.output.offset, numClasses: graph.numClasses, imageStride: output.stored },
+    outputs: program.outputs.map((o) => ({
+      name: o.name,
+      shape: [...o.shape],
+      layout: outputLayout(o, config.outputLayout),
+      ...(o.flattened ? { flattened: [...o.flattened] } : {}),
+      phase: o.phase,
+      tensor: stepTensor(o.tensor),
+    })),
     maxBatch: program.maxBatch,
     steps: program.steps.map((s) => ({
       function: s.exportName,
@@ -65,19 +73,12 @@ export function manifestBody(program: Program, weights: WeightsFacts, labels: re
 }
 
 /**
- * The config as model.json records it: a torchvision-style hidden layer (with ReLU) as its width,
- * one without as `{ features, relu: false }`, so that configs from before these fields existed give
- * the manifests they gave.
+ * Maps as the config asks; vectors as features, except a flatten of a map larger than 1×1 in an NHWC
+ * model, which Keras flattens in (h, w, c) order.
  */
-export function configJson(config: VggConfig): Manifest['config'] {
-  return {
-    ...config,
-    blocks: config.blocks.map((b) => [...b]),
-    inputSize: [...config.inputSize],
-    avgPool: config.avgPool ? [...config.avgPool] : null,
-    maxPool: config.maxPool ? [...config.maxPool] : null,
-    classifier: config.classifier.map((l) => (l.relu ? l.features : { features: l.features, relu: false })),
-  };
+function outputLayout(o: ProgramOutput, layout: 'nchw' | 'nhwc'): ManifestOutput['layout'] {
+  if (o.shape.length === 3) return layout;
+  return o.flattened && layout === 'nhwc' && o.flattened[1] * o.flattened[2] > 1 ? 'features-hwc' : 'features';
 }
 
 function stepTensor(t: ArenaTensor): StepTensor {

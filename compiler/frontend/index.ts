@@ -26,6 +26,7 @@ import { deriveNetwork } from './pytorch/derive.js';
 import { importTfjsModel } from './tfjs/import.js';
 import { openSafetensors, safetensorsTensors } from './safetensors/read.js';
 import type { ImportedNetwork, StoredTensor } from './imported.js';
+import { configJson } from './config/config-json.js';
 import { networkConfig, pairByKey, pairByPosition, pairedSource, type NetworkOverrides, type PairedTensor, type PairingOptions } from './network.js';
 
 export { importOnnx, type OnnxImport, type OnnxWeightOptions } from './onnx/import.js';
@@ -66,13 +67,14 @@ export function modelFormat(file: string): ModelFormat {
 export function readModelInput(file: string, opts: ModelInputOptions = {}): ModelInput {
   const format = modelFormat(file);
   if (format === 'config') {
-    if (opts.inputSize || opts.preprocessing) return configWithOverrides(file, opts);
+    if (opts.inputSize || opts.preprocessing || opts.outputs || opts.outputLayout) return configWithOverrides(file, opts);
     return { format, config: readConfigFile(file), openWeights: null, layerNames: new Map() };
   }
   if (opts.weightsPath) throw new VggcError(`${file}: ${OWN_WEIGHTS[format]}; do not pass --weights (${opts.weightsPath})`);
   if (format === 'onnx') {
     if (opts.inputSize) throw new VggcError(`${file}: an ONNX model is exported for one input size; --input-size cannot change it (export again with an example input of that size)`);
     const imported = importOnnx(file, opts);
+    if (opts.outputs || opts.outputLayout) return { format, config: validateConfig({ ...configJson(imported.config), ...(opts.outputs ? { outputs: [...opts.outputs] } : {}), ...(opts.outputLayout ? { outputLayout: opts.outputLayout } : {}) }, file), openWeights: imported.source, layerNames: new Map() };
     return { format, config: imported.config, openWeights: imported.source, layerNames: new Map() };
   }
   if (format === 'tfjs') {
@@ -99,7 +101,7 @@ export function openConfigWeights(weightsPath: string, params: readonly ParamTen
     const fail = (m: string): never => {
       throw new VggcError(`${weightsPath}: ${m}`);
     };
-    const pairs = pairByKey(file.tensors, params, fail);
+    const pairs = pairByKey(file.tensors, params, fail, new Set(opts.ignoredKeys ?? []));
     return pairedSource(weightsPath, pairs, params, opts, () => file.close());
   } catch (e) {
     file.close();
@@ -126,9 +128,11 @@ function fromNetwork(format: ModelFormat, file: string, net: ImportedNetwork, op
 /** A config JSON with --input-size / --preprocessing applied before it is validated. */
 function configWithOverrides(file: string, opts: NetworkOverrides): ModelInput {
   const base = readConfigFile(file);
-  const raw: Record<string, unknown> = { ...base, classifier: base.classifier.map((l) => (l.relu ? l.features : { features: l.features, relu: false })) };
+  const raw: Record<string, unknown> = { ...configJson(base) };
   if (opts.inputSize) raw.inputSize = [...opts.inputSize];
   if (opts.preprocessing) raw.preprocessing = opts.preprocessing;
+  if (opts.outputs) raw.outputs = [...opts.outputs];
+  if (opts.outputLayout) raw.outputLayout = opts.outputLayout;
   return { format: 'config', config: validateConfig(raw, file), openWeights: null, layerNames: new Map() };
 }
 

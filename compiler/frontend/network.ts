@@ -25,6 +25,10 @@ export interface NetworkOverrides {
   readonly inputSize?: readonly [number, number];
   /** `--preprocessing`: the convention images are prepared with (default: the one the source implies). */
   readonly preprocessing?: PreprocessingPreset;
+  /** `--outputs`: named outputs instead of the model's last tensor. */
+  readonly outputs?: readonly string[];
+  /** `--output-layout`: maps returned as NCHW (default) or NHWC. */
+  readonly outputLayout?: 'nchw' | 'nhwc';
 }
 
 /** The config the network implies (validated by the caller with frontend/config's validateConfig). */
@@ -51,6 +55,8 @@ export function networkConfig(net: ImportedNetwork, overrides: NetworkOverrides,
     numClasses: last.weight.shape[0],
     finalActivation: net.finalActivation,
     ...(preprocessing ? { preprocessing } : {}),
+    ...(overrides.outputs ? { outputs: [...overrides.outputs] } : {}),
+    ...(overrides.outputLayout ? { outputLayout: overrides.outputLayout } : {}),
   };
 }
 
@@ -91,9 +97,10 @@ export function pairByPosition(net: ImportedNetwork, graph: LayerGraph, fail: (m
 /**
  * The parameters found by key in a checkpoint's state_dict (a config given with --weights):
  * torchvision's keys or the seed notebook's, whichever matches more; every parameter must be there
- * with its shape, and nothing else may be (BatchNorm's num_batches_tracked aside).
+ * with its shape, and nothing else may be (BatchNorm's num_batches_tracked and `ignored` aside: the
+ * layers a cut model drops).
  */
-export function pairByKey(tensors: ReadonlyMap<string, StoredTensor>, params: readonly ParamTensor[], fail: (msg: string) => never): Map<string, PairedTensor> {
+export function pairByKey(tensors: ReadonlyMap<string, StoredTensor>, params: readonly ParamTensor[], fail: (msg: string) => never, ignored: ReadonlySet<string> = new Set()): Map<string, PairedTensor> {
   const count = (keyOf: (p: ParamTensor) => string): number => params.filter((p) => tensors.has(keyOf(p))).length;
   const keyOf = count((p) => p.notebookKey) > count((p) => p.key) ? (p: ParamTensor) => p.notebookKey : (p: ParamTensor) => p.key;
   const pairs = new Map<string, PairedTensor>();
@@ -106,7 +113,7 @@ export function pairByKey(tensors: ReadonlyMap<string, StoredTensor>, params: re
     pairs.set(p.key, { tensor: t });
     used.add(k);
   }
-  const extras = [...tensors.keys()].filter((k) => !used.has(k) && !k.endsWith('.num_batches_tracked'));
+  const extras = [...tensors.keys()].filter((k) => !used.has(k) && !ignored.has(k) && !k.endsWith('.num_batches_tracked'));
   if (extras.length) fail(`unexpected tensor ${extras[0]} (not a parameter of this config${extras.length > 1 ? `; ${extras.length} unexpected tensors in total` : ''})`);
   return pairs;
 }

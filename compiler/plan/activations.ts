@@ -10,6 +10,7 @@ import type { ScheduledStep } from '../schedule/schedule.js';
 import { MAX_BATCH, MAX_WORKERS } from '../schedule/schedule.js';
 import { roundUp, TENSOR_ALIGN, WINOGRAD_F4X4_POINTS } from '../weights/layout.js';
 import { F4X4_3X3 } from '../winograd/winograd.js';
+import type { OutputStep } from './outputs.js';
 
 /** Start of the arena: below it, AssemblyScript's own static data and the run parameters. */
 export const ARENA_BASE = 64 * 1024;
@@ -31,16 +32,18 @@ interface LiveRange {
   readonly last: number;
 }
 
-export function planActivations(steps: readonly ScheduledStep[], input: MapShape): ActivationPlan {
+/** `outputs`: the tensors the runtime copies out, kept alive until it has (plan/outputs.ts). */
+export function planActivations(steps: readonly ScheduledStep[], input: MapShape, outputs: readonly OutputStep[] = []): ActivationPlan {
   const layouts: TensorLayout[] = [{ kind: 'nchw', shape: input }];
   steps.forEach((s, i) => layouts.push(outputLayout(s, steps[i + 1])));
   const sizes = layouts.map((l) => roundUp(layoutBytes(l), TENSOR_ALIGN));
   // Tensor i is written by step i-1 and read by step i; a scratch lives during its own step only.
   // The classifier's input is the exception: it is written image by image while the convolutional
   // steps run for every image of a batch, so it must outlive all of them.
+  const keep = new Map(outputs.map((o) => [o.step + 1, o.keepUntil]));
   const items: LiveRange[] = sizes.map((size, i) => {
     const batchInput = i > 0 && i < steps.length && steps[i - 1].phase === 'image' && steps[i].phase === 'batch';
-    return { size, first: batchInput ? -1 : i - 1, last: i };
+    return { size, first: batchInput ? -1 : i - 1, last: Math.max(i, keep.get(i) ?? i) };
   });
   const scratchItems = new Map<number, number>(); // step index → item index
   steps.forEach((s, i) => {
@@ -90,6 +93,10 @@ function outputLayout(s: ScheduledStep, consumer: ScheduledStep | undefined): Te
       return { kind: 'vector', length: s.layer.linear.outFeatures, stored: s.outStride, images: MAX_BATCH };
     case 'output-activation':
       return { kind: 'vector', length: s.layer.activation.features, stored: s.outStride, images: MAX_BATCH };
+    case 'map-activation':
+      return mapLayout(s.layer.output, s.outStride, consumer);
+    case 'vector-relu':
+      return { kind: 'vector', length: s.layer.features, stored: s.outStride, images: MAX_BATCH };
   }
 }
 

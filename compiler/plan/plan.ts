@@ -12,10 +12,12 @@ import { RUN_PARAMS_ADDRESS } from '../../runtime/format/run-params.js';
 import { ARENA_BASE, planActivations } from './activations.js';
 import { memoryPages, weightsBaseAfter } from './memory.js';
 import { placeWeights, weightsOf } from './weights.js';
+import { outputSteps } from './outputs.js';
 
 export function planProgram(sched: Schedule, label: string): Program {
   const graph = sched.fused.graph;
-  const activations = planActivations(sched.steps, graph.input);
+  const outputs = outputSteps(sched.steps, sched.fused.outputs);
+  const activations = planActivations(sched.steps, graph.input, outputs);
   const { tensors } = activations;
   const weightsBase = weightsBaseAfter(activations.arenaBytes);
   const placed = placeWeights(sched.steps.map((s) => weightsOf(s, sched.weightsDtype)), weightsBase, (index, spec) => prepareName(index, sched.steps[index], spec));
@@ -30,7 +32,9 @@ export function planProgram(sched: Schedule, label: string): Program {
       case 'pool-flatten':
         return { ...common, kind: schedule.kind, schedule };
       case 'output-activation':
-        return { ...common, kind: schedule.kind, schedule };
+      case 'map-activation':
+      case 'vector-relu':
+        return { ...common, kind: schedule.kind, schedule } as ProgramStep;
       case 'conv-direct':
         return { ...common, kind: schedule.kind, schedule, weight: w!.weight, bias: w!.bias };
       case 'conv-winograd':
@@ -50,8 +54,15 @@ export function planProgram(sched: Schedule, label: string): Program {
       preparedBase: placed.preparedBase, preparedBytes: placed.preparedBytes, pages, params: RUN_PARAMS_ADDRESS, maxWorkers: MAX_WORKERS,
     },
     weights: { payloadBytes: placed.payloadBytes, tensors: placed.tensors },
+    splits: sched.fused.splits,
     input: tensors[0],
-    output: tensors[tensors.length - 1],
+    outputs: outputs.map((o) => {
+      const t = o.output.tap;
+      return { name: o.output.name, canonical: t.canonical, step: o.step, phase: sched.steps[o.step].phase, tensor: tensors[o.step + 1],
+        shape: t.shape.kind === 'map' ? [t.shape.map.c, t.shape.map.h, t.shape.map.w] : [t.shape.features],
+        ...(t.shape.kind === 'vector' && t.shape.flattened ? { flattened: [t.shape.flattened.c, t.shape.flattened.h, t.shape.flattened.w] } : {}),
+      };
+    }),
     maxBatch: MAX_BATCH,
   };
 }
@@ -70,6 +81,9 @@ function stepId(s: ScheduledStep): string {
       return s.layer.linear.id;
     case 'output-activation':
       return s.layer.activation.id;
+    case 'map-activation':
+    case 'vector-relu':
+      return s.layer.id;
   }
 }
 

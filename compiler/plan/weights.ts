@@ -34,6 +34,8 @@ export function weightsOf(step: ScheduledStep, dtype: WeightsDtype): StepWeightC
     case 'pack-input':
     case 'pool-flatten':
     case 'output-activation':
+    case 'map-activation':
+    case 'vector-relu':
       return null;
     case 'conv-direct': {
       // The direct kernel reads f32: f16/int8 models store the dtype's values as f32.

@@ -6,7 +6,7 @@
  * memory, and when Winograd's larger filters do not, the convolutions are scheduled direct.
  */
 import type { MapShape } from '../graph/graph.js';
-import type { FusedConv, FusedGraph, FusedLinear, FusedOutputActivation, FusedPoolFlatten } from '../fuse/fuse.js';
+import type { FusedConv, FusedGraph, FusedLinear, FusedMapActivation, FusedOutputActivation, FusedPoolFlatten, FusedVectorRelu } from '../fuse/fuse.js';
 import { OUT_BLOCK, roundUp, type WeightsDtype } from '../weights/layout.js';
 import { weightsTag, type Epilogue, type KernelSpec } from '../program.js';
 import { fitsInMemory } from './budget.js';
@@ -71,7 +71,18 @@ export interface OutputActivationSchedule extends ScheduledCommon {
   readonly kind: 'output-activation';
   readonly layer: FusedOutputActivation;
 }
-export type ScheduledStep = PackInputSchedule | DirectConvSchedule | WinogradConvSchedule | PoolFlattenSchedule | LinearSchedule | OutputActivationSchedule;
+/** ReLU and/or 2×2 max-pool over a stored map (a conv chain split by a named output). */
+export interface MapActivationSchedule extends ScheduledCommon {
+  readonly kind: 'map-activation';
+  readonly layer: FusedMapActivation;
+  readonly inStride: number;
+}
+/** ReLU over a hidden Linear's output (split by its named pre-ReLU output). */
+export interface VectorReluSchedule extends ScheduledCommon {
+  readonly kind: 'vector-relu';
+  readonly layer: FusedVectorRelu;
+}
+export type ScheduledStep = PackInputSchedule | DirectConvSchedule | WinogradConvSchedule | PoolFlattenSchedule | LinearSchedule | OutputActivationSchedule | MapActivationSchedule | VectorReluSchedule;
 
 export interface Schedule {
   readonly fused: FusedGraph;
@@ -99,11 +110,14 @@ function scheduleWith(fused: FusedGraph, opts: ScheduleOptions): Schedule {
   fused.steps.forEach((step, i) => {
     const inStride = steps[steps.length - 1].outStride;
     if (step.kind === 'conv') {
-      const inputIsConv = i > 0 && fused.steps[i - 1].kind === 'conv';
-      const winograd = variant === 'wasmsimd' && opts.conv !== 'direct' && inputIsConv && (opts.conv === 'winograd' || step.conv.input.c >= WINOGRAD_MIN_CHANNELS);
+      // Winograd reads a map another layer stored (channels padded to whole blocks), never the packed input.
+      const inputIsMap = i > 0 && (fused.steps[i - 1].kind === 'conv' || fused.steps[i - 1].kind === 'map-activation');
+      const winograd = variant === 'wasmsimd' && opts.conv !== 'direct' && inputIsMap && (opts.conv === 'winograd' || step.conv.input.c >= WINOGRAD_MIN_CHANNELS);
       steps.push(winograd ? scheduleWinograd(step, inStride) : scheduleDirect(step, inStride, variant));
     } else if (step.kind === 'pool-flatten') steps.push(schedulePoolFlatten(step, inStride));
     else if (step.kind === 'linear') steps.push(scheduleLinear(step, variant, weightsDtype));
+    else if (step.kind === 'map-activation') steps.push(scheduleMapActivation(step, inStride, variant));
+    else if (step.kind === 'vector-relu') steps.push(scheduleVectorRelu(step, variant));
     else steps.push(scheduleOutputActivation(step));
   });
   return { fused, variant, weightsDtype, steps };
@@ -117,7 +131,21 @@ function scheduleInput(input: MapShape): PackInputSchedule {
 }
 
 function convEpilogue(step: FusedConv): Epilogue[] {
-  return step.pool ? ['bias', 'relu', 'maxpool2x2'] : ['bias', 'relu'];
+  return step.pool ? ['bias', 'relu', 'maxpool2x2'] : step.relu ? ['bias', 'relu'] : ['bias'];
+}
+
+/** Work item = one output row; the map keeps its producer's stored channels. */
+function scheduleMapActivation(step: FusedMapActivation, inStride: number, variant: KernelVariant): MapActivationSchedule {
+  const simd = variant === 'wasmsimd';
+  const kernel = spec({ op: step.pool ? 'maxpool2x2' : 'vrelu', epilogue: step.pool && step.relu ? ['relu'] : [], isa: simd ? 'wasmsimd' : 'scalar', variant: simd ? null : 'ref' });
+  return { kind: 'map-activation', spec: kernel, phase: 'image', layer: step, inStride, outStride: inStride, workItems: step.output.h, macs: 0 };
+}
+
+/** Work item = one 8-feature block, for all images of the group. */
+function scheduleVectorRelu(step: FusedVectorRelu, variant: KernelVariant): VectorReluSchedule {
+  const simd = variant === 'wasmsimd';
+  const outStride = storedChannels(step.features);
+  return { kind: 'vector-relu', spec: spec({ op: 'vrelu', isa: simd ? 'wasmsimd' : 'scalar', variant: simd ? null : 'ref' }), phase: 'batch', layer: step, outStride, workItems: outStride / OUT_BLOCK, macs: 0 };
 }
 
 /** Multiply-adds of the direct algorithm; with the pool fused, conv rows/cols the floor-mode pool drops are not computed. */

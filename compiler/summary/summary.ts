@@ -9,6 +9,7 @@ import { describeStep, type Program } from '../program.js';
 import { grouped } from '../codegen/text.js';
 import type { WeightsDtype } from '../weights/layout.js';
 import { WASM_PAGE_BYTES } from '../plan/memory.js';
+import { tapPoints } from '../outputs/names.js';
 
 const MB = 1e6;
 
@@ -16,7 +17,7 @@ const MB = 1e6;
  * `weightsFileBytes`: the size weights.bin would have with each --weights-dtype (the plan's own
  * dtype is marked), so users can pick one before compiling.
  */
-export function renderSummary(plan: Program, weightsFileBytes?: Partial<Record<WeightsDtype, number>>): string {
+export function renderSummary(plan: Program, weightsFileBytes?: Partial<Record<WeightsDtype, number>>, layerNames: ReadonlyMap<string, string> = new Map()): string {
   const graph = plan.graph;
   const { config, input } = graph;
   const rows: Array<[string, string, number, number]> = [];
@@ -27,7 +28,9 @@ export function renderSummary(plan: Program, weightsFileBytes?: Partial<Record<W
   for (const op of graph.ops) addOp(op, add);
   const line = '-'.repeat(86);
   const out: string[] = [];
-  out.push(`${config.name}: input ${input.c}×${input.h}×${input.w} → ${graph.numClasses} classes`);
+  const head = plan.outputs.some((o) => o.canonical === 'logits' || o.canonical === 'probabilities');
+  const cutAfter = plan.outputs.reduce((last, o) => (o.step > last.step ? o : last)).canonical;
+  out.push(`${config.name}: input ${input.c}×${input.h}×${input.w} → ${head ? `${graph.numClasses} classes` : `outputs ${plan.outputs.map((o) => o.name).join(', ')} (cut after ${cutAfter}: the layers after it are not compiled)`}`);
   out.push(line);
   out.push(`${'Layer (type)'.padStart(25)}  ${'Output Shape'.padStart(25)}  ${'Param #'.padStart(15)}  ${'MACs'.padStart(15)}`);
   out.push('='.repeat(86));
@@ -46,6 +49,15 @@ export function renderSummary(plan: Program, weightsFileBytes?: Partial<Record<W
   for (const s of plan.steps) {
     const m = s.schedule.macs ? `${(s.schedule.macs / 1e6).toFixed(1)} M MACs` : '';
     out.push(`  ${String(s.index).padStart(2)}  ${describeStep(s).padEnd(44)} ${s.kernel.padEnd(58)} ${m}`);
+  }
+  for (const s of plan.splits) out.push(`  fusion split: ${s}`);
+  out.push(line);
+  out.push(`Outputs (--outputs takes any name in a row; a backbone is cut after the last one):`);
+  const outputNames = new Map(plan.outputs.map((o) => [o.canonical, o.name]));
+  for (const t of tapPoints(graph, layerNames).taps) {
+    const shape = t.shape.kind === 'map' ? `[${t.shape.map.c}, ${t.shape.map.h}, ${t.shape.map.w}]` : `[${t.shape.features}]`;
+    const asked = outputNames.get(t.canonical);
+    out.push(`  ${t.canonical.padEnd(14)} ${shape.padEnd(18)} ${t.names.slice(1).join(', ')}${asked !== undefined ? `  ← output ${JSON.stringify(asked)}` : ''}`);
   }
   out.push(line);
   out.push(`Memory plan (static, fixed at compile time):`);

@@ -1,5 +1,5 @@
 // One benchmark configuration (loaded by bench.html in a frame, or opened directly):
-// ?engine=vggc|tfjs&threads=N&runs=R[&build=auto|deterministic|relaxed]. Times VGG-11 at batch 1 and
+// ?engine=vggc|tfjs&threads=N&runs=R[&build=deterministic|relaxed|fastest]. Times VGG-11 at batch 1 and
 // posts { engine, threads, build, loadMs, firstMs, times, median } to the parent (and sets
 // window.benchResult).
 const params = new URLSearchParams(location.search);
@@ -21,7 +21,7 @@ async function time(fn) {
 async function benchVggc() {
   const { loadModel } = await import('../../dist/runtime/browser.js');
   const t0 = performance.now();
-  const model = await loadModel('../../build/vgg11/', { threads, build: params.get('build') ?? 'auto' });
+  const model = await loadModel('../../build/vgg11/', { threads, build: params.get('build') ?? undefined });
   const loadMs = performance.now() - t0;
   const [c, h, w] = model.inputShape;
   const x = new Float32Array(c * h * w);

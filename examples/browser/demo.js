@@ -1,5 +1,5 @@
 // The Fashion-MNIST demo: load the compiled model, classify a sample or a dropped image, show the
-// top-5 as bars. Query parameters: ?threads=N, ?build=deterministic|relaxed|auto, ?model=<folder URL>.
+// top-5 as bars. Query parameters: ?threads=N, ?build=deterministic|relaxed|fastest (default deterministic), ?model=<folder URL>.
 // window.vggcDemo exposes the same functions to scripts (the browser tests use it).
 import { loadModel, imageToTensor, topK, outputKind } from '../../dist/runtime/browser.js';
 
@@ -15,7 +15,8 @@ const status = (text, error = false) => {
 
 async function start() {
   const threads = params.has('threads') ? Number(params.get('threads')) : undefined;
-  const build = params.get('build') ?? 'auto';
+  // Without ?build the runtime's default runs: the deterministic build, the same logits as Node.
+  const build = params.get('build') ?? undefined;
   const t0 = performance.now();
   const model = await loadModel(modelUrl, {
     threads,

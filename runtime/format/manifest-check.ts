@@ -39,8 +39,7 @@ export function checkManifest(raw: unknown, file: string): Manifest {
   inside(aligned(m.input.offset, 'input.offset'), int(c, 'input.shape[0]', 1) * int(h, 'input.shape[1]', 1) * int(w, 'input.shape[2]', 1) * 4, 'the input');
   inside(aligned(m.memory.arenaBase, 'memory.arenaBase'), int(m.memory.arenaBytes, 'memory.arenaBytes'), 'the activation arena');
   const maxBatch = int(m.maxBatch, 'maxBatch', 1);
-  const stride = int(m.output?.imageStride, 'output.imageStride', 1);
-  inside(aligned(m.output.offset, 'output.offset'), ((maxBatch - 1) * stride + int(m.output.numClasses, 'output.numClasses', 1)) * 4, 'the output');
+  checkOutputs(m, maxBatch, fail, int, aligned, inside);
   inside(aligned(m.memory.params, 'memory.params'), RUN_PARAMS_BYTES, 'the run parameters');
   inside(aligned(m.memory.weightsBase, 'memory.weightsBase'), int(m.weights?.payloadBytes, 'weights.payloadBytes'), 'the weights');
   int(m.weights.headerBytes, 'weights.headerBytes');
@@ -62,4 +61,49 @@ export function checkManifest(raw: unknown, file: string): Manifest {
     if (typeof f !== 'string' || !/^[\w.-]+$/.test(f) || f.startsWith('.')) fail(`file name ${JSON.stringify(f)} must be a plain name inside the model folder`);
   }
   return m;
+}
+
+type Fail = (msg: string) => never;
+type Int = (v: unknown, field: string, min?: number) => number;
+
+/**
+ * Each output's tensor lies inside memory and holds its shape: a map's stored rows, columns and
+ * channels cover its interior (plus the frame), a vector's per-image stride its features.
+ */
+function checkOutputs(m: Manifest, maxBatch: number, fail: Fail, int: Int, aligned: (v: unknown, field: string) => number, inside: (start: number, bytes: number, what: string) => void): void {
+  if (!Array.isArray(m.outputs) || m.outputs.length === 0) fail('outputs must be a non-empty list');
+  const names = new Set<string>();
+  m.outputs.forEach((o, i) => {
+    const at = `outputs[${i}]`;
+    if (typeof o !== 'object' || o === null) fail(`${at} must be an object, found ${JSON.stringify(o)}`);
+    if (typeof o.name !== 'string' || o.name.length === 0 || o.name.length > 200) fail(`${at}.name must be a non-empty string`);
+    if (names.has(o.name)) fail(`${at}.name ${JSON.stringify(o.name)} is listed twice`);
+    names.add(o.name);
+    if (o.phase !== 'image' && o.phase !== 'batch') fail(`${at}.phase must be "image" or "batch", found ${JSON.stringify(o.phase)}`);
+    if (!Array.isArray(o.shape) || (o.shape.length !== 1 && o.shape.length !== 3)) fail(`${at}.shape must be [c, h, w] or [features]`);
+    const shape = (o.shape as unknown[]).map((d, k) => int(d, `${at}.shape[${k}]`, 1));
+    const t = o.tensor;
+    if (typeof t !== 'object' || t === null) fail(`${at}.tensor must be an object`);
+    const offset = aligned(t.offset, `${at}.tensor.offset`);
+    if (shape.length === 1 || t.layout === 'vector') {
+      // A vector, or a map the classifier reads flattened (avgpool): its floats in NCHW order.
+      const size = shape.reduce((a, b) => a * b, 1);
+      if (shape.length === 1 && o.layout !== 'features' && o.layout !== 'features-hwc') fail(`${at} is a vector: layout must be "features" or "features-hwc"`);
+      if (o.flattened !== undefined) {
+        const f = Array.isArray(o.flattened) && o.flattened.length === 3 ? (o.flattened as unknown[]).map((d, k) => int(d, `${at}.flattened[${k}]`, 1)) : fail(`${at}.flattened must be [c, h, w]`);
+        if (f[0] * f[1] * f[2] !== size) fail(`${at}.flattened ${JSON.stringify(f)} does not hold its ${size} features`);
+      } else if (o.layout === 'features-hwc') fail(`${at}: layout "features-hwc" needs flattened [c, h, w]`);
+      if (shape.length === 3 && o.layout !== 'nchw' && o.layout !== 'nhwc') fail(`${at} is a map: layout must be "nchw" or "nhwc"`);
+      if (t.layout !== 'vector') fail(`${at} is a vector: tensor.layout must be "vector"`);
+      const stride = int(t.imageStride, `${at}.tensor.imageStride`, size);
+      inside(offset, ((maxBatch - 1) * stride + size) * 4, `output ${JSON.stringify(o.name)}`);
+    } else {
+      if ((o.layout !== 'nchw' && o.layout !== 'nhwc') || t.layout !== 'nhwc-pad1') fail(`${at} is a map: layout must be "nchw" or "nhwc" and tensor.layout "nhwc-pad1"`);
+      const [c, h, w] = shape;
+      const channels = int(t.channelStride, `${at}.tensor.channelStride`, c);
+      const rows = int(t.rows, `${at}.tensor.rows`, h + 2);
+      const cols = int(t.cols, `${at}.tensor.cols`, w + 2);
+      inside(offset, rows * cols * channels * 4, `output ${JSON.stringify(o.name)}`);
+    }
+  });
 }

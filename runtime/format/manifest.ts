@@ -4,7 +4,8 @@
  */
 
 export const MANIFEST_FORMAT = 'vggc-model';
-export const MANIFEST_VERSION = 1;
+/** 2: named outputs (`outputs`) replace the one `output`. */
+export const MANIFEST_VERSION = 2;
 
 export interface ManifestStep {
   /**
@@ -12,7 +13,7 @@ export interface ManifestStep {
    * [start, end) of the step's `workItems` independent items, using worker `worker`'s scratch.
    */
   readonly function: string;
-  readonly kind: 'pack-input' | 'conv' | 'pool-flatten' | 'linear' | 'output-activation';
+  readonly kind: 'pack-input' | 'conv' | 'pool-flatten' | 'linear' | 'output-activation' | 'map-activation' | 'vector-relu';
   /** `image`: run once per image (after writing the image and its index); `batch`: once per group of images. */
   readonly phase: 'image' | 'batch';
   readonly kernel: string;
@@ -60,6 +61,25 @@ export interface Preprocessing {
   readonly pixelRange?: readonly number[];
 }
 
+/** A named output: what infer() / inferAll() return, and where it is in wasm memory. */
+export interface ManifestOutput {
+  /** As it was asked for (`relu4_3`, `features.22`, `block4_conv3`), or `logits` / `probabilities`. */
+  readonly name: string;
+  /** Per image: [c, h, w] for maps, [features] for vectors. */
+  readonly shape: readonly number[];
+  /**
+   * How it is returned: maps as NCHW (PyTorch's) or NHWC (TF.js's), vectors as features;
+   * `features-hwc` is a flattened map (`flattened`) in Keras's (h, w, c) order rather than (c, h, w).
+   */
+  readonly layout: 'nchw' | 'nhwc' | 'features' | 'features-hwc';
+  /** A flatten of a map: that map's [c, h, w]. */
+  readonly flattened?: readonly number[];
+  /** `image`: readable after an image's per-image steps; `batch`: after the classifier, for every image of the group. */
+  readonly phase: 'image' | 'batch';
+  /** Where the step that computes it stores it. */
+  readonly tensor: StepTensor;
+}
+
 export interface ManifestPrepare {
   readonly function: string;
   readonly workItems: number;
@@ -89,6 +109,9 @@ export interface Manifest {
     readonly numClasses: number;
     /** What the outputs are: logits (`none`, also when absent) or probabilities (`softmax`, `sigmoid`). */
     readonly finalActivation?: 'none' | 'softmax' | 'sigmoid';
+    /** The outputs asked for, or null for the model's last tensor. */
+    readonly outputs?: readonly string[] | null;
+    readonly outputLayout?: 'nchw' | 'nhwc';
     readonly labels: readonly string[] | null;
     readonly preprocessing: unknown;
   };
@@ -132,8 +155,8 @@ export interface Manifest {
   };
   /** One image, C×H×W float32, is written here before the first step. */
   readonly input: { readonly offset: number; readonly shape: readonly [number, number, number] };
-  /** After the last step, image n's numClasses float32 logits are at offset + n·imageStride·4. */
-  readonly output: { readonly offset: number; readonly numClasses: number; readonly imageStride: number };
+  /** The named outputs, the first being what infer() returns (without --outputs: the logits or probabilities). */
+  readonly outputs: readonly ManifestOutput[];
   /**
    * Images per group: the `image` steps run for each image of a group, then the `batch` steps once.
    * Before an `image` step the host writes the image's index (i32) at memory.params; before the

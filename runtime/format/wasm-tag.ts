@@ -21,7 +21,7 @@ export interface WasmTag {
 }
 
 /** The parts of model.json that layoutOf reads: all of it but the wasm files, which the tag lives in. */
-export type ManifestLayoutFields = Pick<Manifest, 'steps' | 'prepare' | 'memory' | 'input' | 'output' | 'maxBatch' | 'weights'>;
+export type ManifestLayoutFields = Pick<Manifest, 'steps' | 'prepare' | 'memory' | 'input' | 'outputs' | 'maxBatch' | 'weights'>;
 
 /** Everything in model.json that the compiled kernels have baked in: the step list and the memory layout. */
 export function layoutOf(m: ManifestLayoutFields): unknown {
@@ -30,7 +30,7 @@ export function layoutOf(m: ManifestLayoutFields): unknown {
     ...(m.prepare?.length ? { prepare: m.prepare.map((p) => [p.function, p.workItems]) } : {}),
     memory: [m.memory.pages, m.memory.arenaBase, m.memory.arenaBytes, m.memory.weightsBase, m.memory.params, m.memory.maxWorkers, m.memory.shared],
     input: [m.input.offset, ...m.input.shape],
-    output: [m.output.offset, m.output.numClasses, m.output.imageStride],
+    outputs: m.outputs.map((o) => [o.name, o.phase, o.layout, ...o.shape, o.tensor.offset, o.tensor.bytes, o.tensor.channelStride ?? 0, o.tensor.rows ?? 0, o.tensor.cols ?? 0, o.tensor.imageStride ?? 0]),
     maxBatch: m.maxBatch,
     weights: [m.weights.headerBytes, m.weights.payloadBytes, m.weights.sha256],
   };

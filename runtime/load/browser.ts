@@ -11,11 +11,12 @@ import { checkWasmMatchesManifest } from '../format/wasm-tag.js';
 import { checkWeightsHeader, WEIGHTS_HEADER_BYTES } from '../format/weights-file.js';
 import { createInstance, type ModelInstance } from '../instance.js';
 import { wrapInstance } from '../infer.js';
-import type { VggcModel } from '../model.js';
+import type { BuildName, VggcModel } from '../model.js';
 import { warmUp } from '../steps.js';
 import { startBrowserThreads } from '../threads/browser-pool.js';
 import { resolveThreads } from '../threads/policy.js';
 import { chooseBuild, type BuildChoice } from './build.js';
+import { copyInRanges, RANGED_MIN_BYTES } from './ranges.js';
 
 export interface BrowserLoadOptions {
   /** Called for every chunk of weights.bin copied into wasm memory. */
@@ -27,7 +28,7 @@ export interface BrowserLoadOptions {
    * not cross-origin isolated. `1` runs on the calling thread.
    */
   readonly threads?: number;
-  /** As in Node: `deterministic` (model.wasm), `relaxed` (model-relaxed.wasm) or `auto`. */
+  /** As in Node: `deterministic` (model.wasm, the default), `relaxed` (model-relaxed.wasm) or `fastest` (alias `auto`). */
   readonly build?: BuildChoice;
   /** Passed to every fetch (credentials, cache mode, abort signal…). */
   readonly fetchInit?: RequestInit;
@@ -109,15 +110,20 @@ export async function loadInstance(url: string | URL, opts: BrowserLoadOptions =
 async function instantiate(base: URL, manifest: Manifest, opts: BrowserLoadOptions): Promise<ModelInstance> {
   const label = base.href;
   const manifestUrl = new URL('model.json', base);
-  const chosen = chooseBuild(manifest, opts.build ?? 'auto', manifestUrl.href, 'browser does not support relaxed SIMD');
+  const chosen = chooseBuild(manifest, opts.build, manifestUrl.href, 'browser does not support relaxed SIMD');
   const wasmUrl = new URL(chosen.file, base);
   const weightsUrl = new URL(manifest.weights.file, base);
 
   const module = await compileWasm(wasmUrl, opts.fetchInit);
   checkWasmMatchesManifest(module, manifest, wasmUrl.href, manifestUrl.href);
 
-  // weights.bin: read the 64-byte header off the stream first and check it before allocating memory.
-  const res = await fetchOk(weightsUrl, opts.fetchInit);
+  // weights.bin. Without fetchInit (its signal and credentials cannot be handed to workers), ask for
+  // the header alone as a range: a server that answers 206 sends the rest in parallel ranges
+  // (load/ranges.ts: Firefox streamed one response at half Chromium's speed); one that ignores the
+  // range sends the whole file, streamed below as before.
+  const res = await fetchOk(weightsUrl, opts.fetchInit ?? { headers: { Range: `bytes=0-${WEIGHTS_HEADER_BYTES - 1}` } });
+  if (res.status === 206 && opts.fetchInit === undefined) return instantiateRanged(res, weightsUrl, manifest, module, chosen.build, opts, label);
+  // Read the 64-byte header off the stream first and check it before allocating memory.
   if (!res.body) throw new VggcError(`${weightsUrl.href}: the response has no body`);
   const reader = res.body.getReader();
   try {
@@ -166,6 +172,28 @@ async function instantiate(base: URL, manifest: Manifest, opts: BrowserLoadOptio
   } finally {
     reader.cancel().catch(() => undefined);
   }
+}
+
+/** weights.bin from a server that answers range requests: the header checked, then the payload in parallel ranges. */
+async function instantiateRanged(res: Response, weightsUrl: URL, manifest: Manifest, module: WebAssembly.Module, build: BuildName, opts: BrowserLoadOptions, label: string): Promise<ModelInstance> {
+  const manifestLabel = new URL('model.json', weightsUrl).href;
+  const payloadBytes = checkWeightsHeader(new Uint8Array(await res.arrayBuffer()), weightsUrl.href, manifest, manifestLabel);
+  const total = /\/(\d+)$/.exec(res.headers.get('Content-Range') ?? '')?.[1];
+  if (total !== undefined && Number(total) !== WEIGHTS_HEADER_BYTES + payloadBytes) {
+    throw new VggcError(`${weightsUrl.href}: is ${total} bytes, expected ${WEIGHTS_HEADER_BYTES + payloadBytes} (truncated or padded)`);
+  }
+  // Workers only pay off for large files, and need a page that may share the memory with them.
+  const inWorkers = payloadBytes >= RANGED_MIN_BYTES && threadsUnavailableReason() === null;
+  return createInstance(
+    manifest,
+    module,
+    build,
+    async (memory) => {
+      await copyInRanges(weightsUrl.href, memory, manifest.memory.weightsBase, WEIGHTS_HEADER_BYTES, payloadBytes, inWorkers, (done) => opts.onProgress?.(done, payloadBytes));
+      if (payloadBytes === 0) opts.onProgress?.(0, 0);
+    },
+    label,
+  );
 }
 
 /**

@@ -10,23 +10,38 @@ const RELAXED_SIMD_PROBE = new Uint8Array([
   0x0a, 0x0d, 0x01, 0x0b, 0x00, 0x20, 0x00, 0x20, 0x01, 0x20, 0x02, 0xfd, 0x85, 0x02, 0x0b, // code
 ]);
 
-/** Whether this engine accepts relaxed SIMD (Chromium does; Node 20 needs --experimental-wasm-relaxed-simd). */
+/** Whether this engine accepts relaxed SIMD (Chromium, Firefox, Node ≥ 22, Deno and Bun do; Node 20 needs --experimental-wasm-relaxed-simd). */
 export function supportsRelaxedSimd(): boolean {
   return WebAssembly.validate(RELAXED_SIMD_PROBE);
 }
 
-/** Which wasm build to run: `auto` picks relaxed SIMD where the engine has it. */
-export type BuildChoice = 'auto' | 'deterministic' | 'relaxed';
+/**
+ * Which wasm build to run. `deterministic` (the default): model.wasm, the same bits on every engine
+ * and machine. `relaxed`: model-relaxed.wasm, an error where it cannot run. `fastest`: relaxed where
+ * the engine validates it, else deterministic. `auto` is the old name of `fastest`, kept so that
+ * code written when it was the default keeps working.
+ */
+export type BuildChoice = 'deterministic' | 'relaxed' | 'fastest' | 'auto';
+
+/** Every accepted `build` value, in the order the CLI lists them. */
+export const BUILD_CHOICES: readonly BuildChoice[] = ['deterministic', 'relaxed', 'fastest', 'auto'];
+
+/** What `loadModel` runs without a `build` option: results must not depend on the engine. */
+export const DEFAULT_BUILD: BuildChoice = 'deterministic';
 
 /**
  * The wasm file a loader runs for `choice` (Node and browser alike), with the SHA-256 the manifest
  * records for it; `relaxed` on an engine or a model without it is an error. `engineHint` ends the
  * message for an engine without relaxed SIMD.
  */
-export function chooseBuild(manifest: Manifest, choice: BuildChoice, manifestLabel: string, engineHint: string): { file: string; sha256: string; build: 'deterministic' | 'relaxed' } {
+export function chooseBuild(manifest: Manifest, choice: BuildChoice | undefined, manifestLabel: string, engineHint: string): { file: string; sha256: string; build: 'deterministic' | 'relaxed' } {
+  const wanted = choice ?? DEFAULT_BUILD;
+  // Plain JavaScript callers can pass anything: a typo must not silently run another build.
+  if (!BUILD_CHOICES.includes(wanted)) throw new VggcError(`loadModel: build must be ${BUILD_CHOICES.map((b) => `'${b}'`).join(', ')}, found ${JSON.stringify(wanted)}`);
   const relaxed = manifest.wasm.relaxed;
-  if (choice === 'relaxed' && !relaxed) throw new VggcError(`${manifestLabel}: this model has no relaxed-SIMD build (it was compiled with --kernels ${manifest.kernels})`);
-  if (choice === 'relaxed' && !supportsRelaxedSimd()) throw new VggcError(`loadModel: this ${engineHint}`);
-  if (relaxed && (choice === 'relaxed' || (choice === 'auto' && supportsRelaxedSimd()))) return { file: relaxed.file, sha256: relaxed.sha256, build: 'relaxed' };
+  if (wanted === 'relaxed' && !relaxed) throw new VggcError(`${manifestLabel}: this model has no relaxed-SIMD build (it was compiled with --kernels ${manifest.kernels})`);
+  if (wanted === 'relaxed' && !supportsRelaxedSimd()) throw new VggcError(`loadModel: this ${engineHint}`);
+  const fastest = wanted === 'fastest' || wanted === 'auto';
+  if (relaxed && (wanted === 'relaxed' || (fastest && supportsRelaxedSimd()))) return { file: relaxed.file, sha256: relaxed.sha256, build: 'relaxed' };
   return { file: manifest.wasm.file, sha256: manifest.wasm.sha256, build: 'deterministic' };
 }

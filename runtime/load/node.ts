@@ -28,9 +28,10 @@ export interface LoadOptions {
    */
   readonly threads?: number;
   /**
-   * `deterministic`: model.wasm, bit-identical results on every engine. `relaxed`: model-relaxed.wasm
-   * (fused multiply-add where the hardware has it; faster, last-bit differences between machines).
-   * `auto` (default): relaxed when the engine supports relaxed SIMD and the model has that build.
+   * `deterministic` (default): model.wasm, bit-identical results on every engine and machine.
+   * `relaxed`: model-relaxed.wasm (fused multiply-add where the hardware has it; faster, last-bit
+   * differences between engines and machines), an error where the engine lacks relaxed SIMD.
+   * `fastest` (or its old name `auto`): relaxed where the engine has it, else deterministic.
    */
   readonly build?: BuildChoice;
 }
@@ -54,7 +55,7 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Vg
 export async function loadInstance(dir: string, opts: LoadOptions = {}): Promise<ModelInstance> {
   const manifestPath = join(dir, 'model.json');
   const manifest = checkManifest(readJson(manifestPath), manifestPath);
-  const chosen = chooseBuild(manifest, opts.build ?? 'auto', manifestPath, 'JavaScript engine does not support relaxed SIMD (Node 20 needs --experimental-wasm-relaxed-simd)');
+  const chosen = chooseBuild(manifest, opts.build, manifestPath, 'JavaScript engine does not support relaxed SIMD (Node 20 needs --experimental-wasm-relaxed-simd)');
   const wasmPath = join(dir, chosen.file);
   const weightsPath = join(dir, manifest.weights.file);
 

@@ -14,7 +14,7 @@ import { HttpError } from './http-error.js';
 import { INPUT_NAME, parseInferRequest } from './infer-request.js';
 import { encodeInferResponse } from './infer-response.js';
 import { ServerMetrics } from './metrics.js';
-import { LOGITS } from './outputs.js';
+import { HEAD_OUTPUTS, headOutput } from './outputs.js';
 
 /** Models have one version; "1" names it in URLs and answers (OIP lets a server choose its scheme). */
 export const MODEL_VERSION = '1';
@@ -154,11 +154,12 @@ export function buildApp(engines: readonly Engine[], opts: AppOptions): App {
   for (const url of routes('/classify')) {
     fastify.post<{ Params: Params; Querystring: { top?: string } }>(url, config('classify'), async (request, reply) => {
       const m = model(request.params);
-      if (!m.engine.outputs.some((o) => o.name === LOGITS)) throw new HttpError(400, `model ${m.name} has no ${LOGITS} output to classify with`);
+      const head = headOutput(m.engine.outputs);
+      if (!head) throw new HttpError(400, `model ${m.name} has no ${HEAD_OUTPUTS.join(' or ')} output to classify with (its outputs: ${m.engine.outputs.map((o) => o.name).join(', ')})`);
       const top = parseTop(request.query.top);
       const x = await imageInput((request.body as Buffer | undefined) ?? Buffer.alloc(0), m.engine.manifest);
       const outputs = await m.batcher.submit(x, 1, clientGone(reply));
-      return reply.send({ model_name: m.name, model_version: MODEL_VERSION, predictions: predictions(outputs[LOGITS].data, top, m.engine.manifest) });
+      return reply.send({ model_name: m.name, model_version: MODEL_VERSION, predictions: predictions(outputs[head.name].data, top, m.engine.manifest) });
     });
   }
   fastify.get('/metrics', config('metrics'), async (_req, reply) => reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics()));

@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { VggcError } from '../format/errors.js';
 import type { Manifest } from '../format/manifest.js';
-import { describeOutputs, runOutputs, type OutputInfo, type Outputs, type ServableModel } from './outputs.js';
+import type { VggcModel } from '../model.js';
+import { describeOutputs, runOutputs, type OutputInfo, type Outputs } from './outputs.js';
 
 /** A batch's outputs, and the seconds the model itself spent on it (not the time it waited behind another batch). */
 export interface EngineResult {
@@ -28,7 +29,7 @@ export interface Engine {
 }
 
 /** Runs one batch on `model` and times it. */
-export async function timedRun(model: ServableModel, x: Float32Array, n: number): Promise<EngineResult> {
+export async function timedRun(model: VggcModel, x: Float32Array, n: number): Promise<EngineResult> {
   const started = performance.now();
   const outputs = await runOutputs(model, x, n);
   return { outputs, seconds: (performance.now() - started) / 1000 };
@@ -38,7 +39,7 @@ export class InProcessEngine implements Engine {
   readonly manifest: Manifest;
   readonly outputs: readonly OutputInfo[];
   ready = true;
-  constructor(private readonly model: ServableModel) {
+  constructor(private readonly model: VggcModel) {
     this.manifest = model.manifest;
     this.outputs = describeOutputs(model);
   }

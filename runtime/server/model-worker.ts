@@ -6,14 +6,15 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { isVggcError } from '../format/errors.js';
 import { loadModel } from '../load/node.js';
 import { timedRun, type FromWorker, type ToWorker } from './engine.js';
-import { describeOutputs, type Outputs, type ServableModel } from './outputs.js';
+import type { VggcModel } from '../model.js';
+import { describeOutputs, type Outputs } from './outputs.js';
 
 const { dir, threads } = workerData as { dir: string; threads?: number };
 const port = parentPort!;
 const send = (m: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);
 const message = (e: unknown): string => (isVggcError(e) ? e.message : `${(e as Error)?.stack ?? String(e)}`.split('\n')[0]);
 
-async function load(): Promise<ServableModel | null> {
+async function load(): Promise<VggcModel | null> {
   try {
     return await loadModel(dir, { threads, build: 'deterministic' });
   } catch (e) {
@@ -40,7 +41,7 @@ function transferable(outputs: Outputs): ArrayBuffer[] {
 
 let last: Promise<unknown> = Promise.resolve();
 
-function serve(model: ServableModel): void {
+function serve(model: VggcModel): void {
   send({ type: 'ready', manifest: model.manifest, outputs: [...describeOutputs(model)] });
   port.on('message', (m: ToWorker) => {
     if (m.type === 'close') {

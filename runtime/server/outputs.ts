@@ -1,45 +1,26 @@
 /**
- * What a model answers, through one adapter. Another change to the runtime gives models named
- * intermediate outputs (`outputs` and `inferAll` below); until a model has them, it has one output,
- * `logits`, of shape [numClasses] per image, from `infer`. The server only ever sees this shape.
+ * What a model answers: every named output of model.json (`model.outputs`, run by `inferAll`), each
+ * with the batch size first. A classifier's last output is `logits` or `probabilities`
+ * (compiler/outputs/names.ts); /classify ranks it.
  */
-import type { VggcModel } from '../model.js';
+import type { ModelOutput, OutputTensor, VggcModel } from '../model.js';
 
-export interface OutputInfo {
-  readonly name: string;
-  /** Per image (the batch dimension is not included). */
-  readonly shape: readonly number[];
-  readonly layout: 'nchw' | 'nhwc' | 'features';
-}
-
-/** One output of a batch: `shape` starts with the batch size N. */
-export interface OutputTensor {
-  readonly data: Float32Array;
-  readonly shape: readonly number[];
-}
-
+export type OutputInfo = ModelOutput;
+export type { OutputTensor };
 export type Outputs = Record<string, OutputTensor>;
 
-/** The planned runtime API, optional so that today's models (which lack it) fit too. */
-export interface MaybeNamedOutputs {
-  readonly outputs?: readonly OutputInfo[];
-  inferAll?(x: Float32Array, n: number): Promise<Record<string, { data: Float32Array; shape: number[] }>>;
+/** The names vggc gives a classifier's last tensor. */
+export const HEAD_OUTPUTS: readonly string[] = ['logits', 'probabilities'];
+
+/** The output /classify ranks, if the model has one. */
+export const headOutput = (outputs: readonly OutputInfo[]): OutputInfo | undefined => outputs.find((o) => HEAD_OUTPUTS.includes(o.name));
+
+export function describeOutputs(model: VggcModel): readonly OutputInfo[] {
+  return model.outputs.map((o) => ({ name: o.name, shape: [...o.shape], layout: o.layout }));
 }
 
-export type ServableModel = VggcModel & MaybeNamedOutputs;
-
-export const LOGITS = 'logits';
-
-export function describeOutputs(model: ServableModel): readonly OutputInfo[] {
-  if (model.outputs && model.inferAll) return model.outputs.map((o) => ({ name: o.name, shape: [...o.shape], layout: o.layout }));
-  return [{ name: LOGITS, shape: [model.numClasses], layout: 'features' }];
-}
-
-/** Runs `n` images and returns every output, checked against what describeOutputs promised. */
-export async function runOutputs(model: ServableModel, x: Float32Array, n: number): Promise<Outputs> {
-  if (!(model.outputs && model.inferAll)) {
-    return { [LOGITS]: { data: await model.infer(x, n), shape: [n, model.numClasses] } };
-  }
+/** Runs `n` images and returns every output, checked against what the model declares. */
+export async function runOutputs(model: VggcModel, x: Float32Array, n: number): Promise<Outputs> {
   const got = await model.inferAll(x, n);
   const out: Outputs = {};
   for (const o of model.outputs) {

@@ -2,7 +2,7 @@
  * Threads in the browser. The page's main thread may not block in Atomics.wait, so the layer loop and
  * its barrier run in a dedicated "leader" Web Worker (compute thread 0) that blocks while the helper
  * workers (1 … threads − 1) run their ranges of each step; all of them share the model's one
- * WebAssembly.Memory. The main thread only posts the input and receives the logits: one message each
+ * WebAssembly.Memory. The main thread only posts the input and receives the outputs: one message each
  * way per inference, and the page stays responsive while the network runs.
  *
  * The control block and the barrier are those of the Node pool (protocol.ts, node-pool.ts); this
@@ -11,7 +11,8 @@
  */
 import { VggcError } from '../format/errors.js';
 import { CONTROL, controlInts, pollHelpers, postStep, shutDown, STEP_TIMEOUT_MS } from './protocol.js';
-import { checkInferInput } from '../infer.js';
+import { checkInferInput, namedOutputs } from '../infer.js';
+import { outputCopiers } from '../outputs.js';
 import type { ModelInstance } from '../instance.js';
 import type { VggcModel } from '../model.js';
 import type { StepExecutor } from './executor.js';
@@ -40,7 +41,8 @@ export type ToWorker =
 /** Messages from a worker to the main thread. */
 export type FromWorker =
   | { readonly type: 'ready' }
-  | { readonly type: 'result'; readonly id: number; readonly logits: Float32Array }
+  /** Every named output, in model.json's order (transferred). */
+  | { readonly type: 'result'; readonly id: number; readonly outputs: readonly Float32Array[] }
   | { readonly type: 'error'; readonly id?: number; readonly message: string; readonly vggc: boolean };
 
 /**
@@ -94,7 +96,7 @@ export async function startBrowserThreads(inst: ModelInstance, size: number, lab
   let failure: string | null = null;
   let disposed = false;
   let nextId = 1;
-  const pending = new Map<number, { resolve: (x: Float32Array) => void; reject: (e: Error) => void }>();
+  const pending = new Map<number, { resolve: (x: readonly Float32Array[]) => void; reject: (e: Error) => void }>();
 
   const fail = (why: string): void => {
     failure ??= why;
@@ -117,7 +119,7 @@ export async function startBrowserThreads(inst: ModelInstance, size: number, lab
           const m = e.data;
           if (m.type === 'ready') resolve();
           else if (m.type === 'result') {
-            pending.get(m.id)?.resolve(m.logits);
+            pending.get(m.id)?.resolve(m.outputs);
             pending.delete(m.id);
           } else if (m.type === 'error') {
             const err = m.vggc ? new VggcError(m.message) : new Error(m.message);
@@ -159,7 +161,7 @@ export async function startBrowserThreads(inst: ModelInstance, size: number, lab
     await Promise.all(ready);
     if (warm) {
       const id = nextId++;
-      await new Promise<Float32Array>((resolve, reject) => {
+      await new Promise<readonly Float32Array[]>((resolve, reject) => {
         pending.set(id, { resolve, reject });
         workers[0].postMessage({ type: 'warm-up', id } satisfies ToWorker);
       });
@@ -170,29 +172,33 @@ export async function startBrowserThreads(inst: ModelInstance, size: number, lab
   }
 
   const [c, h, w] = manifest.input.shape;
+  const outputs = outputCopiers(inst.memory.buffer, manifest.outputs).map((o) => o.info);
+  const run = (input: Float32Array, n: number): Promise<readonly Float32Array[]> => {
+    if (disposed) return Promise.reject(new VggcError(`${label}: infer() called after dispose()`));
+    if (failure) return Promise.reject(new VggcError(`${label}: the thread pool is broken: ${failure}`));
+    try {
+      checkInferInput(input, n, [c, h, w]);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    // Copied now (the caller may reuse its buffer); the copy is transferred, not cloned again.
+    const copy = input.slice();
+    const id = nextId++;
+    return new Promise<readonly Float32Array[]>((resolve, reject) => {
+      pending.set(id, { resolve, reject });
+      const msg: ToWorker = { type: 'infer', id, input: copy, n };
+      workers[0].postMessage(msg, [copy.buffer]);
+    });
+  };
   return {
     manifest,
     inputShape: [c, h, w],
-    numClasses: manifest.output.numClasses,
+    numClasses: outputs[0].shape.reduce((a, b) => a * b, 1),
+    outputs,
     threads: size,
     build: inst.build,
-    infer(input: Float32Array, n = 1): Promise<Float32Array> {
-      if (disposed) return Promise.reject(new VggcError(`${label}: infer() called after dispose()`));
-      if (failure) return Promise.reject(new VggcError(`${label}: the thread pool is broken: ${failure}`));
-      try {
-        checkInferInput(input, n, [c, h, w]);
-      } catch (e) {
-        return Promise.reject(e);
-      }
-      // Copied now (the caller may reuse its buffer); the copy is transferred, not cloned again.
-      const copy = input.slice();
-      const id = nextId++;
-      return new Promise<Float32Array>((resolve, reject) => {
-        pending.set(id, { resolve, reject });
-        const msg: ToWorker = { type: 'infer', id, input: copy, n };
-        workers[0].postMessage(msg, [copy.buffer]);
-      });
-    },
+    infer: (input, n = 1) => run(input, n).then((out) => out[0]),
+    inferAll: (input, n = 1) => run(input, n).then((out) => namedOutputs(outputs, out, n)),
     dispose() {
       if (disposed) return;
       disposed = true;

@@ -4,7 +4,7 @@
  * - Helpers (worker ≥ 1) sleep on the control block and run their range of each step they are woken
  *   for, like node-worker.ts.
  * - The leader (worker 0) runs the model: wrapInstance() from infer.ts with the BarrierExecutor, so the
- *   layer loop, input copy-in and logits copy-out are the same code as in Node.
+ *   layer loop, input copy-in and output copy-out are the same code as in Node.
  */
 import { VggcError } from '../format/errors.js';
 import { exportedFunctions, instanceSteps, type ModelInstance, type StepFn } from '../instance.js';
@@ -45,7 +45,7 @@ self.onmessage = (e: MessageEvent<ToWorker>): void => {
       return;
     }
     warm().then(
-      () => post({ type: 'result', id: m.id, logits: new Float32Array(0) }),
+      () => post({ type: 'result', id: m.id, outputs: [] }),
       (err) => post({ type: 'error', id: m.id, message: String((err as Error)?.message ?? err), vggc: err instanceof VggcError }),
     );
   } else if (m.type === 'infer') {
@@ -53,8 +53,12 @@ self.onmessage = (e: MessageEvent<ToWorker>): void => {
       post({ type: 'error', id: m.id, message: 'the leader worker is not initialised', vggc: true });
       return;
     }
-    model.infer(m.input, m.n).then(
-      (logits) => post({ type: 'result', id: m.id, logits }, [logits.buffer]),
+    const { outputs } = model;
+    model.inferAll(m.input, m.n).then(
+      (all) => {
+        const data = outputs.map((o) => all[o.name].data);
+        post({ type: 'result', id: m.id, outputs: data }, data.map((d) => d.buffer as ArrayBuffer));
+      },
       (err) => post({ type: 'error', id: m.id, message: String((err as Error)?.message ?? err), vggc: err instanceof VggcError }),
     );
   }

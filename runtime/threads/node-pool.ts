@@ -114,6 +114,10 @@ export class WorkerPool implements StepExecutor {
 
   async terminate(): Promise<void> {
     this.shuttingDown = true;
+    // A step in flight (dispose() during infer()) must fail now, not wait for its workers' timeout.
+    this.failure ??= 'it was shut down (dispose())';
+    Atomics.store(this.control, CONTROL.ERROR, 1);
+    Atomics.notify(this.control, CONTROL.PENDING);
     shutDown(this.control);
     await Promise.all(this.workers.map((w) => w.terminate()));
   }

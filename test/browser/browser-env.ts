@@ -1,88 +1,147 @@
 /**
- * Shared set-up of the browser tests: Debian's chromium driven by playwright-core, launched exactly
- * with the flags docs/performance.md ("Browsers") lists, and tools/serve.mjs serving the repository root.
+ * Shared set-up of the browser tests, for each browser they run in:
+ *   - chromium: Debian's chromium driven by playwright-core (CDP), launched exactly with the flags
+ *     docs/performance.md ("Browsers") lists;
+ *   - firefox: Debian's firefox-esr driven by puppeteer-core over WebDriver BiDi.
+ * tools/serve.mjs serves the repository root (cross-origin isolated unless asked not to be). Both
+ * drivers are reached through one small page interface, so that every test runs in both browsers.
  *
- * When chromium or playwright-core is missing, the tests fail loudly in CI (process.env.CI) and are
+ * When a browser or its driver is missing, its tests fail loudly in CI (process.env.CI) and are
  * skipped with a message elsewhere.
  */
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { it } from 'vitest';
 import { checkManifest } from '../../runtime/format/manifest-check.js';
-import { readFileSync } from 'node:fs';
 
 export const ROOT = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
 export const CHROMIUM = process.env.VGGC_CHROMIUM ?? '/usr/lib/chromium/chromium';
+export const FIREFOX = process.env.VGGC_FIREFOX ?? '/usr/lib/firefox-esr/firefox-esr';
 export const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
-type Playwright = { chromium: { launchPersistentContext(dir: string, opts: object): Promise<any> } };
+export const BROWSERS = ['chromium', 'firefox'] as const;
+export type BrowserName = (typeof BROWSERS)[number];
 
-async function findPlaywright(): Promise<Playwright | string> {
+/* eslint-disable @typescript-eslint/no-explicit-any */
+async function optionalImport(name: string): Promise<any> {
   try {
-    const name = 'playwright-core';
-    return (await import(name)) as Playwright;
+    return await import(name);
   } catch {
-    return 'playwright-core is not installed (npm i -D playwright-core)';
+    return null;
   }
 }
 
-const playwright = await findPlaywright();
-const missing: string | null =
-  typeof playwright === 'string'
-    ? playwright
-    : !existsSync(CHROMIUM)
-      ? `no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set VGGC_CHROMIUM)`
-      : !existsSync(join(ROOT, 'dist/runtime/browser.js'))
-        ? 'dist/runtime/browser.js is missing (run npm run build first)'
-        : null;
+// Import names in variables: the drivers are devDependencies, and a missing one must give a message, not a crash.
+const playwright = await optionalImport(['playwright', 'core'].join('-'));
+const puppeteer = await optionalImport(['puppeteer', 'core'].join('-'));
 
-if (missing && !process.env.CI) console.warn(`browser tests skipped: ${missing}`);
+function whyMissing(kind: BrowserName): string | null {
+  if (!existsSync(join(ROOT, 'dist/runtime/browser.js'))) return 'dist/runtime/browser.js is missing (run npm run build first)';
+  if (kind === 'chromium') {
+    if (!playwright) return 'playwright-core is not installed (npm ci)';
+    if (!existsSync(CHROMIUM)) return `no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set VGGC_CHROMIUM)`;
+  } else {
+    if (!puppeteer) return 'puppeteer-core is not installed (npm ci)';
+    if (!existsSync(FIREFOX)) return `no Firefox at ${FIREFOX} (apt-get install -y firefox-esr, or set VGGC_FIREFOX)`;
+  }
+  return null;
+}
+
+export const browserMissing: Record<BrowserName, string | null> = { chromium: whyMissing('chromium'), firefox: whyMissing('firefox') };
+for (const kind of BROWSERS) if (browserMissing[kind] && !process.env.CI) console.warn(`${kind} tests skipped: ${browserMissing[kind]}`);
 
 /**
- * `it` for a browser test: runs when Chromium is there; in CI without it, runs and fails with the
- * reason; elsewhere it is skipped.
+ * `it` for a browser test: runs when the browser is there; in CI without it, runs and fails with
+ * the reason; elsewhere it is skipped.
  */
-export const browserIt = (name: string, fn: () => Promise<void>, timeout?: number): void => {
+export const browserIt = (kind: BrowserName, name: string, fn: () => Promise<void>, timeout?: number): void => {
+  const missing = browserMissing[kind];
   if (!missing) it(name, fn, timeout);
-  else if (process.env.CI) it(name, () => { throw new Error(`cannot run the browser tests: ${missing}`); });
+  else if (process.env.CI) it(name, () => { throw new Error(`cannot run the ${kind} tests: ${missing}`); });
   else it.skip(`${name} (skipped: ${missing})`, fn);
 };
-export const browserMissing = missing;
 
-export interface Browser {
-  /** A playwright BrowserContext. */
-  readonly context: any;
-  readonly url: string;
-  /** Opens `path` (relative to the repository root) in a new page; collects its console. */
-  open(path: string): Promise<{ page: any; console: string[] }>;
+/** What the tests do with a page, the same through playwright and puppeteer. */
+export interface TestPage {
+  /** Runs `fn(arg)` in the page and returns its (serialisable) result. */
+  evaluate<A, R>(fn: (arg: A) => R | Promise<R>, arg?: A): Promise<R>;
+  waitForFunction(fn: () => unknown, timeoutMs?: number): Promise<void>;
+  waitForSelector(selector: string): Promise<void>;
+  textContent(selector: string): Promise<string | null>;
+  screenshot(path: string): Promise<void>;
   close(): Promise<void>;
 }
 
-/** Launches Chromium (fresh profile) and a server on a free port; `isolate: false` drops COOP/COEP. */
-export async function launch({ isolate = true } = {}): Promise<Browser> {
-  if (missing || typeof playwright === 'string') throw new Error(`cannot run the browser tests: ${missing}`);
+export interface Browser {
+  readonly kind: BrowserName;
+  /** The browser's own version string. */
+  readonly version: string;
+  readonly url: string;
+  /** Opens `path` (relative to the repository root) in a new page; collects its console. */
+  open(path: string): Promise<{ page: TestPage; console: string[] }>;
+  close(): Promise<void>;
+}
+
+/** Evaluations here load 642 MB models and time many inferences: far beyond the drivers' defaults. */
+const LONG_MS = 600_000;
+
+function wrapPage(kind: BrowserName, page: any): TestPage {
+  return {
+    evaluate: (fn, arg) => page.evaluate(fn, arg),
+    // playwright: (fn, arg, options); puppeteer: (fn, options, ...args).
+    waitForFunction: async (fn, timeoutMs = 60_000) => void (kind === 'chromium' ? await page.waitForFunction(fn, undefined, { timeout: timeoutMs }) : await page.waitForFunction(fn, { timeout: timeoutMs })),
+    waitForSelector: async (selector) => void (await page.waitForSelector(selector, { timeout: 60_000 })),
+    textContent: (selector) => page.$eval(selector, (e: Element) => e.textContent),
+    screenshot: async (path) => void (await page.screenshot({ path, fullPage: true })),
+    close: () => page.close(),
+  };
+}
+
+/**
+ * Launches the browser (fresh profile) and a server on a free port; `isolate: false` drops COOP/COEP,
+ * `ranges: false` makes the server ignore Range headers (the loader then streams one response).
+ */
+export async function launch(kind: BrowserName, { isolate = true, ranges = true } = {}): Promise<Browser> {
+  const missing = browserMissing[kind];
+  if (missing) throw new Error(`cannot run the ${kind} tests: ${missing}`);
   // @ts-expect-error: a plain .mjs module without types
   const { startServer } = await import('../../tools/serve.mjs');
-  const server = await startServer({ root: ROOT, port: 0, isolate });
-  const profile = mkdtempSync(join(tmpdir(), 'vggc-chromium-'));
-  const context = await playwright.chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
+  const server = await startServer({ root: ROOT, port: 0, isolate, ranges });
+  let newPage: () => Promise<any>;
+  let closeBrowser: () => Promise<void>;
+  let version: string;
+  if (kind === 'chromium') {
+    const profile = mkdtempSync(join(tmpdir(), 'vggc-chromium-'));
+    const context = await playwright.chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
+    version = context.browser()?.version() ?? 'chromium';
+    newPage = () => context.newPage();
+    closeBrowser = async () => {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    };
+  } else {
+    // puppeteer makes (and removes) its own temporary profile.
+    const browser = await puppeteer.default.launch({ browser: 'firefox', executablePath: FIREFOX, protocol: 'webDriverBiDi', headless: true, protocolTimeout: LONG_MS });
+    version = await browser.version();
+    newPage = () => browser.newPage();
+    closeBrowser = () => browser.close();
+  }
   return {
-    context,
+    kind,
+    version,
     url: server.url,
     async open(path: string) {
-      const page = await context.newPage();
+      const page = await newPage();
       const console: string[] = [];
       page.on('console', (m: any) => console.push(`${m.type()}: ${m.text()}`));
       page.on('pageerror', (e: Error) => console.push(`pageerror: ${e.message}`));
       await page.goto(`${server.url}/${path}`);
-      return { page, console };
+      return { page: wrapPage(kind, page), console };
     },
     async close() {
-      await context.close();
+      await closeBrowser();
       await server.close();
-      rmSync(profile, { recursive: true, force: true });
     },
   };
 }

@@ -1,46 +1,48 @@
 /**
- * The Fashion-MNIST demo page (examples/browser/index.html) in Chromium: the 50 shipped samples get
- * the same top-1 as `vggc predict` in Node; threads are used under cross-origin isolation; without it
- * the page falls back to 1 thread and says why; a screenshot is saved to test/browser/artifacts/.
+ * The Fashion-MNIST demo page (examples/browser/index.html) in Chromium and in Firefox: the 50
+ * shipped samples get the same top-1 as `vggc predict` in Node, with no console errors; threads are
+ * used under cross-origin isolation; without it the page falls back to 1 thread and says why; a
+ * screenshot is saved to test/browser/artifacts/.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
-import { browserIt, browserMissing, ensureCompiled, launch, ROOT, type Browser } from './browser-env.js';
+import { BROWSERS, browserIt, browserMissing, ensureCompiled, launch, ROOT, type Browser } from './browser-env.js';
 
 const reference = JSON.parse(readFileSync(join(ROOT, 'examples/fashion-mnist/samples-reference.json'), 'utf8')) as {
   samples: { file: string; predicted: number }[];
 };
 
-describe('the demo page in Chromium', () => {
+describe.each(BROWSERS)('the demo page in %s', (kind) => {
   let browser: Browser;
   beforeAll(async () => {
-    if (browserMissing) return;
+    if (browserMissing[kind]) return;
     await ensureCompiled('fashion-mnist');
-    browser = await launch();
+    browser = await launch(kind);
   });
   afterAll(async () => browser?.close());
 
-  browserIt('classifies the 50 samples like Node, on 2 threads, and saves a screenshot', async () => {
+  browserIt(kind, 'classifies the 50 samples like Node, on 2 threads, with the deterministic build and no console errors, and saves a screenshot', async () => {
     const { page, console } = await browser.open('examples/browser/index.html');
     const info = await page.evaluate(() => (window as any).vggcDemo.ready);
     expect(info.crossOriginIsolated).toBe(true);
     expect(info.threads).toBe(2);
+    expect(info.build).toBe('deterministic');
     const rows: { file: string; predicted: number }[] = await page.evaluate(() => (window as any).vggcDemo.classifyAllSamples());
     expect(rows.map((r) => r.file)).toEqual(reference.samples.map((s) => s.file));
     expect(rows.map((r) => r.predicted)).toEqual(reference.samples.map((s) => s.predicted));
     await page.waitForSelector('body[data-classified]');
-    expect(await page.textContent('#status')).toMatch(/2 threads/);
+    expect(await page.textContent('#status')).toMatch(/2 threads, deterministic build/);
     expect(await page.textContent('#summary')).toMatch(/^44\/50 correct/);
     expect(console.filter((l) => /^(error|pageerror)/.test(l))).toEqual([]);
     const dir = join(ROOT, 'test/browser/artifacts');
     mkdirSync(dir, { recursive: true });
-    await page.screenshot({ path: join(dir, 'demo-fashion-mnist.png'), fullPage: true });
+    await page.screenshot(join(dir, `demo-fashion-mnist-${kind}.png`));
     await page.close();
   });
 
-  browserIt('falls back to 1 thread, and says why, when the page is not cross-origin isolated', async () => {
-    const plain = await launch({ isolate: false });
+  browserIt(kind, 'falls back to 1 thread, and says why, when the page is not cross-origin isolated (from a server without range requests)', async () => {
+    const plain = await launch(kind, { isolate: false, ranges: false });
     try {
       const { page, console } = await plain.open('examples/browser/index.html');
       const info = await page.evaluate(() => (window as any).vggcDemo.ready);
@@ -49,6 +51,7 @@ describe('the demo page in Chromium', () => {
       expect(console.join('\n')).toMatch(/running fashion-mnist-vgg on 1 thread instead of 2: this page is not cross-origin isolated/);
       const r = await page.evaluate(() => (window as any).vggcDemo.classify('../fashion-mnist/samples/000-ankle-boot.png'));
       expect(r.top[0].index).toBe(reference.samples[0].predicted);
+      expect(console.filter((l) => /^(error|pageerror)/.test(l))).toEqual([]);
     } finally {
       await plain.close();
     }

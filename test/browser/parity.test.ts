@@ -1,6 +1,7 @@
 /**
- * The deterministic build gives bit-identical logits in Chromium and in Node: SHA-256 of the raw
- * float32 bytes, crypto.subtle in the page vs node:crypto here. Fashion-MNIST on its 50 samples
+ * The deterministic build gives bit-identical logits in Chromium, in Firefox and in Node: SHA-256 of
+ * the raw float32 bytes, crypto.subtle in the page vs node:crypto here. The page loads with default
+ * options but the thread count, so the default build is what is compared. Fashion-MNIST on its 50 samples
  * (1 and 2 threads; also with int8 weights, whose Winograd filters the runtime transforms at load)
  * and VGG-11 (2 threads) on a fixed input.
  */
@@ -10,12 +11,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { loadModel } from '../../runtime/load/node.js';
 import { readNpy } from '../../runtime/npy.js';
-import { browserIt, browserMissing, ensureCompiled, launch, ROOT, type Browser } from './browser-env.js';
+import { BROWSERS, browserIt, browserMissing, ensureCompiled, launch, ROOT, type Browser } from './browser-env.js';
 
 const sha256 = (x: Float32Array): string => createHash('sha256').update(Buffer.from(x.buffer, x.byteOffset, x.byteLength)).digest('hex');
 
 async function nodeLogits(dir: string, input: Float32Array, n: number): Promise<Float32Array> {
-  const model = await loadModel(dir, { build: 'deterministic', threads: 1 });
+  const model = await loadModel(dir, { threads: 1 });
   try {
     return await model.infer(input, n);
   } finally {
@@ -30,7 +31,7 @@ async function browserLogits(browser: Browser, folder: string, input: Float32Arr
   const result = await page.evaluate(
     async ({ folder, data, n, threads }: { folder: string; data: number[]; n: number; threads: number }) => {
       const { loadModel } = (window as any).vggc;
-      const model = await loadModel(folder, { build: 'deterministic', threads });
+      const model = await loadModel(folder, { threads });
       const logits: Float32Array = await model.infer(new Float32Array(data), n);
       const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', logits as Float32Array<ArrayBuffer>));
       model.dispose();
@@ -42,18 +43,18 @@ async function browserLogits(browser: Browser, folder: string, input: Float32Arr
   return { ...result, console };
 }
 
-describe('deterministic build: Chromium and Node agree bit for bit', () => {
+describe.each(BROWSERS)('deterministic build: %s and Node agree bit for bit', (kind) => {
   let browser: Browser;
   beforeAll(async () => {
-    if (browserMissing) return;
+    if (browserMissing[kind]) return;
     await ensureCompiled('fashion-mnist');
     await ensureCompiled('fashion-mnist-int8');
     await ensureCompiled('vgg11');
-    browser = await launch();
+    browser = await launch(kind);
   });
   afterAll(async () => browser?.close());
 
-  browserIt('Fashion-MNIST, 50 samples, 1 and 2 threads', async () => {
+  browserIt(kind, 'Fashion-MNIST, 50 samples, 1 and 2 threads', async () => {
     const { data, shape } = readNpy(join(ROOT, 'examples/fashion-mnist/samples-input.npy'));
     const n = shape[0];
     const expected = await nodeLogits(join(ROOT, 'build/fashion-mnist'), data, n);
@@ -66,7 +67,7 @@ describe('deterministic build: Chromium and Node agree bit for bit', () => {
     }
   });
 
-  browserIt('Fashion-MNIST with int8 weights, 50 samples, 2 threads (load-time filter transforms)', async () => {
+  browserIt(kind, 'Fashion-MNIST with int8 weights, 50 samples, 2 threads (load-time filter transforms)', async () => {
     const { data, shape } = readNpy(join(ROOT, 'examples/fashion-mnist/samples-input.npy'));
     const dir = join(ROOT, 'build/fashion-mnist-int8');
     const manifest = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
@@ -80,7 +81,7 @@ describe('deterministic build: Chromium and Node agree bit for bit', () => {
     expect(got.sha).toBe(sha256(expected));
   });
 
-  browserIt('VGG-11 (seeded weights), 2 threads', async () => {
+  browserIt(kind, 'VGG-11 (seeded weights), 2 threads', async () => {
     const input = new Float32Array(3 * 224 * 224);
     for (let i = 0; i < input.length; i++) input[i] = Math.fround(Math.sin(i * 0.37));
     const expected = await nodeLogits(join(ROOT, 'build/vgg11'), input, 1);

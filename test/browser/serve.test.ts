@@ -1,14 +1,17 @@
 /** tools/serve.mjs: isolation headers on every response, MIME types, no paths outside the root. */
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from './browser-env.js';
 
-function get(port: number, path: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined> }> {
+function get(port: number, path: string, extra: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
   return new Promise((resolve, reject) => {
     // A raw path: URL normalisation in a client would hide `..` from the server.
-    const req = request({ host: '127.0.0.1', port, path, method: 'GET' }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
+    const req = request({ host: '127.0.0.1', port, path, method: 'GET', headers: extra }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
     });
     req.on('error', reject);
     req.end();
@@ -46,6 +49,21 @@ describe('tools/serve.mjs', () => {
     const r = await get(server.port, '/node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm');
     expect(r.status).toBe(200);
     expect(r.headers['content-type']).toBe('application/wasm');
+  });
+
+  it('answers one byte range with 206 and Content-Range (the browser loader fetches weights in ranges), 416 past the end', async () => {
+    const whole = readFileSync(join(ROOT, 'package.json'));
+    const r = await get(server.port, '/package.json', { Range: 'bytes=10-29' });
+    expect(r.status).toBe(206);
+    expect(r.headers['content-range']).toBe(`bytes 10-29/${whole.length}`);
+    expect(r.headers['accept-ranges']).toBe('bytes');
+    expect(r.body.equals(whole.subarray(10, 30))).toBe(true);
+    const open = await get(server.port, '/package.json', { Range: `bytes=${whole.length - 5}-` });
+    expect([open.status, open.body.equals(whole.subarray(whole.length - 5))]).toEqual([206, true]);
+    const past = await get(server.port, '/package.json', { Range: `bytes=${whole.length}-` });
+    expect([past.status, past.headers['content-range']]).toEqual([416, `bytes */${whole.length}`]);
+    const plain = await get(server.port, '/package.json');
+    expect([plain.status, plain.body.equals(whole)]).toEqual([200, true]);
   });
 
   it('refuses paths outside the root', async () => {

@@ -1,22 +1,22 @@
 /**
- * Threads really help in Chromium: VGG-11 on 2 threads (leader + 1 helper worker) is faster than on 1.
+ * Threads really help in Chromium and in Firefox: VGG-11 on 2 threads (leader + 1 helper worker) is faster than on 1.
  * Timing test: both models are loaded in one page and their runs are interleaved, so background load
  * hits both alike; only median(2 threads) < median(1 thread) is asserted, in one of up to 3 rounds. Needs two idle
  * cores: with other CPU-heavy processes on a 2-core machine, 2 threads cannot win.
  */
 import { afterAll, beforeAll, describe, expect } from 'vitest';
-import { browserIt, browserMissing, ensureCompiled, launch, median, type Browser } from './browser-env.js';
+import { BROWSERS, browserIt, browserMissing, ensureCompiled, launch, median, type Browser } from './browser-env.js';
 
-describe('threads in Chromium', () => {
+describe.each(BROWSERS)('threads in %s', (kind) => {
   let browser: Browser;
   beforeAll(async () => {
-    if (browserMissing) return;
+    if (browserMissing[kind]) return;
     await ensureCompiled('vgg11');
-    browser = await launch();
+    browser = await launch(kind);
   });
   afterAll(async () => browser?.close());
 
-  browserIt('VGG-11: 2 threads are faster than 1', async () => {
+  browserIt(kind, 'VGG-11: 2 threads are faster than 1', async () => {
     const { page } = await browser.open('test/browser/page.html');
     await page.waitForFunction(() => (window as any).vggc);
     const measure = (): Promise<{ t1: number[]; t2: number[]; threads: number[] }> =>
@@ -44,7 +44,7 @@ describe('threads in Chromium', () => {
     expect(r.threads).toEqual([1, 2]);
     // Generous: up to 3 rounds of 7 interleaved runs; one round with 2T < 1T passes.
     for (let round = 1; round < 3 && !(median(r.t2) < median(r.t1)); round++) r = await measure();
-    console.log(`VGG-11 in Chromium: median 1 thread ${median(r.t1).toFixed(1)} ms, 2 threads ${median(r.t2).toFixed(1)} ms`);
+    console.log(`VGG-11 in ${browser.version}: median 1 thread ${median(r.t1).toFixed(1)} ms, 2 threads ${median(r.t2).toFixed(1)} ms`);
     expect(median(r.t2)).toBeLessThan(median(r.t1));
     await page.close();
   });

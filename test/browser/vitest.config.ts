@@ -1,4 +1,5 @@
-// `npm run test:browser`: the tests that run vggc in a real Chromium (Debian's chromium + playwright-core).
+// `npm run test:browser`: the tests that run vggc in real browsers: Debian's chromium (playwright-core) and
+// firefox-esr (puppeteer-core over WebDriver BiDi), each test in both.
 // Kept out of `npm test`'s config so that their timing test does not compete with the other suites.
 import { defineConfig } from 'vitest/config';
 

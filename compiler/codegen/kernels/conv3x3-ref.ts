@@ -29,7 +29,7 @@ export function emitConvReference(g: ConvGeometry): string[] {
     `          }`,
     `          best = max1(best, sum);`,
     `        }`,
-    `        store<f32>(out + <usize>co * ${F32_BYTES}, relu1(best + load<f32>(${p}_B + <usize>co * ${F32_BYTES})));`,
+    `        store<f32>(out + <usize>co * ${F32_BYTES}, ${g.relu ? 'relu1(' : '('}best + load<f32>(${p}_B + <usize>co * ${F32_BYTES})));`,
     `      }`,
     `      for (let co = ${g.cout}; co < ${g.coutStride}; co++) store<f32>(out + <usize>co * ${F32_BYTES}, 0); // padding channels`,
     `    }`,

@@ -32,6 +32,8 @@ export interface ConvGeometry {
   readonly oh: number;
   readonly ow: number;
   readonly pool: boolean;
+  /** False when a named output needs the map before ReLU (the chain is split; see fuse/). */
+  readonly relu: boolean;
 }
 
 export function emitConv(step: DirectConvStep): string[] {
@@ -42,7 +44,7 @@ export function emitConv(step: DirectConvStep): string[] {
   const g: ConvGeometry = {
     p: stepPrefix(step.index), fn: step.exportName,
     cin: conv.input.c, cinStride: s.inStride, cout: conv.output.c, coutStride: s.outStride,
-    h: conv.input.h, w: conv.input.w, oh: s.layer.output.h, ow: s.layer.output.w, pool,
+    h: conv.input.h, w: conv.input.w, oh: s.layer.output.h, ow: s.layer.output.w, pool, relu: s.layer.relu,
   };
   const p = g.p;
   const header = layerHeader(`layer ${step.index}: ${conv.id}${pool ? ` + pool` : ''} — ${step.kernel}`, [
@@ -175,9 +177,10 @@ function emitTile(g: ConvGeometry, t: TileShape): string[] {
       `v128.store(out, relu4(f32x4.add(m1, b1)), ${V128_BYTES});`,
     );
   } else {
+    const act = (v: string): string => (g.relu ? `relu4(${v})` : v);
     t.pixels.forEach(([, c], i) => {
-      store.push(`v128.store(out + ${c} * ${p}_OUT_PIXEL, relu4(f32x4.add(${acc(i, 0)}, b0)));`);
-      store.push(`v128.store(out + ${c} * ${p}_OUT_PIXEL, relu4(f32x4.add(${acc(i, 1)}, b1)), ${V128_BYTES});`);
+      store.push(`v128.store(out + ${c} * ${p}_OUT_PIXEL, ${act(`f32x4.add(${acc(i, 0)}, b0)`)});`);
+      store.push(`v128.store(out + ${c} * ${p}_OUT_PIXEL, ${act(`f32x4.add(${acc(i, 1)}, b1)`)}, ${V128_BYTES});`);
     });
   }
   return [

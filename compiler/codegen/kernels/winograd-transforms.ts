@@ -44,11 +44,11 @@ export function inputTransform(p: string, t: WinogradTransform, rowBytes: number
  * `@inline function {p}_outputTransform(src, bias, out, rows, cols)`: one tile, 4 channels; bias and
  * ReLU (and with `pool` the 2×2 max) before storing rows × cols of its pixels.
  */
-export function outputTransform(p: string, t: WinogradTransform, pool: boolean, mXi: number, rowBytes: number, pixelBytes: number): string[] {
+export function outputTransform(p: string, t: WinogradTransform, pool: boolean, relu: boolean, mXi: number, rowBytes: number, pixelBytes: number): string[] {
   const { m, alpha: a } = t;
   const lines = [
     '',
-    `// Y = Aᵀ M A for one tile, 4 channels; bias, ReLU${pool ? ', 2×2 max-pool' : ''}; stores rows × cols pixels.`,
+    `// Y = Aᵀ M A for one tile, 4 channels; bias${relu ? ', ReLU' : ''}${pool ? ', 2×2 max-pool' : ''}; stores rows × cols pixels.`,
     `// @ts-ignore: decorator`,
     `@inline function ${p}_outputTransform(src: usize, bias: v128, out: usize, rows: i32, cols: i32): void {`,
   ];
@@ -62,7 +62,8 @@ export function outputTransform(p: string, t: WinogradTransform, pool: boolean, 
     }
   } else {
     for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) {
-      lines.push(`  if (${i} < rows && ${j} < cols) v128.store(out, relu4(f32x4.add(y${i}_${j}, bias)), ${i * rowBytes + j * pixelBytes});`);
+      const value = `f32x4.add(y${i}_${j}, bias)`;
+      lines.push(`  if (${i} < rows && ${j} < cols) v128.store(out, ${relu ? `relu4(${value})` : value}, ${i * rowBytes + j * pixelBytes});`);
     }
   }
   lines.push('}');

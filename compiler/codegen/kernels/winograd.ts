@@ -82,7 +82,7 @@ export function emitWinograd(step: WinogradConvStep, dtype: WeightsDtype): strin
     ...emitZeroFrame(`${p}_zeroFrame`, p, step.output),
     ...inputTransform(p, T, inMap.rowBytes, inMap.pixelBytes, vXi),
     ...gemmTile(p, R, ci, cop),
-    ...outputTransform(p, T, pool, mXi, outMap.rowBytes, outMap.pixelBytes),
+    ...outputTransform(p, T, pool, s.layer.relu, mXi, outMap.rowBytes, outMap.pixelBytes),
     `export function ${step.exportName}(itemStart: i32, itemEnd: i32, worker: i32): void {`,
     `  const V: usize = ${p}_SCRATCH + <usize>worker * ${p}_SCRATCH_WORKER;`,
     `  const M: usize = V + <usize>${p}_XI * ${p}_V_XI;`,

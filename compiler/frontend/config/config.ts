@@ -31,6 +31,14 @@ export interface VggConfig {
   readonly classifier: readonly ClassifierLayer[];
   readonly numClasses: number;
   readonly finalActivation: FinalActivation;
+  /**
+   * Named outputs (`--outputs`): layers by torchvision's, the seed notebook's, the conventional or the
+   * source model's names (outputs/names.ts); null = the model's last tensor. Layers after the last
+   * output are not compiled.
+   */
+  readonly outputs: readonly string[] | null;
+  /** How maps are returned: `nchw` (PyTorch's) or `nhwc` (TF.js's). */
+  readonly outputLayout: 'nchw' | 'nhwc';
   /** Class names, numClasses of them, or null (predictions then show class indices). */
   readonly labels: readonly string[] | null;
   /** How images become input tensors; null = the defaults for the input size and channel count. */

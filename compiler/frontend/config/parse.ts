@@ -11,7 +11,7 @@ import { jsonErrorOffset } from './json-position.js';
 import { CONFIG_DEFAULTS, type Block, type ClassifierLayer, type FinalActivation, type PreprocessingConfig, type VggConfig } from './config.js';
 import { isPreset, PREPROCESSING_PRESETS, presetPreprocessing } from './preprocessing.js';
 
-const KNOWN_FIELDS = ['name', 'blocks', 'inputSize', 'batchNorm', 'batchNormEps', 'avgPool', 'maxPool', 'classifier', 'numClasses', 'finalActivation', 'labels', 'preprocessing'];
+const KNOWN_FIELDS = ['name', 'blocks', 'inputSize', 'batchNorm', 'batchNormEps', 'avgPool', 'maxPool', 'classifier', 'numClasses', 'finalActivation', 'outputs', 'outputLayout', 'labels', 'preprocessing'];
 const FINAL_ACTIVATIONS: readonly FinalActivation[] = ['none', 'softmax', 'sigmoid'];
 /** Far above any real VGG; keeps every size computation exact in float64 and int32 codegen. */
 const MAX_DIMENSION = 65536;
@@ -19,6 +19,7 @@ const MAX_DIMENSION = 65536;
 const MAX_BLOCKS = 16;
 const MAX_CONVS_PER_BLOCK = 64;
 const MAX_CLASSIFIER_LAYERS = 16;
+const MAX_OUTPUTS = 64;
 
 export function readConfigFile(path: string): VggConfig {
   let text: string;
@@ -93,6 +94,9 @@ export function validateConfig(raw: unknown, file: string): VggConfig {
   const finalActivation = obj.finalActivation === undefined ? CONFIG_DEFAULTS.finalActivation : obj.finalActivation;
   if (!FINAL_ACTIVATIONS.includes(finalActivation as FinalActivation)) fail(`finalActivation must be one of ${FINAL_ACTIVATIONS.map((a) => `"${a}"`).join(', ')}, found ${describe(finalActivation)}`);
 
+  const outputs = obj.outputs === undefined || obj.outputs === null ? null : parseOutputs(obj.outputs, fail);
+  const outputLayout = obj.outputLayout === undefined ? 'nchw' : obj.outputLayout;
+  if (outputLayout !== 'nchw' && outputLayout !== 'nhwc') fail(`outputLayout must be "nchw" (PyTorch's) or "nhwc" (TF.js's), found ${describe(outputLayout)}`);
   const labels = obj.labels === undefined || obj.labels === null ? null : parseLabels(obj.labels, numClasses as number, 'labels', fail);
   const channels = blocks[0][0];
   const preprocessing = obj.preprocessing === undefined || obj.preprocessing === null ? null : parsePreprocessing(obj.preprocessing, channels, inputSize, fail);
@@ -108,9 +112,23 @@ export function validateConfig(raw: unknown, file: string): VggConfig {
     classifier,
     numClasses: numClasses as number,
     finalActivation: finalActivation as FinalActivation,
+    outputs,
+    outputLayout: outputLayout as 'nchw' | 'nhwc',
     labels,
     preprocessing,
   };
+}
+
+/** Output names: non-empty strings, each once (which layers they name is checked against the network). */
+export function parseOutputs(v: unknown, fail: (m: string) => never): string[] {
+  if (!Array.isArray(v) || v.length === 0) fail(`outputs must be a non-empty list of layer names such as ["relu4_3", "fc7"], found ${describe(v)}`);
+  const arr = v as unknown[];
+  if (arr.length > MAX_OUTPUTS) fail(`outputs lists ${arr.length} layers; vggc supports at most ${MAX_OUTPUTS}`);
+  arr.forEach((n, i) => {
+    if (typeof n !== 'string' || n.length === 0 || n.length > 200) fail(`outputs[${i}] must be a layer name, found ${describe(n)}`);
+    if (arr.indexOf(n) !== i) fail(`outputs[${i}] ${JSON.stringify(n)} is listed twice`);
+  });
+  return arr as string[];
 }
 
 /** Hidden layers: a width (Linear + ReLU + Dropout, as torchvision's) or `{ "features": N, "relu": false }`. */

@@ -180,11 +180,13 @@ export function readVgg(chain: readonly KerasLayer[], path: string): VggSpec {
     let relu = dense.activation === 'relu';
     if (isLast) {
       if (relu) layerError(path, layer, "is the last Dense layer and has activation 'relu'; vggc's last layer gives logits ('linear', 'softmax' or 'sigmoid')");
-      names.set(layer.name, 'logits');
       finalActivation = dense.activation === 'softmax' ? 'softmax' : dense.activation === 'sigmoid' ? 'sigmoid' : 'none';
+      // Keras's name is for what the layer outputs: a Dense(softmax) gives probabilities.
+      names.set(layer.name, finalActivation === 'none' ? 'logits' : 'probabilities');
       const after = peek();
       if (after && finalActivation === 'none') {
         finalActivation = finalActivationLayer(opts(after));
+        names.set(after.name, 'probabilities');
         i++;
       }
       if (peek()) layerError(path, peek()!, `comes after the last Dense layer ${show(layer.name)}; vggc's network ends there`);
@@ -194,6 +196,7 @@ export function readVgg(chain: readonly KerasLayer[], path: string): VggSpec {
       if (!relu && next && RELU_CLASSES.has(next.className) && isPlainRelu(opts(next))) {
         // Dense(linear) → ReLU: the ReLU layer's output is the post-activation fc6/fc7.
         relu = true;
+        names.set(layer.name, `fc${k + 5}_pre`);
         names.set(next.name, `fc${k + 5}`);
         i++;
       } else {

@@ -3,9 +3,9 @@
  * registration line there.
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import { packageVersion } from './paths.js';
-import { parseSize, SERVE_DEFAULTS } from '../runtime/server/options.js';
-import { startServer } from '../runtime/server/serve.js';
+import { packageVersion } from '../paths.js';
+import { parseSize, SERVE_DEFAULTS } from '../../runtime/server/options.js';
+import { startServer } from '../../runtime/server/serve.js';
 
 interface ServeFlags {
   host: string;

@@ -1,0 +1,68 @@
+/** `vggc compile MODEL -o DIR`. */
+import { Option, type Command } from 'commander';
+import { compileModel, type ProgressEvent } from '../pipeline.js';
+import type { ConvAlgorithmChoice } from '../schedule/schedule.js';
+import { WEIGHTS_DTYPES, type WeightsDtype } from '../weights/layout.js';
+import { modelOptions, parseNonNegativeInt, type ModelOptionValues } from './options.js';
+
+interface CompileFlags extends ModelOptionValues {
+  out: string;
+  weights?: string;
+  seed: number;
+  kernels: 'wasmsimd' | 'scalar-ref';
+  conv: ConvAlgorithmChoice;
+  weightsDtype: WeightsDtype;
+  allowNonfinite?: boolean;
+  labels?: string;
+  quiet?: boolean;
+}
+
+export function registerCompile(program: Command): void {
+  const cmd = program
+    .command('compile')
+    .description('compile a model into DIR: model.wasm, weights.bin, model.json, model.ts')
+    .argument('<model>', 'a config JSON (see README: "Config format"), or a model file whose network vggc derives: a PyTorch checkpoint (.pth/.pt/.bin), a TensorFlow.js model.json, a .onnx or a .safetensors (README: "Bring your model")')
+    .requiredOption('-o, --out <dir>', 'output folder (replaced atomically when the compile succeeds)')
+    .option('-w, --weights <file>', 'with a config: weights as .safetensors or a PyTorch checkpoint (torchvision or seed-notebook key names); default: seeded random weights')
+    .option('--seed <n>', 'seed for random weights when --weights is not given', parseNonNegativeInt, 0)
+    .addOption(new Option('--kernels <variant>', 'kernel variant: wasmsimd (fast) or scalar-ref (plain reference loops)').choices(['wasmsimd', 'scalar-ref']).default('wasmsimd'))
+    .addOption(new Option('--conv <algorithm>', '3×3 convolution algorithm: auto (the scheduler decides per layer), direct, or winograd (F(4×4,3×3))').choices(['auto', 'direct', 'winograd']).default('auto'))
+    .addOption(new Option('--weights-dtype <dtype>', 'how weights are stored: f32, f16, or int8 (weight-only, symmetric, one scale per output channel); fully-connected layers dequantise in the kernels').choices(WEIGHTS_DTYPES).default('f32'))
+    .option('--allow-nonfinite', 'accept NaN/Inf weight values instead of refusing them')
+    .option('--labels <file>', 'class names (JSON list or one per line), overriding the config; 1000-class models get the ImageNet names by default')
+    .option('-q, --quiet', 'no progress output');
+  for (const o of modelOptions()) cmd.addOption(o);
+  cmd.action(async (model: string, o: CompileFlags) => {
+    const started = Date.now();
+    const progress = o.quiet ? undefined : progressPrinter();
+    const result = await compileModel({
+      configPath: model, outDir: o.out, weightsPath: o.weights, seed: o.seed, kernels: o.kernels, conv: o.conv, weightsDtype: o.weightsDtype, allowNonfinite: o.allowNonfinite,
+      labelsPath: o.labels, inputSize: o.inputSize, preprocessing: o.preprocessing, outputs: o.outputs, outputLayout: o.outputLayout, onProgress: progress,
+    });
+    const m = result.manifest;
+    if (o.quiet) return;
+    process.stderr.write('\n');
+    console.log(`compiled ${m.name} → ${o.out} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    console.log(`  model.wasm          ${(m.wasm.bytes / 1024).toFixed(1)} KB  (${m.steps.length} specialised ${m.kernels} layer functions)`);
+    if (m.wasm.relaxed) console.log(`  model-relaxed.wasm  ${(m.wasm.relaxed.bytes / 1024).toFixed(1)} KB  (relaxed-SIMD twin)`);
+    console.log(`  weights.bin         ${((m.weights.headerBytes + m.weights.payloadBytes) / 1e6).toFixed(1)} MB  (${m.weights.dtype ?? 'f32'}; ${m.weights.source})`);
+    console.log(`  arena ${(m.memory.arenaBytes / 1e6).toFixed(2)} MB, ${m.totals.params.toLocaleString('en-US')} parameters, ${(m.totals.macs / 1e9).toFixed(2)} G multiply-adds per image`);
+    console.log(`  outputs             ${m.outputs.map((out) => `${out.name} [${out.shape.join('×')}]`).join(', ')}`);
+  });
+}
+
+function progressPrinter(): (e: ProgressEvent) => void {
+  const tty = process.stderr.isTTY;
+  let lastPercent = -1;
+  return (e) => {
+    if (e.stage !== 'weights') {
+      process.stderr.write(`${tty ? '\r\x1b[K' : ''}${e.message}…${tty ? '' : '\n'}`);
+      return;
+    }
+    const percent = e.totalBytes ? Math.floor((100 * e.doneBytes) / e.totalBytes) : 100;
+    if (percent === lastPercent || (!tty && percent % 25 !== 0)) return;
+    lastPercent = percent;
+    const text = `packing weights ${String(percent).padStart(3)}% (${(e.doneBytes / 1e6).toFixed(0)} / ${(e.totalBytes / 1e6).toFixed(0)} MB)`;
+    process.stderr.write(tty ? `\r\x1b[K${text}` : `${text}\n`);
+  };
+}
