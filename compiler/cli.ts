@@ -11,6 +11,7 @@ import { registerCompile } from './cli/compile.js';
 import { registerEmbed } from './cli/embed.js';
 import { registerPredict } from './cli/predict.js';
 import { registerRun } from './cli/run.js';
+import { registerServe } from './cli/serve.js';
 import { registerSummary } from './cli/summary.js';
 
 const program = new Command();
@@ -33,6 +34,7 @@ registerPredict(program);
 registerEmbed(program);
 registerBench(program);
 registerSummary(program);
+registerServe(program);
 
 async function main(): Promise<void> {
   try {

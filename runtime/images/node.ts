@@ -12,19 +12,22 @@ import { pixelsToPlanes } from './pixels.js';
 
 const SUPPORTED_FORMATS = ['png', 'jpeg', 'webp'];
 
-export async function imageToTensor(file: string, pre: Preprocessing, inputSize: readonly [number, number]): Promise<Float32Array> {
+/** `source` is a path, or an image already in memory with the name its errors show (vggc serve's request bodies). */
+export async function imageToTensor(source: string | { readonly name: string; readonly bytes: Uint8Array }, pre: Preprocessing, inputSize: readonly [number, number]): Promise<Float32Array> {
+  const file = typeof source === 'string' ? source : source.name;
+  const input = typeof source === 'string' ? source : source.bytes;
   const [H, W] = inputSize;
   const channels = pre.channels;
   if (channels !== 1 && channels !== 3) throw new VggcError(`${file}: the model takes ${channels} input channels; images can only feed models with 1 or 3`);
   let meta: Metadata;
   try {
-    meta = await sharp(file).metadata();
+    meta = await sharp(input).metadata();
   } catch (e) {
     throw new VggcError(`${file}: ${imageError(e)}`);
   }
   if (!SUPPORTED_FORMATS.includes(meta.format ?? '')) throw new VggcError(`${file}: unsupported image format ${meta.format ?? 'unknown'} (vggc reads PNG, JPEG and WebP)`);
   if (!meta.width || !meta.height) throw new VggcError(`${file}: image has no size`);
-  let img = sharp(file).removeAlpha();
+  let img = sharp(input).removeAlpha();
   img = channels === 1 ? img.grayscale() : img.toColourspace('srgb');
   const g = imageGeometry(meta.width, meta.height, pre, [H, W], file);
   if (g.width !== meta.width || g.height !== meta.height) img = img.resize(g.width, g.height, { fit: 'fill', kernel: 'linear' });
