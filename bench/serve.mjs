@@ -110,3 +110,8 @@ writeFileSync(join(RESULTS_DIR, flag('out', 'serve-latest.json')), `${JSON.strin
 console.log('| model | server | connections | req/s | p50 | p99 | non-2xx | load avg |');
 console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const r of rows) console.log(`| ${r.model} | ${r.server} | ${r.connections} | ${r.requestsPerSecond.toFixed(1)} | ${r.p50ms} ms | ${r.p99ms} ms | ${r.non2xx + r.errors} | ${r.loadAverage.toFixed(2)} |`);
+const failed = rows.filter((r) => r.non2xx || r.errors || r.timeouts);
+if (failed.length) {
+  console.error(`bench:serve: ${failed.length} run(s) had non-2xx answers, errors or timeouts: ${failed.map((r) => `${r.server} at ${r.connections}`).join('; ')}`);
+  process.exitCode = 1;
+}

@@ -81,7 +81,8 @@ describe('health and metadata', () => {
       versions: ['1'],
       platform: 'vggc_wasm',
       inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 1, 32, 32] }],
-      outputs: [{ name: 'logits', datatype: 'FP32', shape: [-1, 10] }],
+      // A classifier's default outputs: the logits, then its penultimate layer (what vggc embed uses).
+      outputs: [{ name: 'logits', datatype: 'FP32', shape: [-1, 10] }, { name: 'fc6', datatype: 'FP32', shape: [-1, 128] }],
     };
     expect((await app.fastify.inject(`/v2/models/${FASHION_NAME}`)).json()).toEqual(want);
     expect((await app.fastify.inject(`/v2/models/${FASHION_NAME}/versions/1`)).json()).toEqual(want);
