@@ -32,10 +32,9 @@ interface Answer {
   body: Buffer;
 }
 
-/** A request over its own connection; `hold` sends the headers and only part of the body until finish(). */
-function open(url: string, path: string, body: Buffer, headers: Record<string, string>, { hold = false } = {}): { req: ClientRequest; answer: Promise<Answer>; finish: () => void } {
-  const req = request(`${url}${path}`, { method: 'POST', headers: { ...headers, 'content-length': String(body.length) }, agent: false });
-  const answer = new Promise<Answer>((resolve, reject) => {
+/** The whole answer to `req`: status, headers and body. */
+function answerOf(req: ClientRequest): Promise<Answer> {
+  return new Promise<Answer>((resolve, reject) => {
     req.once('response', (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -43,6 +42,12 @@ function open(url: string, path: string, body: Buffer, headers: Record<string, s
     });
     req.once('error', reject);
   });
+}
+
+/** A request over its own connection; `hold` sends the headers and only part of the body until finish(). */
+function open(url: string, path: string, body: Buffer, headers: Record<string, string>, { hold = false } = {}): { req: ClientRequest; answer: Promise<Answer>; finish: () => void } {
+  const req = request(`${url}${path}`, { method: 'POST', headers: { ...headers, 'content-length': String(body.length) }, agent: false });
+  const answer = answerOf(req);
   const half = hold ? body.length >> 1 : body.length;
   req.write(body.subarray(0, half));
   const finish = (): void => void req.end(body.subarray(half));
@@ -121,14 +126,7 @@ describe('bounded', () => {
       const before = await rss();
       // Declares 512 MiB and sends 8 MiB of it: the answer must not wait for the rest.
       const req = request(`${s.url}${INFER}`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(512 * 1024 * 1024) }, agent: false });
-      const answer = new Promise<Answer>((resolve, reject) => {
-        req.once('response', (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.once('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-        });
-        req.once('error', reject);
-      });
+      const answer = answerOf(req);
       req.write(Buffer.alloc(8 * 1024 * 1024, 0x20));
       const a = await answer;
       req.destroy();

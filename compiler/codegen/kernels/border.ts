@@ -23,6 +23,20 @@ export function mapGeometry(t: ArenaTensor): MapGeometry {
   return { rows, cols, channelStride, h: shape.h, w: shape.w, pixelBytes: channelStride * 4, rowBytes: cols * channelStride * 4 };
 }
 
+/** The six constants every map-to-map layer names: where its input and output maps are, and their pixel and row strides. */
+export function mapConstants(p: string, input: ArenaTensor, output: ArenaTensor): string[] {
+  const inMap = mapGeometry(input);
+  const outMap = mapGeometry(output);
+  return [
+    constant(`${p}_IN`, input.offset, 'input map, padded NHWC'),
+    constant(`${p}_IN_PIXEL`, inMap.pixelBytes, 'bytes per input pixel'),
+    constant(`${p}_IN_ROW`, inMap.rowBytes, 'bytes per stored input row'),
+    constant(`${p}_OUT`, output.offset, 'output map, padded NHWC'),
+    constant(`${p}_OUT_PIXEL`, outMap.pixelBytes, 'bytes per output pixel'),
+    constant(`${p}_OUT_ROW`, outMap.rowBytes, 'bytes per stored output row'),
+  ];
+}
+
 /** `@inline function {name}(y0, y1)`: zero the frame for interior rows [y0, y1) of the map at `out`. */
 export function emitZeroFrame(name: string, prefix: string, out: ArenaTensor): string[] {
   const g = mapGeometry(out);

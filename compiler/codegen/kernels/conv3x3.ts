@@ -11,7 +11,7 @@
 import type { DirectConvStep } from '../../program.js';
 import { OUT_BLOCK } from '../../weights/layout.js';
 import { constant, grouped, indent, layerHeader, range, stepPrefix } from '../text.js';
-import { emitZeroFrame, mapGeometry } from './border.js';
+import { emitZeroFrame, mapConstants, mapGeometry } from './border.js';
 import { emitConvReference } from './conv3x3-ref.js';
 import { acc, BLOCK_BYTES, F32_BYTES, loadF32Weights, tileAccumulators, tileReduction, V128_BYTES } from './simd.js';
 
@@ -54,12 +54,7 @@ export function emitConv(step: DirectConvStep): string[] {
     `MACs ${grouped(s.macs)}; tile ${s.tile.rows}×${s.tile.cols} pixels × ${s.tile.channels} channels; work item = one output row${pool ? ' (pooled)' : ''}`,
   ]);
   const consts = [
-    constant(`${p}_IN`, step.input.offset, 'input map, padded NHWC'),
-    constant(`${p}_IN_PIXEL`, inMap.pixelBytes, 'bytes per input pixel'),
-    constant(`${p}_IN_ROW`, inMap.rowBytes, 'bytes per stored input row'),
-    constant(`${p}_OUT`, step.output.offset, 'output map, padded NHWC'),
-    constant(`${p}_OUT_PIXEL`, outMap.pixelBytes, 'bytes per output pixel'),
-    constant(`${p}_OUT_ROW`, outMap.rowBytes, 'bytes per stored output row'),
+    ...mapConstants(p, step.input, step.output),
     constant(`${p}_OUT_ROWS`, g.oh, 'output rows (work items)', 'i32'),
     constant(`${p}_W`, step.weight.address, 'packed weights'),
     constant(`${p}_W_BLOCK`, 9 * g.cin * BLOCK_BYTES, 'bytes of weights per 8-channel output block'),

@@ -7,7 +7,7 @@
  */
 import type { MapActivationStep, VectorReluStep } from '../../program.js';
 import { constant, layerHeader, stepPrefix } from '../text.js';
-import { emitZeroFrame, mapGeometry } from './border.js';
+import { emitZeroFrame, mapConstants, mapGeometry } from './border.js';
 import { BLOCK_BYTES, F32_BYTES, V128_BYTES } from './simd.js';
 
 export function emitMapActivation(step: MapActivationStep): string[] {
@@ -24,12 +24,7 @@ export function emitMapActivation(step: MapActivationStep): string[] {
   ]);
   const window = pool ? 2 : 1;
   const consts = [
-    constant(`${p}_IN`, step.input.offset, 'input map, padded NHWC'),
-    constant(`${p}_IN_PIXEL`, inMap.pixelBytes, 'bytes per input pixel'),
-    constant(`${p}_IN_ROW`, inMap.rowBytes, 'bytes per stored input row'),
-    constant(`${p}_OUT`, step.output.offset, 'output map, padded NHWC'),
-    constant(`${p}_OUT_PIXEL`, outMap.pixelBytes, 'bytes per output pixel'),
-    constant(`${p}_OUT_ROW`, outMap.rowBytes, 'bytes per stored output row'),
+    ...mapConstants(p, step.input, step.output),
     constant(`${p}_WINDOW`, window, pool ? 'input pixels per output pixel side (2×2 max-pool)' : 'one input pixel per output pixel', 'i32'),
   ];
   // Input pixel (dy, dx) of output pixel (y, x), channel offset c (bytes).

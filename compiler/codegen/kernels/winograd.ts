@@ -17,7 +17,7 @@ import { WINOGRAD_GEMM_ROWS } from '../../schedule/winograd-plan.js';
 import { OUT_BLOCK, type WeightsDtype } from '../../weights/layout.js';
 import { F4X4_3X3 } from '../../winograd/winograd.js';
 import { constant, grouped, layerHeader, stepPrefix } from '../text.js';
-import { emitZeroFrame, mapGeometry } from './border.js';
+import { emitZeroFrame, mapConstants, mapGeometry } from './border.js';
 import { F32_BYTES } from './simd.js';
 import { emitPrepareFilter } from './winograd-filter.js';
 import { gemmTile, inputTransform, outputTransform } from './winograd-transforms.js';
@@ -47,13 +47,8 @@ export function emitWinograd(step: WinogradConvStep, dtype: WeightsDtype): strin
     `MACs ${grouped(s.macs)} direct-equivalent, ${grouped(wg.gemmMacs)} in the ${XI} GEMMs (${(s.macs / wg.gemmMacs).toFixed(2)}× fewer)`,
   ]);
   const consts = [
-    constant(`${p}_IN`, step.input.offset, 'input map'),
-    constant(`${p}_IN_PIXEL`, inMap.pixelBytes, 'bytes per input pixel'),
-    constant(`${p}_IN_ROW`, inMap.rowBytes, 'bytes per stored input row'),
+    ...mapConstants(p, step.input, step.output),
     constant(`${p}_CI`, ci, 'input channels as stored (multiple of 8)', 'i32'),
-    constant(`${p}_OUT`, step.output.offset, 'output map'),
-    constant(`${p}_OUT_PIXEL`, outMap.pixelBytes, 'bytes per output pixel'),
-    constant(`${p}_OUT_ROW`, outMap.rowBytes, 'bytes per stored output row'),
     constant(`${p}_COP`, cop, 'output channels as stored', 'i32'),
     constant(`${p}_OUT_H`, outMap.h, 'output rows', 'i32'),
     constant(`${p}_OUT_W`, outMap.w, 'output columns', 'i32'),
