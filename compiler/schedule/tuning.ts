@@ -28,8 +28,17 @@ export const FC_BATCH_TILE = 4;
  * 4× fewer multiplies save (VGG's first layer has 3 input channels: 1 % of the network's work).
  */
 export const WINOGRAD_MIN_CHANNELS = 16;
-/** Transformed-input bytes (α² × tiles × channels) one Winograd block may hold: sized to stay in L2/L3. */
+/** Transformed-input bytes (α² × tiles × channels) one Winograd block may hold at most (its per-worker scratch). */
 export const WINOGRAD_BLOCK_BYTES = 4 * 1024 * 1024;
+/**
+ * How many bytes of transformed filters U a Winograd layer may stream in all: each block of tile rows
+ * reads the whole U once, so smaller blocks keep V and M in cache but read U more often. The
+ * scheduler takes the smallest blocks (down to one tile row) whose re-reads stay within this.
+ * Measured on VGG-11 (docs/performance.md, "Winograd block size"): conv2_1 (U 1.2 MB) is 12–16 %
+ * faster in blocks of 1–2 tile rows than in 4 MiB blocks, conv3_1 (U 4.7 MB) 13 % faster in 4 blocks,
+ * and every layer with U ≥ 9 MB is slower with more blocks than the fewest (U read again at ~20 GB/s).
+ */
+export const WINOGRAD_FILTER_REREAD_BYTES = 24 * 1024 * 1024;
 /** Rows of the Winograd GEMM register tile (tiles × 8 output channels). 6 rows measured slower (spills). */
 export const WINOGRAD_GEMM_ROWS = 4;
 /**
