@@ -75,7 +75,8 @@ function stop(proc) {
 function requestFor(kind, [c, h, w]) {
   const x = benchInput(1, c, h, w).map((v) => Math.round(v * 1e4) / 1e4);
   const input = { name: 'input', shape: [1, c, h, w], datatype: 'FP32' };
-  if (kind === 'json') return { body: JSON.stringify({ inputs: [{ ...input, data: Array.from(x) }] }), headers: { 'content-type': 'application/json' } };
+  // Both ask for the logits only: a classifier also has its penultimate layer as an output (4096 floats for VGG-11).
+  if (kind === 'json') return { body: JSON.stringify({ inputs: [{ ...input, data: Array.from(x) }], outputs: [{ name: 'logits' }] }), headers: { 'content-type': 'application/json' } };
   const header = Buffer.from(JSON.stringify({ inputs: [{ ...input, parameters: { binary_data_size: x.byteLength } }], outputs: [{ name: 'logits', parameters: { binary_data: true } }] }));
   return { body: Buffer.concat([header, Buffer.from(x.buffer)]), headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) } };
 }
