@@ -47,7 +47,8 @@ export function renderSummary(plan: Program, weightsFileBytes?: Partial<Record<W
   out.push(line);
   out.push(`Compiled steps (${plan.variant} kernels; fusion and tiling decided by vggc):`);
   for (const s of plan.steps) {
-    const m = s.schedule.macs ? `${(s.schedule.macs / 1e6).toFixed(1)} M MACs` : '';
+    const blocks = s.schedule.kind === 'conv-winograd' ? `, ${s.schedule.winograd.blocks} block(s) of ${s.schedule.winograd.tileRowsPerBlock} tile row(s)` : '';
+    const m = s.schedule.macs ? `${(s.schedule.macs / 1e6).toFixed(1)} M MACs${blocks}` : '';
     out.push(`  ${String(s.index).padStart(2)}  ${describeStep(s).padEnd(44)} ${s.kernel.padEnd(58)} ${m}`);
   }
   for (const s of plan.splits) out.push(`  fusion split: ${s}`);
