@@ -18,7 +18,7 @@
  *   so slow drift of the machine hits every engine alike. Reported: median of the timed runs, first
  *   inference, load time, peak RSS of the process.
  * - Then a per-layer breakdown of each vggc model (bench/layers.mjs), one image.
- * - Writes bench/results/latest.json and bench/results/latest.svg.
+ * - Writes bench/results/latest.json, latest.svg (latency bars) and latest-roofline.svg (bench/roofline.mjs).
  */
 import { fork, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -28,6 +28,7 @@ import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { argmaxRows, BENCH_DIR, CACHE_DIR, importDist, median, relError, RESULTS_DIR, ROOT } from './common.mjs';
 import { CEILING_GFLOPS, formatLayerRows } from './layers.mjs';
+import { rooflineSvg, stepBytes } from './roofline.mjs';
 import { VGGC_VARIANTS } from './variants.mjs';
 import { probe, runtime } from '../tools/runtimes/runtimes.mjs';
 
@@ -230,7 +231,7 @@ async function main() {
         continue;
       }
       for (const line of formatLayerRows(msg.rows)) console.log(`  ${line}`);
-      layers[`${model} / ${v.label}`] = { model, variant: v.label, runs: opts.layerRuns, ceilingGflops: CEILING_GFLOPS, threads: msg.rows.threads, build: msg.rows.build, rows: msg.rows.rows, totalMs: msg.rows.rows.reduce((s, r) => s + r.ms, 0) };
+      layers[`${model} / ${v.label}`] = { model, variant: v.label, runs: opts.layerRuns, ceilingGflops: CEILING_GFLOPS, threads: msg.rows.threads, build: msg.rows.build, rows: msg.rows.rows, bytes: stepBytes(vggcDirs.get(v.label)), totalMs: msg.rows.rows.reduce((s, r) => s + r.ms, 0) };
       await child.exited;
     }
     console.log('');
@@ -246,7 +247,9 @@ async function main() {
   mkdirSync(RESULTS_DIR, { recursive: true });
   writeAtomic(join(RESULTS_DIR, `${opts.out}.json`), `${JSON.stringify(report, null, 2)}\n`);
   writeAtomic(join(RESULTS_DIR, `${opts.out}.svg`), barChart(results, machine));
-  console.log(`\nwrote ${relative(process.cwd(), join(RESULTS_DIR, `${opts.out}.json`))}, ${relative(process.cwd(), join(RESULTS_DIR, `${opts.out}.svg`))}`);
+  const roofline = Object.values(layers).filter((l) => l.threads === 1);
+  if (roofline.length) writeAtomic(join(RESULTS_DIR, `${opts.out}-roofline.svg`), rooflineSvg(roofline.map((l) => ({ label: `${l.model} ${l.variant}`, rows: l.rows, bytes: l.bytes })), { ceilingGflops: CEILING_GFLOPS, machine }));
+  console.log(`\nwrote ${relative(process.cwd(), join(RESULTS_DIR, `${opts.out}.json`))}, ${relative(process.cwd(), join(RESULTS_DIR, `${opts.out}.svg`))}${roofline.length ? `, ${relative(process.cwd(), join(RESULTS_DIR, `${opts.out}-roofline.svg`))}` : ''}`);
   if (checks.some((c) => !c.ok)) {
     console.error('logits check FAILED (see above)');
     process.exitCode = 1;
