@@ -21,8 +21,8 @@ async function start() {
   const model = await loadModel(modelUrl, {
     threads,
     build,
-    onProgress: (done, total) => {
-      $('progress').value = total ? done / total : 1;
+    onProgress: ({ loadedBytes, totalBytes }) => {
+      $('progress').value = totalBytes ? loadedBytes / totalBytes : 1;
     },
   });
   const loadMs = performance.now() - t0;

@@ -151,7 +151,7 @@ export async function ensureCompiled(name: 'fashion-mnist' | 'fashion-mnist-int8
   const outDir = join(ROOT, 'build', name);
   try {
     const manifest = checkManifest(JSON.parse(readFileSync(join(outDir, 'model.json'), 'utf8')), 'model.json');
-    for (const f of [manifest.wasm.file, manifest.weights.file]) if (!existsSync(join(outDir, f))) throw new Error(`no ${f}`);
+    for (const f of [manifest.wasm.file, ...manifest.weights.shards.map((s) => s.file)]) if (!existsSync(join(outDir, f))) throw new Error(`no ${f}`);
     // A folder compiled before the compiler (dist/compiler, assembly/) last changed is stale.
     if (statSync(join(outDir, 'model.json')).mtimeMs < newestMtime([join(ROOT, 'dist/compiler'), join(ROOT, 'assembly')])) throw new Error('stale');
     return outDir;
