@@ -160,17 +160,17 @@ describe('compile --weights-dtype', () => {
 describe('compile --shard-size', () => {
   const tmp = tempDir('vggc-cli-shards-');
 
-  it('8KiB writes 28 shards, 0 one weights.bin; run gives the same logits from either, matching PyTorch', () => {
+  it('8KiB writes 12 shards, 0 one weights.bin; run gives the same logits from either, matching PyTorch', () => {
     const ref = readNpy(join(SMALL, 'logits.npy'));
     const logits: Buffer[] = [];
-    for (const [size, files] of [['8KiB', 28], ['0', 1]] as const) {
+    for (const [size, files] of [['8KiB', 12], ['0', 1]] as const) {
       const out = join(tmp, `s${size}`);
       const r = vggc('compile', SMALL_CONFIG, '-w', SMALL_WEIGHTS, '-o', out, '--shard-size', size);
       expect(r.status, r.stderr).toBe(0);
       const weights = readdirSync(out).filter((f) => f.startsWith('weights'));
       expect(weights.length).toBe(files);
       if (size === '0') expect(weights).toEqual(['weights.bin']);
-      expect(r.stdout).toContain(size === '0' ? 'weights.bin         0.2 MB' : '28 shards           0.2 MB');
+      expect(r.stdout).toContain(size === '0' ? 'weights.bin         0.1 MB' : '12 shards           0.1 MB');
       const run = vggc('run', out, '-i', join(SMALL, 'input.npy'), '-o', join(tmp, `y${size}.npy`));
       expect(run.status, run.stderr).toBe(0);
       expectParity(readNpy(join(tmp, `y${size}.npy`)).data, ref.data, 10);

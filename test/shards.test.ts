@@ -1,4 +1,4 @@
-// Weight shards (issue 15) in Node: a model compiled with 8 KiB shards, with one unsharded
+// Weight shards (issue 15) in Node: a model compiled with 4 KiB shards (23 of them), with one unsharded
 // weights.bin and with the default 16 MiB shards loads to the same logits, which match PyTorch's
 // (the small-rect golden); every way a shard can be wrong is a one-line error naming it, raised
 // before anything runs; progress is monotonic and ends at the payload size.
@@ -18,7 +18,7 @@ let whole: string;
 let byDefault: string;
 
 beforeAll(async () => {
-  sharded = await compileGolden('small-rect', 'wasmsimd', join(tmp, 'sharded'), { shardBytes: 8192 });
+  sharded = await compileGolden('small-rect', 'wasmsimd', join(tmp, 'sharded'), { shardBytes: 4096 });
   whole = await compileGolden('small-rect', 'wasmsimd', join(tmp, 'whole'), { shardBytes: 0 });
   byDefault = await compileGolden('small-rect', 'wasmsimd', join(tmp, 'default'));
 });
@@ -35,7 +35,7 @@ function copy(d: string): string {
 describe('shards', () => {
   it('tile the payload in order, and every layout loads to the same logits, matching PyTorch', async () => {
     const shards = manifestOf(sharded).weights.shards;
-    expect(shards.length).toBe(28);
+    expect(shards.length).toBe(23);
     expect(shards.map((s: { file: string }) => s.file).slice(0, 2)).toEqual(['weights-000.bin', 'weights-001.bin']);
     expect(manifestOf(whole).weights.shards.map((s: { file: string }) => s.file)).toEqual(['weights.bin']);
     expect(manifestOf(byDefault).weights.shards.map((s: { file: string }) => s.file)).toEqual(['weights-000.bin']);
@@ -57,7 +57,7 @@ describe('shards', () => {
     const m = await loadModel(sharded, { threads: 1, onProgress: (p) => seen.push(p) });
     m.dispose();
     const total = manifestOf(sharded).weights.payloadBytes;
-    expect(seen.length).toBe(28);
+    expect(seen.length).toBe(23);
     expect(seen.every((p, i) => p.totalBytes === total && p.cachedBytes === 0 && (i === 0 || p.loadedBytes > seen[i - 1].loadedBytes))).toBe(true);
     expect(seen.at(-1)!.loadedBytes).toBe(total);
   });
@@ -66,7 +66,7 @@ describe('shards', () => {
     const d = copy(sharded);
     const file = join(d, 'weights-013.bin');
     const bytes = readFileSync(file);
-    bytes.fill(0x7f, 4000, 4064); // 64 bytes in the middle, as in the issue
+    bytes.fill(0x7f, 2000, 2064); // 64 bytes in the middle, as in the issue
     writeFileSync(file, bytes);
     expect(await rejection(loadModel(d, { threads: 1 }))).toBe(`${file}: does not match the CRC-32 that ${d}/model.json records (damaged, or from another compile); nothing was loaded`);
     // Unchecked, the damaged weights run: the check is what stands between them and the caller.
@@ -79,7 +79,7 @@ describe('shards', () => {
 
   it('a single flipped bit in the last shard fails, with threads too', async () => {
     const d = copy(sharded);
-    const file = join(d, 'weights-027.bin');
+    const file = join(d, 'weights-022.bin');
     const bytes = readFileSync(file);
     bytes[bytes.length - 1] ^= 0x10;
     writeFileSync(file, bytes);
@@ -88,10 +88,10 @@ describe('shards', () => {
 
   it('a truncated, padded or missing shard is named before anything is read', async () => {
     const d = copy(sharded);
-    truncateSync(join(d, 'weights-004.bin'), 8000);
-    expect(await rejection(loadModel(d))).toBe(`${d}/weights-004.bin: is 8000 bytes, expected 8192 (truncated)`);
+    truncateSync(join(d, 'weights-004.bin'), 4000);
+    expect(await rejection(loadModel(d))).toBe(`${d}/weights-004.bin: is 4000 bytes, expected 4096 (truncated)`);
     writeFileSync(join(d, 'weights-004.bin'), Buffer.concat([readFileSync(join(sharded, 'weights-004.bin')), Buffer.alloc(1)]));
-    expect(await rejection(loadModel(d))).toBe(`${d}/weights-004.bin: is 8193 bytes, expected 8192 (padded)`);
+    expect(await rejection(loadModel(d))).toBe(`${d}/weights-004.bin: is 4097 bytes, expected 4096 (padded)`);
     cpSync(join(sharded, 'weights-004.bin'), join(d, 'weights-004.bin'));
     rmSync(join(d, 'weights-020.bin'));
     expect(await rejection(loadModel(d))).toBe(`${d}/weights-020.bin: cannot open (ENOENT); model.json lists it as a weights shard`);
@@ -114,10 +114,10 @@ describe('shards', () => {
     };
 
     it('each gives its one line', async () => {
-      expect(await edited((m) => (m.weights.shards[27].bytes = 9000))).toBe(`weights.shards[27] (weights-027.bin, payload bytes 221184–230184) lies outside the 228352-byte payload`);
-      expect(await edited((m) => (m.weights.shards[3].offset += 64))).toBe('weights.shards[3] (weights-003.bin) starts at payload byte 24640, expected 24576 (the shards must follow each other without gaps or overlaps)');
-      expect(await edited((m) => m.weights.shards.pop())).toBe('weights.shards end at payload byte 221184, but the payload is 228352 bytes');
-      expect(await edited((m) => (m.weights.shards = []))).toBe('weights.shards is empty but the payload is 228352 bytes');
+      expect(await edited((m) => (m.weights.shards[22].bytes = 9000))).toBe(`weights.shards[22] (weights-022.bin, payload bytes 90112–99112) lies outside the 93568-byte payload`);
+      expect(await edited((m) => (m.weights.shards[3].offset += 64))).toBe('weights.shards[3] (weights-003.bin) starts at payload byte 12352, expected 12288 (the shards must follow each other without gaps or overlaps)');
+      expect(await edited((m) => m.weights.shards.pop())).toBe('weights.shards end at payload byte 90112, but the payload is 93568 bytes');
+      expect(await edited((m) => (m.weights.shards = []))).toBe('weights.shards is empty but the payload is 93568 bytes');
       expect(await edited((m) => delete m.weights.shards)).toBe('weights.shards must be a list (a manifest older than format 3? recompile the model)');
       expect(await edited((m) => (m.weights.shards[1].file = 'weights-000.bin'))).toBe('weights.shards[1].file "weights-000.bin" is used twice');
       expect(await edited((m) => (m.weights.shards[1].file = 'model.wasm'))).toBe('weights.shards[1].file "model.wasm" is used twice');

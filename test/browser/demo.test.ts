@@ -41,6 +41,15 @@ describe.each(BROWSERS)('the demo page in %s', (kind) => {
     const dir = join(ROOT, 'test/browser/artifacts');
     mkdirSync(dir, { recursive: true });
     await page.screenshot(join(dir, `demo-fashion-mnist-${kind}.png`));
+    // The shards are stored in the background after the load: wait until they are, before leaving.
+    await page.evaluate(async () => {
+      const shards = (await (await fetch('../../build/fashion-mnist/model.json')).json()).weights.shards.length;
+      for (let i = 0; i < 400; i++) {
+        const keys = await (await caches.open('vggc-weights-v1')).keys();
+        if (keys.length >= shards) return;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    });
     await page.close();
 
     // Reloaded: the weights come from the cache; the button clears it, and the next visit fetches again.
