@@ -38,7 +38,12 @@ interface PageLoad {
   logits?: number[];
 }
 
-let manifest: { weights: { payloadBytes: number; shards: { file: string }[] } };
+interface ShardEntry {
+  file: string;
+  bytes: number;
+  sha256: string;
+}
+let manifest: { weights: { payloadBytes: number; shards: ShardEntry[] } };
 beforeAll(async () => {
   await compileModel({ configPath: join(GOLDEN, 'config.json'), weightsPath: join(GOLDEN, 'weights.safetensors'), outDir: DIR, shardBytes: 4096 });
   manifest = JSON.parse(readFileSync(join(DIR, 'model.json'), 'utf8'));
@@ -240,8 +245,8 @@ describe.each(BROWSERS)('weight shards in %s', (kind) => {
     cpSync(DIR, original, { recursive: true });
     try {
       await compileModel({ configPath: join(GOLDEN, 'config.json'), weightsPath: changedWeights(), outDir: DIR, shardBytes: 4096 });
-      const next: typeof manifest & { weights: { shards: { file: string; sha256: string }[] } } = JSON.parse(readFileSync(join(DIR, 'model.json'), 'utf8'));
-      const old = new Map((manifest.weights.shards as { file: string; sha256: string }[]).map((s) => [s.file, s.sha256]));
+      const next: typeof manifest = JSON.parse(readFileSync(join(DIR, 'model.json'), 'utf8'));
+      const old = new Map(manifest.weights.shards.map((s) => [s.file, s.sha256]));
       const changed = next.weights.shards.filter((s) => old.get(s.file) !== s.sha256).map((s) => `/build/test-shards/${s.file}`);
       expect(changed.length).toBeGreaterThan(0);
       expect(changed.length).toBeLessThan(3);
@@ -249,7 +254,7 @@ describe.each(BROWSERS)('weight shards in %s', (kind) => {
       const after = await loadInPage(page);
       expect(after.error).toBeUndefined();
       expect([...requests.keys()].filter((p) => WEIGHTS.test(p)).sort()).toEqual(changed.sort());
-      const unchangedBytes = (next.weights.shards as { file: string; sha256: string; bytes: number }[]).filter((s) => old.get(s.file) === s.sha256).reduce((n, s) => n + s.bytes, 0);
+      const unchangedBytes = next.weights.shards.filter((s) => old.get(s.file) === s.sha256).reduce((n, s) => n + s.bytes, 0);
       expect(after.events.at(-1)!.cachedBytes).toBe(unchangedBytes);
       // The new bias shows in the first class only (float32 addition of 1).
       for (let i = 0; i < 20; i++) {
