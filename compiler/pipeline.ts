@@ -3,7 +3,7 @@
  *
  *   frontend (config JSON | ONNX) → graph → fuse → schedule → plan → Program (program.ts)
  *   Program → codegen → assemble (asc, binaryen) → model.wasm, model-relaxed.wasm
- *   Program + weights (safetensors | ONNX | seeded random) → fold BatchNorm → pack → weights.bin
+ *   Program + weights (safetensors | ONNX | seeded random) → fold BatchNorm → pack → weight shards
  *   Program → emit/manifest → model.json
  *
  * emit/output-dir.ts writes the four files (and the generated model.ts) atomically.
@@ -24,7 +24,8 @@ import { emitModule } from './codegen/module.js';
 import { compileAssemblyScript } from './assemble/asc.js';
 import { finishModule } from './assemble/binaryen.js';
 import { seededRandomWeights } from './weights/random.js';
-import { packWeights } from './weights/pack.js';
+import { checkShardBytes, packWeights } from './weights/pack.js';
+import { DEFAULT_SHARD_BYTES } from './weights/shards.js';
 import { foldBatchNorm } from './weights/fold-batchnorm.js';
 import type { WeightsDtype } from './weights/layout.js';
 import type { WeightSource } from './weights/source.js';
@@ -62,6 +63,11 @@ export interface CompileOptions {
   readonly allowNonfinite?: boolean;
   /** Class names file (JSON list or one per line); overrides the config's `labels`. */
   readonly labelsPath?: string;
+  /**
+   * Bytes per weights shard (`--shard-size`): the payload is written as weights-000.bin, … of this
+   * size (the last one shorter); 0 writes one weights.bin. Default 16 MiB.
+   */
+  readonly shardBytes?: number;
   readonly onProgress?: (event: ProgressEvent) => void;
 }
 
@@ -88,6 +94,7 @@ export async function compileModel(opts: CompileOptions): Promise<CompileResult>
   const progress = opts.onProgress ?? (() => {});
   const input = readModelInput(opts.configPath, { weightsPath: opts.weightsPath, inputSize: opts.inputSize, preprocessing: opts.preprocessing, outputs: opts.outputs, outputLayout: opts.outputLayout });
   const config = input.config;
+  if (opts.shardBytes !== undefined) checkShardBytes(opts.shardBytes);
   const kernels = opts.kernels ?? 'wasmsimd';
   const program = planFromConfig(config, opts.configPath, { variant: kernels, conv: opts.conv, weights: opts.weightsDtype }, input.layerNames);
   const graph = program.graph;
@@ -107,11 +114,11 @@ export async function compileModel(opts: CompileOptions): Promise<CompileResult>
     const rawWasm = (await compileAssemblyScript(asSource, { memoryPages: pages })).wasm;
     // The relaxed-SIMD twin (f32x4.relaxed_madd) exists only for the SIMD kernels.
     const rawRelaxed = kernels === 'wasmsimd' ? (await compileAssemblyScript(asSource, { memoryPages: pages, relaxed: true })).wasm : null;
-    const packed = await packWeights(source, program.weights.tensors, program.weights.payloadBytes, join(staging.path, 'weights.bin'), (doneBytes, totalBytes) =>
+    const packed = await packWeights(source, program.weights.tensors, program.weights.payloadBytes, staging.path, opts.shardBytes ?? DEFAULT_SHARD_BYTES, (doneBytes, totalBytes) =>
       progress({ stage: 'weights', doneBytes, totalBytes }),
     );
     // The wasm tag carries the manifest's layout, so the modules are finished from the manifest's body.
-    const body = manifestBody(program, { sha256: packed.sha256, source: source.description }, labels);
+    const body = manifestBody(program, { sha256: packed.sha256, source: source.description, shards: packed.shards }, labels);
     const layout = layoutOf(body);
     const wasm = finishModule(rawWasm, { format: 'vggc-wasm', weightsSha256: packed.sha256, kernels, layout });
     const relaxed = rawRelaxed ? finishModule(rawRelaxed, { format: 'vggc-wasm', weightsSha256: packed.sha256, kernels: `${kernels}-relaxed`, layout }) : null;

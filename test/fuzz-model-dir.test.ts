@@ -1,8 +1,9 @@
 // Property-based fuzzing of the model-folder loader (fast-check, fixed seeds: a failure prints the seed
-// and the shrunk counterexample). test/golden/gray-odd is compiled once; its model.json, weights.bin
-// and model.wasm are then damaged. Property: loading either fails with a one-line VggcError naming a
-// file of the folder, or succeeds, and then a one-image infer() returns numClasses logits (finite or
-// NaN) without crashing.
+// and the shrunk counterexample). test/golden/gray-odd is compiled once, with 4 KiB weight shards; its
+// model.json, weight shards and model.wasm are then damaged. Property: loading either fails with a
+// one-line VggcError naming a file of the folder, or succeeds, and then a one-image infer() returns
+// numClasses logits (finite or NaN) without crashing; and with model.json intact, a folder whose
+// shards differ in any byte from the compiled ones never loads (the shard check).
 //
 // Budget (measured on 2 cores): a successful loadModel (read files, compile 16 KB of wasm with
 // TurboFan, instantiate, stream weights) + one infer of gray-odd costs ≈ 4 ms, plus ≈ 0.5 ms to write
@@ -12,10 +13,12 @@
 //     same createInstance + wrapInstance + infer the loader uses, with the module compiled once
 //     (≈ 12 s for the 10,000);
 //   - 10,000 full loadModel(dir, { threads: 1 }) runs on folders with model.json (text or fields),
-//     weights.bin (header bytes, truncation) or model.wasm (bit flips, truncation) damaged (≈ 10 s).
+//     weight shards (bit flips, truncation, padding, a shard removed or two swapped) or model.wasm
+//     (bit flips, truncation) damaged. Only the files that change between cases are rewritten; a
+//     case then costs ≈ 2.4 ms (≈ 24 s), up to 8.5 ms when the machine's load average was 9.
 //
 // The bugs this fuzzer found are fixed and have regression tests at the end.
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -36,15 +39,18 @@ let dir: string;
 let manifestText: string;
 let manifest: Manifest;
 let wasmBytes: Buffer;
-let weightsBytes: Buffer;
+/** The compiled shards, in payload order. */
+let shardFiles: string[];
+let shardBytes: Buffer[];
 let module: WebAssembly.Module;
 
 beforeAll(async () => {
-  dir = await compileGolden('gray-odd', 'wasmsimd', tmp);
+  dir = await compileGolden('gray-odd', 'wasmsimd', tmp, { shardBytes: 4096 });
   manifestText = readFileSync(join(dir, 'model.json'), 'utf8');
   manifest = JSON.parse(manifestText);
   wasmBytes = readFileSync(join(dir, 'model.wasm'));
-  weightsBytes = readFileSync(join(dir, 'weights.bin'));
+  shardFiles = manifest.weights.shards.map((s) => s.file);
+  shardBytes = shardFiles.map((f) => readFileSync(join(dir, f)));
   module = await WebAssembly.compile(new Uint8Array(wasmBytes));
 });
 
@@ -147,8 +153,10 @@ const focused = fc.record({
     ['memory', 'pages'], ['memory', 'arenaBase'], ['memory', 'arenaBytes'], ['memory', 'weightsBase'], ['memory', 'params'], ['memory', 'maxWorkers'], ['memory', 'shared'],
     ['input', 'offset'], ['input', 'shape', 0], ['input', 'shape', 1], ['input', 'shape', 2], ['outputs', 0, 'tensor', 'offset'], ['outputs', 0, 'shape', 0], ['outputs', 0, 'tensor', 'imageStride'], ['outputs', 0, 'phase'], ['outputs', 0, 'layout'], ['outputs', 0, 'name'],
     ['outputs', 0, 'tensor', 'layout'], ['outputs', 0, 'tensor', 'shape', 0],
-    ['maxBatch'], ['weights', 'payloadBytes'], ['weights', 'headerBytes'], ['steps', 0, 'workItems'], ['steps', 8, 'workItems'], ['steps', 3, 'phase'], ['steps', 8, 'phase'],
-    ['steps', 2, 'function'], ['wasm', 'file'], ['wasm', 'relaxed'], ['weights', 'file'], ['formatVersion'],
+    ['maxBatch'], ['weights', 'payloadBytes'], ['steps', 0, 'workItems'], ['steps', 8, 'workItems'], ['steps', 3, 'phase'], ['steps', 8, 'phase'],
+    ['steps', 2, 'function'], ['wasm', 'file'], ['wasm', 'relaxed'], ['formatVersion'],
+    ['weights', 'shards'], ['weights', 'shards', 0], ['weights', 'shards', 0, 'offset'], ['weights', 'shards', 1, 'offset'], ['weights', 'shards', 0, 'bytes'], ['weights', 'shards', 2, 'bytes'],
+    ['weights', 'shards', 1, 'file'], ['weights', 'shards', 1, 'sha256'], ['weights', 'shards', 1, 'crc32'], ['weights', 'shards', 3],
   ),
   edit,
 });
@@ -156,7 +164,12 @@ const focused = fc.record({
 function mutateFocused(base: Json, f: { path: readonly (string | number)[]; edit: Edit }): Json {
   const m = structuredClone(base) as Record<string, Json>;
   let parent: Record<string | number, Json> = m;
-  for (const k of f.path.slice(0, -1)) parent = parent[k] as Record<string | number, Json>;
+  for (const k of f.path.slice(0, -1)) {
+    const next = parent[k];
+    // An earlier edit replaced a container on the path (shards by a string…): nothing left to edit.
+    if (typeof next !== 'object' || next === null) return m;
+    parent = next as Record<string | number, Json>;
+  }
   const key = f.path[f.path.length - 1];
   const old = parent[key];
   const e = f.edit;
@@ -177,20 +190,30 @@ const mutatedManifest = fc.oneof(
 type FolderEdit =
   | { file: 'model.json'; kind: 'fields'; manifest: Json }
   | { file: 'model.json'; kind: 'text'; at: number; how: number; ch: string }
-  | { file: 'weights.bin' | 'model.wasm'; kind: 'flip'; at: number; bit: number; header: boolean }
-  | { file: 'weights.bin' | 'model.wasm'; kind: 'truncate'; at: number };
+  | { file: 'shard' | 'model.wasm'; shard: number; kind: 'flip'; at: number; bit: number; header: boolean }
+  | { file: 'shard' | 'model.wasm'; shard: number; kind: 'truncate'; at: number }
+  | { file: 'shard'; shard: number; kind: 'pad' | 'remove'; at: number }
+  | { file: 'shard'; shard: number; kind: 'swap'; with: number };
+
+const damaged = fc.constantFrom('shard' as const, 'model.wasm' as const);
 
 const folderEdit: fc.Arbitrary<FolderEdit> = fc.oneof(
   { weight: 3, arbitrary: mutatedManifest.map((m) => ({ file: 'model.json' as const, kind: 'fields' as const, manifest: m })) },
   { weight: 1, arbitrary: fc.record({ file: fc.constant('model.json' as const), kind: fc.constant('text' as const), at: fc.nat(), how: fc.integer({ min: 0, max: 2 }), ch: fc.constantFrom('"', ',', '}', '9', '-', ' ', '\0', 'é') }) },
-  { weight: 2, arbitrary: fc.record({ file: fc.constantFrom('weights.bin' as const, 'model.wasm' as const), kind: fc.constant('flip' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }), header: fc.boolean() }) },
-  { weight: 1, arbitrary: fc.record({ file: fc.constantFrom('weights.bin' as const, 'model.wasm' as const), kind: fc.constant('truncate' as const), at: fc.nat() }) },
+  { weight: 2, arbitrary: fc.record({ file: damaged, shard: fc.nat(), kind: fc.constant('flip' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }), header: fc.boolean() }) },
+  { weight: 1, arbitrary: fc.record({ file: damaged, shard: fc.nat(), kind: fc.constant('truncate' as const), at: fc.nat() }) },
+  { weight: 1, arbitrary: fc.record({ file: fc.constant('shard' as const), shard: fc.nat(), kind: fc.constantFrom('pad' as const, 'remove' as const), at: fc.integer({ min: 1, max: 100 }) }) },
+  { weight: 1, arbitrary: fc.record({ file: fc.constant('shard' as const), shard: fc.nat(), kind: fc.constant('swap' as const), with: fc.nat() }) },
 );
 
-function writeFolder(d: string, edits: readonly FolderEdit[]): void {
+/** What the mutant folder holds now (null: removed), so that writeFolder rewrites only what changes. */
+const onDisk = new Map<string, Buffer | null>();
+
+/** Writes the damaged folder; says whether model.json is the compiled one and whether any shard differs. */
+function writeFolder(d: string, edits: readonly FolderEdit[]): { manifestIntact: boolean; shardsDamaged: boolean } {
   let text = manifestText;
-  let wasm = Buffer.from(wasmBytes);
-  let weights = Buffer.from(weightsBytes);
+  let wasm: Buffer = Buffer.from(wasmBytes);
+  const shards: (Buffer | null)[] = shardBytes.map((b) => Buffer.from(b));
   for (const e of edits) {
     if (e.file === 'model.json') {
       if (e.kind === 'fields') text = JSON.stringify(e.manifest);
@@ -198,20 +221,36 @@ function writeFolder(d: string, edits: readonly FolderEdit[]): void {
         const i = e.at % (text.length + 1);
         text = e.how === 0 ? text.slice(0, i) : e.how === 1 ? text.slice(0, i) + e.ch + text.slice(i) : text.slice(0, i) + e.ch + text.slice(i + 1);
       }
-    } else {
-      let b = e.file === 'model.wasm' ? wasm : weights;
+      continue;
+    }
+    const k = e.shard % shards.length;
+    if (e.kind === 'remove') shards[k] = null;
+    else if (e.kind === 'swap') [shards[k], shards[e.with % shards.length]] = [shards[e.with % shards.length], shards[k]];
+    else if (e.file === 'shard' && shards[k] === null) continue;
+    else if (e.kind === 'pad') shards[k] = Buffer.concat([shards[k]!, Buffer.alloc(e.at)]);
+    else {
+      let b: Buffer = e.file === 'model.wasm' ? wasm : shards[k]!;
       if (e.kind === 'flip') {
-        // weights.bin: the 64-byte header or anywhere; model.wasm: the first 64 bytes or anywhere.
+        // The first 64 bytes or anywhere.
         const i = e.header ? e.at % Math.min(64, b.length) : e.at % b.length;
         if (b.length) b[i] ^= 1 << e.bit;
       } else b = b.subarray(0, e.at % (b.length + 1));
       if (e.file === 'model.wasm') wasm = b;
-      else weights = b;
+      else shards[k] = b;
     }
   }
-  writeFileSync(join(d, 'model.json'), text);
-  writeFileSync(join(d, 'model.wasm'), wasm);
-  writeFileSync(join(d, 'weights.bin'), weights);
+  // Only the files that differ from what the previous case left on disk are written (writes are the slow part).
+  const put = (name: string, bytes: Buffer | null): void => {
+    const had = onDisk.get(name);
+    if (had === bytes || (had && bytes && had.equals(bytes))) return;
+    if (bytes === null) rmSync(join(d, name), { force: true });
+    else writeFileSync(join(d, name), bytes);
+    onDisk.set(name, bytes);
+  };
+  put('model.json', Buffer.from(text));
+  put('model.wasm', wasm);
+  shards.forEach((b, i) => put(shardFiles[i], b));
+  return { manifestIntact: text === manifestText, shardsDamaged: shards.some((b, i) => b === null || !b.equals(shardBytes[i])) };
 }
 
 // ── tests ────────────────────────────────────────────────────────────────────────────────────────
@@ -225,7 +264,7 @@ describe('fuzz: model folders', () => {
 
   it(`manifest mutations: checkManifest, then createInstance + infer when accepted (${MANIFEST_RUNS} cases)`, async () => {
     const file = join(dir, 'model.json');
-    const payload = weightsBytes.subarray(64);
+    const payload = Buffer.concat(shardBytes);
     let accepted = 0;
     await fc.assert(
       fc.asyncProperty(mutatedManifest, async (raw) => {
@@ -264,16 +303,22 @@ describe('fuzz: model folders', () => {
   it(`damaged folders through loadModel(dir, { threads: 1 }) + infer (${LOAD_RUNS} cases)`, async () => {
     const d = join(tmp, 'mutant');
     cpSync(dir, d, { recursive: true });
+    onDisk.set('model.json', Buffer.from(manifestText)).set('model.wasm', wasmBytes);
+    shardFiles.forEach((f, i) => onDisk.set(f, shardBytes[i]));
     let loaded = 0;
     await fc.assert(
       fc.asyncProperty(fc.array(folderEdit, { minLength: 1, maxLength: 2 }), async (edits) => {
-        writeFolder(d, edits);
+        const { manifestIntact, shardsDamaged } = writeFolder(d, edits);
         let model;
         try {
           model = await loadModel(d, { threads: 1, build: 'deterministic' });
         } catch (e) {
           classify(e, 'load', (msg) => msg.startsWith(d) || msg.startsWith('loadModel: '));
           return;
+        }
+        if (manifestIntact && shardsDamaged) {
+          model.dispose();
+          throw new Error('a folder with damaged weight shards loaded');
         }
         loaded++;
         try {
@@ -288,7 +333,7 @@ describe('fuzz: model folders', () => {
       { numRuns: LOAD_RUNS, seed: 0x3a02 },
     );
     expect(loaded).toBeGreaterThan(0);
-  }, 90_000);
+  }, 180_000);
 });
 
 /** A copy of model folder `from` whose model.json is `manifestJson` changed by `edit`. */

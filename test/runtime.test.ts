@@ -147,30 +147,34 @@ describe('damaged or mismatched model folders', () => {
     expect(await rejection(loadModel(d))).toBe(`${d}/model.json: cannot read (ENOENT); is this a folder written by vggc compile?`);
   });
 
-  it('missing weights.bin', async () => {
+  // small-rect's 228 KB payload is one shard at the default 16 MiB (test/shards.test.ts: many shards).
+  const SHARD = 'weights-000.bin';
+
+  it('missing weight shard', async () => {
     const d = copyModel('no-weights');
-    rmSync(join(d, 'weights.bin'));
-    expect(await rejection(loadModel(d))).toBe(`${d}/weights.bin: cannot open (ENOENT)`);
+    rmSync(join(d, SHARD));
+    expect(await rejection(loadModel(d))).toBe(`${d}/${SHARD}: cannot open (ENOENT); model.json lists it as a weights shard`);
   });
 
-  it('truncated weights.bin', async () => {
+  it('truncated weight shard', async () => {
     const d = copyModel('truncated');
-    const size = readFileSync(join(d, 'weights.bin')).length;
-    truncateSync(join(d, 'weights.bin'), size - 100);
-    expect(await rejection(loadModel(d))).toBe(`${d}/weights.bin: is ${size - 100} bytes, expected ${size} (truncated or padded)`);
+    const size = readFileSync(join(d, SHARD)).length;
+    truncateSync(join(d, SHARD), size - 100);
+    expect(await rejection(loadModel(d))).toBe(`${d}/${SHARD}: is ${size - 100} bytes, expected ${size} (truncated)`);
   });
 
-  it('weights.bin cut inside its header', async () => {
-    const d = copyModel('truncated-header');
-    truncateSync(join(d, 'weights.bin'), 20);
-    expect(await rejection(loadModel(d))).toBe(`${d}/weights.bin: too short for a weights file (20 bytes)`);
+  it('weight shard with 64 bytes overwritten in the middle', async () => {
+    const d = copyModel('corrupted');
+    const bytes = readFileSync(join(d, SHARD));
+    bytes.fill(0x7f, bytes.length >> 1, (bytes.length >> 1) + 64);
+    writeFileSync(join(d, SHARD), bytes);
+    expect(await rejection(loadModel(d))).toBe(`${d}/${SHARD}: does not match the CRC-32 that ${d}/model.json records (damaged, or from another compile); nothing was loaded`);
   });
 
-  it('weights.bin from a compile with another seed', async () => {
+  it('weight shard from a compile with another seed', async () => {
     const d = copyModel('other-weights');
-    copyFileSync(join(seeded, 'weights.bin'), join(d, 'weights.bin'));
-    const msg = await rejection(loadModel(d));
-    expect(msg).toMatch(new RegExp(`^${esc(d)}/weights\\.bin: belongs to a different compile than ${esc(d)}/model\\.json \\(weights hash [0-9a-f]{12}…, expected [0-9a-f]{12}…\\)$`));
+    copyFileSync(join(seeded, SHARD), join(d, SHARD));
+    expect(await rejection(loadModel(d))).toBe(`${d}/${SHARD}: does not match the CRC-32 that ${d}/model.json records (damaged, or from another compile); nothing was loaded`);
   });
 
   it('model.wasm whose bytes do not match the hash in model.json', async () => {
@@ -188,12 +192,12 @@ describe('damaged or mismatched model folders', () => {
     );
   });
 
-  it('model.wasm of the other kernel variant (its weights are packed differently)', async () => {
+  it('model.wasm of the other kernel variant (the same weights since f32 keeps 3×3 filters, other steps)', async () => {
     const ref = await compileGolden('small-rect', 'scalar-ref', tmp);
     const d = copyModel('other-kernels');
     replaceWasm(d, readFileSync(join(ref, 'model.wasm')));
     const msg = await rejection(loadModel(d));
-    expect(msg).toBe(`${d}/model.wasm: was compiled for other weights than ${d}/model.json describes (model.wasm and model.json come from different compiles)`);
+    expect(msg).toBe(`${d}/model.json: its steps or memory layout differ from what ${d}/model.wasm was compiled for (edited by hand, or from another compile)`);
   });
 
   it('a manifest whose step names do not exist in model.wasm', async () => {
@@ -232,7 +236,7 @@ describe('damaged or mismatched model folders', () => {
     const m = JSON.parse(readFileSync(join(d, 'model.json'), 'utf8'));
     m.formatVersion = 99;
     writeFileSync(join(d, 'model.json'), JSON.stringify(m));
-    expect(await rejection(loadModel(d))).toBe(`${d}/model.json: manifest version 99 is not supported by this runtime (expected 2); recompile the model`);
+    expect(await rejection(loadModel(d))).toBe(`${d}/model.json: manifest version 99 is not supported by this runtime (expected 3); recompile the model`);
   });
 
   it('model.json that is not JSON', async () => {
@@ -245,9 +249,9 @@ describe('damaged or mismatched model folders', () => {
   it('model.json naming a weights file outside the folder', async () => {
     const d = copyModel('escape');
     const m = JSON.parse(readFileSync(join(d, 'model.json'), 'utf8'));
-    m.weights.file = '../seed-5/weights.bin';
+    m.weights.shards[0].file = '../seed-5/weights-000.bin';
     writeFileSync(join(d, 'model.json'), JSON.stringify(m));
-    expect(await rejection(loadModel(d))).toBe(`${d}/model.json: file name "../seed-5/weights.bin" must be a plain name inside the model folder`);
+    expect(await rejection(loadModel(d))).toBe(`${d}/model.json: weights.shards[0].file "../seed-5/weights-000.bin" must be a plain name inside the model folder`);
   });
 
   it('the undamaged folders still load', async () => {

@@ -1,4 +1,4 @@
-// Weights: safetensors reading (dtypes, key layouts), seeded random init, and weights.bin packing.
+// Weights: safetensors reading (dtypes, key layouts), seeded random init, and packing into weight shards.
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -8,6 +8,9 @@ import type { ParamTensor } from '../compiler/graph/graph.js';
 import { f16ToF32Table, f32ToBf16Bits, f32ToF16Bits } from '../compiler/weights/half.js';
 import { type PackedTensor, packedByteLength, type WeightLayout } from '../compiler/weights/layout.js';
 import { packWeights } from '../compiler/weights/pack.js';
+import { ShardWriter, shardFileName } from '../compiler/weights/shards.js';
+import { crc32Js } from '../runtime/format/crc32.js';
+import * as zlib from 'node:zlib';
 import { int8Scale, quantizeInt8, roundHalfEven } from '../compiler/weights/quantize.js';
 import { seededRandomWeights } from '../compiler/weights/random.js';
 import { openSafetensors } from '../compiler/frontend/safetensors/read.js';
@@ -237,21 +240,25 @@ describe('packWeights', () => {
   const tensors = plan([[conv, CONV, 64], [convBias, BIAS, 3008], [fc, FC, 3136], [fcBias, BIAS, 3584]]);
   const payloadBytes = 3776;
 
-  it('writes header, layouts, padding and gaps exactly as layout.ts specifies', async () => {
-    const out = path.join(tmp, 'weights.bin');
+  /** A fresh folder for one pack. */
+  const outDir = (name: string): string => {
+    const d = path.join(tmp, name);
+    fs.mkdirSync(d, { recursive: true });
+    return d;
+  };
+
+  it('writes layouts, padding and gaps exactly as layout.ts specifies, as one weights.bin with --shard-size 0', async () => {
+    const dir = outDir('one');
     const progress: number[] = [];
-    const result = await packWeights(memorySource, tensors, payloadBytes, out, (done, total) => {
+    const result = await packWeights(memorySource, tensors, payloadBytes, dir, 0, (done, total) => {
       expect(total).toBe(payloadBytes);
       progress.push(done);
     });
-    const file = fs.readFileSync(out);
-    expect(file.length).toBe(64 + payloadBytes);
-    expect(file.subarray(0, 8).toString('ascii')).toBe('VGGCWTS1');
-    expect(file.readBigUInt64LE(8)).toBe(BigInt(payloadBytes));
-    const sha = createHash('sha256').update(file.subarray(64)).digest();
-    expect(file.subarray(16, 48)).toEqual(sha);
-    expect(result).toEqual({ sha256: sha.toString('hex'), payloadBytes });
-    expect(file.subarray(48, 64).every((b) => b === 0)).toBe(true);
+    expect(fs.readdirSync(dir)).toEqual(['weights.bin']);
+    const file = fs.readFileSync(path.join(dir, 'weights.bin'));
+    expect(file.length).toBe(payloadBytes); // raw payload, no header
+    const sha = createHash('sha256').update(file).digest('hex');
+    expect(result).toEqual({ sha256: sha, payloadBytes, shards: [{ file: 'weights.bin', offset: 0, bytes: payloadBytes, sha256: sha, crc32: zlib.crc32(file).toString(16).padStart(8, '0') }] });
     expect(progress.at(-1)).toBe(payloadBytes);
     expect(progress).toEqual([...progress].sort((a, b) => a - b));
 
@@ -273,30 +280,30 @@ describe('packWeights', () => {
         for (let j = 0; j < 8; j++) want[3136 / 4 + (ob * 7 + i) * 8 + j] = ob * 8 + j < 13 ? F[(ob * 8 + j) * 7 + i] : 0;
     want.set(values.get(fcBias.key)!, 3584 / 4);
 
-    const got = new Float32Array(file.buffer.slice(file.byteOffset + 64, file.byteOffset + file.length));
+    const got = new Float32Array(file.buffer.slice(file.byteOffset, file.byteOffset + file.length));
     expect(Array.from(got)).toEqual(Array.from(want));
   });
 
   it('packs a safetensors source the same way as an in-memory one', async () => {
     const st = path.join(tmp, 'pack-src.safetensors');
     writeSafetensors(st, [conv, convBias, fc, fcBias].map((p) => ({ key: p.key, shape: [...p.shape], data: values.get(p.key)! })));
-    const a = await packWeights(memorySource, tensors, payloadBytes, path.join(tmp, 'a.bin'));
+    const a = await packWeights(memorySource, tensors, payloadBytes, outDir('a'), 0);
     const src = openSafetensors(st, [conv, convBias, fc, fcBias]);
-    const b = await packWeights(src, tensors, payloadBytes, path.join(tmp, 'b.bin'));
+    const b = await packWeights(src, tensors, payloadBytes, outDir('b'), 0);
     src.close();
     expect(b.sha256).toBe(a.sha256);
   });
 
   it('rejects an inconsistent plan with a plain Error (a compiler bug, not user error)', async () => {
-    const out = path.join(tmp, 'bad.bin');
-    const attempt = (t: PackedTensor[], bytes = payloadBytes) => packWeights(memorySource, t, bytes, out);
+    const dir = outDir('bad');
+    const attempt = (t: PackedTensor[], bytes = payloadBytes) => packWeights(memorySource, t, bytes, dir, 0);
     await expect(attempt([tensors[1], tensors[0]])).rejects.toThrow(/not sorted or overlapping/);
     await expect(attempt(plan([[conv, CONV, 0], [convBias, BIAS, 2816]]))).rejects.toThrow(/not sorted or overlapping/);
     await expect(attempt(tensors, 3600)).rejects.toThrow(/beyond the 3600-byte payload/);
     await expect(attempt(plan([[conv, CONV, 32]]))).rejects.toThrow(/not a multiple of 64/);
     await expect(attempt(plan([[fc, CONV, 0]]))).rejects.toThrow(/does not fit layout/);
     await expect(attempt([{ ...tensors[0], byteLength: 64 }])).rejects.toThrow(/packed size/);
-    expect(fs.existsSync(out)).toBe(false);
+    expect(fs.readdirSync(dir)).toEqual([]);
   });
 
   it('int8 and f16 layouts: q and scales per output row, halves, convolutions rounded in f32', async () => {
@@ -307,9 +314,9 @@ describe('packWeights', () => {
       { param: fc, layout: { op: 'int8-scales', dtype: 'f32' }, offset: 3008, byteLength: 64, address: 3008 },
       { param: fc, layout: { op: 'linear', dtype: 'f16' }, offset: 3072, byteLength: 224, address: 3072 },
     ];
-    const out = path.join(tmp, 'quantised.bin');
-    await packWeights(memorySource, t, 3328, out);
-    const payload = fs.readFileSync(out).subarray(64);
+    const dir = outDir('quantised');
+    await packWeights(memorySource, t, 3328, dir, 0);
+    const payload = fs.readFileSync(path.join(dir, 'weights.bin'));
     const F = values.get(fc.key)!;
     const q = new Int8Array(payload.buffer, payload.byteOffset + 2880, 112);
     const scales = new Float32Array(payload.buffer.slice(payload.byteOffset + 3008, payload.byteOffset + 3072));
@@ -350,10 +357,52 @@ describe('packWeights', () => {
     }
   });
 
-  it('removes the partial file when the source fails', async () => {
-    const out = path.join(tmp, 'partial.bin');
+  it('removes every shard already written when the source fails', async () => {
+    const dir = outDir('partial');
     const failing: WeightSource = { ...memorySource, readRows: (p, r0, r1) => { if (p === fc) throw new Error('boom'); return memorySource.readRows(p, r0, r1); } };
-    await expect(packWeights(failing, tensors, payloadBytes, out)).rejects.toThrow('boom');
-    expect(fs.existsSync(out)).toBe(false);
+    await expect(packWeights(failing, tensors, payloadBytes, dir, 0)).rejects.toThrow('boom');
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
+  it('refuses a shard size below 4 KiB (0 aside) in one line', async () => {
+    await expect(packWeights(memorySource, tensors, payloadBytes, outDir('tiny'), 100)).rejects.toThrow(/^shard size must be 0 \(one weights file\) or at least 4096 bytes, found 100$/);
+  });
+});
+
+describe('ShardWriter', () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vggc-shards-'));
+  afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it('cuts the payload at every shard boundary, whatever the writes, and hashes each shard and the whole', () => {
+    const payload = new Uint8Array(10_000).map((_, i) => (i * 7 + (i >> 8)) & 255);
+    const dir = path.join(tmp, 'cut');
+    fs.mkdirSync(dir);
+    const w = new ShardWriter(dir, payload.length, 4096);
+    // Writes of odd sizes that straddle the boundaries.
+    for (let at = 0; at < payload.length; ) {
+      const n = Math.min(1 + ((at * 13) % 3000), payload.length - at);
+      w.write(payload.subarray(at, at + n));
+      at += n;
+    }
+    const { shards, sha256 } = w.finish();
+    expect(sha256).toBe(createHash('sha256').update(payload).digest('hex'));
+    expect(shards.map((s) => [s.file, s.offset, s.bytes])).toEqual([['weights-000.bin', 0, 4096], ['weights-001.bin', 4096, 4096], ['weights-002.bin', 8192, 1808]]);
+    for (const s of shards) {
+      const bytes = fs.readFileSync(path.join(dir, s.file));
+      expect(bytes.equals(Buffer.from(payload.subarray(s.offset, s.offset + s.bytes)))).toBe(true);
+      expect(s.sha256).toBe(createHash('sha256').update(bytes).digest('hex'));
+      expect(s.crc32).toBe(zlib.crc32(bytes).toString(16).padStart(8, '0'));
+    }
+  });
+
+  it('names shards with enough digits to sort in payload order', () => {
+    expect([shardFileName(0, 3), shardFileName(999, 1000), shardFileName(5, 1001), shardFileName(1000, 1001)]).toEqual(['weights-000.bin', 'weights-999.bin', 'weights-0005.bin', 'weights-1000.bin']);
+  });
+
+  it('the JavaScript CRC-32 (for Node before 20.15) gives zlib\'s numbers', () => {
+    const bytes = new Uint8Array(70_001).map((_, i) => (i * 31) ^ (i >> 3));
+    expect(crc32Js(bytes)).toBe(zlib.crc32(bytes));
+    expect(crc32Js(bytes.subarray(5000), crc32Js(bytes.subarray(0, 5000)))).toBe(zlib.crc32(bytes));
+    expect(crc32Js(new TextEncoder().encode('123456789'))).toBe(0xcbf43926); // the CRC-32 check value
   });
 });

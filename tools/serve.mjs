@@ -5,6 +5,7 @@
 // 404s included. Refuses paths outside the root.
 import { createReadStream, promises as fsp } from 'node:fs';
 import { createServer } from 'node:http';
+import { pipeline } from 'node:stream';
 import { extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -34,13 +35,17 @@ const ISOLATION_HEADERS = {
   'Cross-Origin-Resource-Policy': 'same-origin',
 };
 
+/** Where `/` sends a newcomer: the demo. */
+export const HOME = '/examples/browser/index.html';
+
 /**
  * Starts the server. `isolate: false` leaves out COOP/COEP (to test the single-thread fallback);
- * `ranges: false` ignores Range headers, like a server without range support (to test the loader's
- * one-response path).
+ * `ranges: false` ignores Range headers, like a server without range support; `throttle` sends file
+ * bodies at most that many bytes per second (a slow connection, in any browser); `intercept(pathname,
+ * req, res)` may answer a request itself by returning true (the tests fail or count requests with it).
  * Resolves to { server, port, url, close() }.
  */
-export function startServer({ root = '.', port = 8080, host = '127.0.0.1', isolate = true, ranges = true, log = false } = {}) {
+export function startServer({ root = '.', port = 8080, host = '127.0.0.1', isolate = true, ranges = true, log = false, throttle = 0, intercept = null } = {}) {
   const rootDir = resolve(root);
   const server = createServer(async (req, res) => {
     const headers = { 'Cache-Control': 'no-store', ...(isolate ? ISOLATION_HEADERS : { 'Cross-Origin-Resource-Policy': 'same-origin' }) };
@@ -57,6 +62,12 @@ export function startServer({ root = '.', port = 8080, host = '127.0.0.1', isola
       return send(400, 'bad request');
     }
     if (pathname.includes('\0')) return send(400, 'bad request');
+    if (intercept?.(pathname, req, res)) return;
+    if (pathname === '/') {
+      res.writeHead(302, { ...headers, Location: HOME });
+      if (log) console.log(`302 ${req.method} / → ${HOME}`);
+      return res.end();
+    }
     let file = resolve(join(rootDir, pathname));
     if (file !== rootDir && !file.startsWith(rootDir + sep)) return send(403, 'forbidden: outside the served folder');
     try {
@@ -75,8 +86,8 @@ export function startServer({ root = '.', port = 8080, host = '127.0.0.1', isola
       const realRoot = await fsp.realpath(rootDir);
       if (real !== realRoot && !real.startsWith(realRoot + sep)) return send(403, 'forbidden: outside the served folder');
       const type = TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream';
-      // One byte range (`bytes=a-b`, `bytes=a-`), as static servers and CDNs answer them: the browser
-      // loader fetches a large weights.bin in a few ranges at once. Anything else gets the whole file.
+      // One byte range (`bytes=a-b`, `bytes=a-`), as static servers and CDNs answer them (the browser
+      // loader fetches whole shards, but other clients may ask for ranges). Anything else gets the whole file.
       const range = ranges ? /^bytes=(\d+)-(\d*)$/.exec(String(req.headers.range ?? '')) : null;
       let start = 0;
       let end = st.size - 1;
@@ -94,7 +105,9 @@ export function startServer({ root = '.', port = 8080, host = '127.0.0.1', isola
       if (log) console.log(`${status} ${req.method} ${pathname}`);
       if (req.method === 'HEAD' || st.size === 0) return res.end();
       // 1 MiB reads: the default 64 KiB made the server itself the bottleneck for a 642 MB file.
-      createReadStream(file, { start, end, highWaterMark: 1 << 20 }).on('error', () => res.destroy()).pipe(res);
+      const body = createReadStream(file, { start, end, highWaterMark: throttle ? 16 << 10 : 1 << 20 });
+      if (!throttle) return void body.on('error', () => res.destroy()).pipe(res);
+      pipeline(body, paced(throttle), res, () => undefined);
     } catch {
       send(404, 'not found');
     }
@@ -118,6 +131,20 @@ export function startServer({ root = '.', port = 8080, host = '127.0.0.1', isola
   });
 }
 
+/** Passes chunks on no faster than `bytesPerSecond`. */
+function paced(bytesPerSecond) {
+  return async function* (source) {
+    const started = Date.now();
+    let sent = 0;
+    for await (const chunk of source) {
+      sent += chunk.length;
+      const due = started + (1000 * sent) / bytesPerSecond - Date.now();
+      if (due > 0) await new Promise((r) => setTimeout(r, due));
+      yield chunk;
+    }
+  };
+}
+
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2);
   const value = (name) => {
@@ -130,8 +157,14 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     process.exit(2);
   }
   const root = fileURLToPath(new URL('..', import.meta.url));
-  const { url } = await startServer({ root, port, isolate: !args.includes('--no-isolation'), log: args.includes('--verbose') });
-  console.log(`serving ${root} at ${url}/ (cross-origin isolated${args.includes('--no-isolation') ? ': no' : ''})`);
-  console.log(`  demo:  ${url}/examples/browser/index.html`);
-  console.log(`  bench: ${url}/examples/browser/bench.html`);
+  const throttle = Number(value('--throttle') ?? 0);
+  if (!Number.isFinite(throttle) || throttle < 0) {
+    console.error(`error: --throttle must be bytes per second ≥ 0, found ${value('--throttle')}`);
+    process.exit(2);
+  }
+  const { url } = await startServer({ root, port, isolate: !args.includes('--no-isolation'), log: args.includes('--verbose'), throttle });
+  console.log(`serving ${root} at ${url}/ (cross-origin isolated${args.includes('--no-isolation') ? ': no' : ''}${throttle ? `; files at ${throttle} bytes/s` : ''})`);
+  console.log(`  ${url}/ redirects to the demo: ${url}${HOME}`);
+  console.log(`  bench:          ${url}/examples/browser/bench.html`);
+  console.log(`  VGG-11 loading: ${url}/examples/browser/load.html (compile build/vgg11-int8 first: see README, "Deploying to the web")`);
 }

@@ -33,7 +33,8 @@ export function writeWorkerBundle({ modelDir, outDir, port = 8787 }) {
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
   copyFileSync(join(modelDir, manifest.wasm.file), join(outDir, 'model.wasm'));
-  copyFileSync(join(modelDir, manifest.weights.file), join(outDir, 'weights.bin'));
+  // One weights.bin, the shards in order: loadModelFromBytes cuts it along model.json's shards and checks each.
+  writeFileSync(join(outDir, 'weights.bin'), Buffer.concat(manifest.weights.shards.map((s) => readFileSync(join(modelDir, s.file)))));
   // The bundle carries one build, so the manifest names just it (the loader checks the wasm against it).
   writeFileSync(join(outDir, 'model.json'), JSON.stringify({ ...manifest, wasm: { ...manifest.wasm, file: 'model.wasm', relaxed: null } }));
 

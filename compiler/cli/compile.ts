@@ -3,7 +3,8 @@ import { Option, type Command } from 'commander';
 import { compileModel, type ProgressEvent } from '../pipeline.js';
 import type { ConvAlgorithmChoice } from '../schedule/schedule.js';
 import { WEIGHTS_DTYPES, type WeightsDtype } from '../weights/layout.js';
-import { modelOptions, parseNonNegativeInt, type ModelOptionValues } from './options.js';
+import { modelOptions, parseByteSize, parseNonNegativeInt, type ModelOptionValues } from './options.js';
+import { DEFAULT_SHARD_BYTES, MIN_SHARD_BYTES } from '../weights/shards.js';
 
 interface CompileFlags extends ModelOptionValues {
   out: string;
@@ -14,13 +15,14 @@ interface CompileFlags extends ModelOptionValues {
   weightsDtype: WeightsDtype;
   allowNonfinite?: boolean;
   labels?: string;
+  shardSize: number;
   quiet?: boolean;
 }
 
 export function registerCompile(program: Command): void {
   const cmd = program
     .command('compile')
-    .description('compile a model into DIR: model.wasm, weights.bin, model.json, model.ts')
+    .description('compile a model into DIR: model.wasm, the weight shards (weights-000.bin, …), model.json, model.ts')
     .argument('<model>', 'a config JSON (see README: "Config format"), or a model file whose network vggc derives: a PyTorch checkpoint (.pth/.pt/.bin), a TensorFlow.js model.json, a .onnx or a .safetensors (README: "Bring your model")')
     .requiredOption('-o, --out <dir>', 'output folder (replaced atomically when the compile succeeds)')
     .option('-w, --weights <file>', 'with a config: weights as .safetensors or a PyTorch checkpoint (torchvision or seed-notebook key names); default: seeded random weights')
@@ -30,6 +32,7 @@ export function registerCompile(program: Command): void {
     .addOption(new Option('--weights-dtype <dtype>', 'how weights are stored: f32, f16, or int8 (weight-only, symmetric, one scale per output channel); fully-connected layers dequantise in the kernels').choices(WEIGHTS_DTYPES).default('f32'))
     .option('--allow-nonfinite', 'accept NaN/Inf weight values instead of refusing them')
     .option('--labels <file>', 'class names (JSON list or one per line), overriding the config; 1000-class models get the ImageNet names by default')
+    .option('--shard-size <size>', `bytes per weights file, or with KiB/MiB (at least ${MIN_SHARD_BYTES} bytes); 0 writes one weights.bin. Static hosts cap file sizes (Cloudflare Pages: 25 MiB)`, parseByteSize, DEFAULT_SHARD_BYTES)
     .option('-q, --quiet', 'no progress output');
   for (const o of modelOptions()) cmd.addOption(o);
   cmd.action(async (model: string, o: CompileFlags) => {
@@ -37,7 +40,7 @@ export function registerCompile(program: Command): void {
     const progress = o.quiet ? undefined : progressPrinter();
     const result = await compileModel({
       configPath: model, outDir: o.out, weightsPath: o.weights, seed: o.seed, kernels: o.kernels, conv: o.conv, weightsDtype: o.weightsDtype, allowNonfinite: o.allowNonfinite,
-      labelsPath: o.labels, inputSize: o.inputSize, preprocessing: o.preprocessing, outputs: o.outputs, outputLayout: o.outputLayout, onProgress: progress,
+      labelsPath: o.labels, shardBytes: o.shardSize, inputSize: o.inputSize, preprocessing: o.preprocessing, outputs: o.outputs, outputLayout: o.outputLayout, onProgress: progress,
     });
     const m = result.manifest;
     if (o.quiet) return;
@@ -45,7 +48,9 @@ export function registerCompile(program: Command): void {
     console.log(`compiled ${m.name} → ${o.out} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     console.log(`  model.wasm          ${(m.wasm.bytes / 1024).toFixed(1)} KB  (${m.steps.length} specialised ${m.kernels} layer functions)`);
     if (m.wasm.relaxed) console.log(`  model-relaxed.wasm  ${(m.wasm.relaxed.bytes / 1024).toFixed(1)} KB  (relaxed-SIMD twin)`);
-    console.log(`  weights.bin         ${((m.weights.headerBytes + m.weights.payloadBytes) / 1e6).toFixed(1)} MB  (${m.weights.dtype ?? 'f32'}; ${m.weights.source})`);
+    const shards = m.weights.shards;
+    const files = shards.length === 1 ? shards[0].file.padEnd(19) : `${shards.length} shards`.padEnd(19);
+    console.log(`  ${files} ${(m.weights.payloadBytes / 1e6).toFixed(1)} MB  (${m.weights.dtype ?? 'f32'}; ${m.weights.source})`);
     console.log(`  arena ${(m.memory.arenaBytes / 1e6).toFixed(2)} MB, ${m.totals.params.toLocaleString('en-US')} parameters, ${(m.totals.macs / 1e9).toFixed(2)} G multiply-adds per image`);
     console.log(`  outputs             ${m.outputs.map((out) => `${out.name} [${out.shape.join('×')}]`).join(', ')}`);
   });

@@ -23,6 +23,15 @@ export function parseNonNegativeInt(v: string): number {
   return n;
 }
 
+/** `--shard-size`: bytes, or with a KiB / MiB / GiB suffix (`16MiB`, `512 KiB`); 0 = one file. */
+export function parseByteSize(v: string): number {
+  const m = /^(\d+)\s*(B|KiB|MiB|GiB)?$/i.exec(v.trim());
+  const unit = { b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 }[(m?.[2] ?? 'b').toLowerCase() as 'b'];
+  const n = m ? Number(m[1]) * unit : NaN;
+  if (!m || !Number.isSafeInteger(n)) throw new InvalidArgumentError('expected a size in bytes, or with KiB or MiB, e.g. 16MiB, 4194304, 0');
+  return n;
+}
+
 /** `relu4_3,fc7` → ['relu4_3', 'fc7']. */
 export function parseNames(v: string): string[] {
   const names = v.split(',').map((s) => s.trim());

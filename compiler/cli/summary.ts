@@ -4,7 +4,7 @@ import { readModelInput } from '../frontend/index.js';
 import { configJson } from '../frontend/config/config-json.js';
 import { planFromConfig } from '../pipeline.js';
 import { renderSummary } from '../summary/summary.js';
-import { WEIGHTS_DTYPES, WEIGHTS_HEADER_BYTES, type WeightsDtype } from '../weights/layout.js';
+import { WEIGHTS_DTYPES, type WeightsDtype } from '../weights/layout.js';
 import { modelOptions, type ModelOptionValues } from './options.js';
 
 const FORMAT_LABELS = { config: 'config', onnx: 'ONNX model', pytorch: 'PyTorch checkpoint', tfjs: 'TensorFlow.js LayersModel', safetensors: 'safetensors checkpoint' } as const;
@@ -22,7 +22,7 @@ export function registerSummary(program: Command): void {
     const config = input.config;
     if (input.format !== 'config') console.log(`${model}: ${FORMAT_LABELS[input.format]}; derived config:\n  ${JSON.stringify(configJson(config))}\n`);
     const plans = new Map(WEIGHTS_DTYPES.map((d) => [d, planFromConfig(config, model, { variant: o.kernels, weights: d }, input.layerNames)]));
-    const sizes = Object.fromEntries([...plans].map(([d, plan]) => [d, WEIGHTS_HEADER_BYTES + plan.weights.payloadBytes]));
+    const sizes = Object.fromEntries([...plans].map(([d, plan]) => [d, plan.weights.payloadBytes]));
     console.log(renderSummary(plans.get(o.weightsDtype)!, sizes, input.layerNames));
   });
 }

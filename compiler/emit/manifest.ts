@@ -13,13 +13,16 @@ export { configJson };
 import { paramCount } from '../graph/graph.js';
 import { packageVersion } from '../paths.js';
 import { describeStep, type ArenaTensor, type Program, type ProgramOutput } from '../program.js';
-import { layoutName, WEIGHTS_HEADER_BYTES } from '../weights/layout.js';
+import { layoutName } from '../weights/layout.js';
+import type { WeightShard } from '../../runtime/format/manifest.js';
 
 export type ManifestBody = Omit<Manifest, 'wasm'>;
 
 export interface WeightsFacts {
-  /** SHA-256 of the weights.bin payload. */
+  /** SHA-256 of the whole weights payload. */
   readonly sha256: string;
+  /** The files the payload was written as. */
+  readonly shards: readonly WeightShard[];
   /** Where the values came from, for people: a file path or `seeded random weights (seed 0)`. */
   readonly source: string;
 }
@@ -36,13 +39,12 @@ export function manifestBody(program: Program, weights: WeightsFacts, labels: re
     config: configJson(config),
     kernels: program.variant,
     weights: {
-      file: 'weights.bin',
-      headerBytes: WEIGHTS_HEADER_BYTES,
       payloadBytes: program.weights.payloadBytes,
       sha256: weights.sha256,
       source: weights.source,
       dtype: program.weightsDtype,
       tensors: program.weights.tensors.map((t) => ({ key: t.param.key, shape: [...t.param.shape], layout: layoutName(t.layout), offset: t.offset, byteLength: t.byteLength })),
+      shards: weights.shards.map((s) => ({ ...s })),
     },
     memory: { pages: memory.pages, arenaBase: memory.arenaBase, arenaBytes: memory.arenaBytes, peakLiveBytes: memory.peakLiveBytes, weightsBase: memory.weightsBase, shared: true, maxWorkers: memory.maxWorkers, params: memory.params },
     input: { offset: program.input.offset, shape: [graph.input.c, graph.input.h, graph.input.w] },

@@ -46,9 +46,9 @@ export function weightsOf(step: ScheduledStep, dtype: WeightsDtype): StepWeightC
     case 'conv-winograd': {
       const { weight, bias } = step.layer.conv;
       const transformed: WeightLayout = { op: 'winograd-f4x4', dtype: 'f32', inChannelsPadded: step.inStride };
-      if (dtype === 'f32') return { weight: { param: weight, layout: transformed }, bias: { param: bias, layout: BIAS }, scale: null, prepared: null };
-      // f16/int8: weights.bin holds the quantised 3×3 filters (8× / 16× smaller than the transformed
-      // f32 U, whose values the dtype cannot represent); U is computed from them at load.
+      // The weights hold the 3×3 filters, in the dtype (f32: 4× smaller than the transformed U with its
+      // 36 values per filter, 16× for int8, whose values the dtype could not represent anyway); U is
+      // computed from them at load.
       const spec: KernelSpec = { dtype: 'f32', weights: weightsTag(dtype), op: 'filter-transform', algo: 'winograd-f4x4', tile: null, epilogue: [], isa: 'wasmsimd', variant: null };
       return {
         weight: { param: weight, layout: { op: 'conv3x3', dtype } },

@@ -69,7 +69,7 @@ export function renderSummary(plan: Program, weightsFileBytes?: Partial<Record<W
   out.push(`  wasm memory:      ${grouped(mem.pages)} pages = ${((mem.pages * WASM_PAGE_BYTES) / MB).toFixed(2)} MB`);
   if (weightsFileBytes) {
     out.push(line);
-    out.push(`Artifacts: weights.bin by --weights-dtype (model.wasm is tens of KB; \`vggc compile\` prints its size)`);
+    out.push(`Artifacts: weight files (all shards) by --weights-dtype (model.wasm is tens of KB; \`vggc compile\` prints its size)`);
     for (const [dtype, bytes] of Object.entries(weightsFileBytes)) {
       out.push(`  ${dtype.padEnd(5)} ${(bytes / MB).toFixed(2).padStart(10)} MB${dtype === plan.weightsDtype ? '  ← this plan' : ''}`);
     }

@@ -1,5 +1,5 @@
 /**
- * The layouts in which weights.bin stores tensors: the order the generated kernels read them in,
+ * The layouts in which the weights payload (its shards) stores tensors: the order the generated kernels read them in,
  * so that loading is one read straight into wasm memory and nothing is transposed at run time.
  * A layout is a record the planner chooses and the packer and codegen read; `layoutName` writes the
  * short name model.json shows, and nothing parses that name back.
@@ -98,7 +98,5 @@ export function packedByteLength(param: ParamTensor, layout: WeightLayout): numb
   }
 }
 
-/** The file format of weights.bin is the runtime's (it reads it); the compiler writes it. */
-export { WEIGHTS_MAGIC, WEIGHTS_HEADER_BYTES } from '../../runtime/format/weights-file.js';
 /** Alignment of every tensor in the payload (a cache line). */
 export const TENSOR_ALIGN = 64;

@@ -1,25 +1,32 @@
 /**
- * Writes weights.bin (format in layout.ts): a 64-byte header, then every tensor in its packed layout
- * at its planned offset, gaps zero-filled. Streams: tensors are read 8 output rows at a time (one
- * [Ci][3][3] or [I] slice per output channel), so memory stays at a few MB even for VGG's 411 MB
- * first classifier matrix. The SHA-256 of the payload is computed on the way and written into the
- * header last.
+ * Writes the weights payload as shard files (shards.ts; format in layout.ts): every tensor in its
+ * packed layout at its planned offset, gaps zero-filled. Streams: tensors are read 8 output rows at a
+ * time (one [Ci][3][3] or [I] slice per output channel), so memory stays at a few MB even for VGG's
+ * 411 MB first classifier matrix. The hashes of the payload and of each shard are computed on the way.
  */
-import { createHash } from 'node:crypto';
-import * as fs from 'node:fs';
 import { VggcError } from '../errors.js';
-import { layoutName, OUT_BLOCK, packedByteLength, TENSOR_ALIGN, WEIGHTS_HEADER_BYTES, WEIGHTS_MAGIC, WINOGRAD_F4X4_POINTS, type PackedTensor, type WeightsDtype } from './layout.js';
+import { layoutName, OUT_BLOCK, packedByteLength, TENSOR_ALIGN, WINOGRAD_F4X4_POINTS, type PackedTensor, type WeightsDtype } from './layout.js';
 import type { WeightSource } from './source.js';
 import { F4X4_3X3, transformFilter } from '../winograd/winograd.js';
 import { int8Scale, quantizeInt8, roundRows, toF16 } from './quantize.js';
+import { MIN_SHARD_BYTES, ShardWriter } from './shards.js';
+import type { WeightShard } from '../../runtime/format/manifest.js';
 
 /** Bytes written between two yields to the event loop (a few milliseconds of work). */
 const YIELD_BYTES = 8 * 1024 * 1024;
 
 export interface PackResult {
-  /** Hex SHA-256 of the payload (the bytes after the header), as stored in the header. */
+  /** Hex SHA-256 of the whole payload (the shards in order). */
   readonly sha256: string;
   readonly payloadBytes: number;
+  readonly shards: readonly WeightShard[];
+}
+
+/** `--shard-size`: 0 (one file) or at least MIN_SHARD_BYTES. */
+export function checkShardBytes(shardBytes: number): void {
+  if (!Number.isSafeInteger(shardBytes) || shardBytes < 0 || (shardBytes > 0 && shardBytes < MIN_SHARD_BYTES)) {
+    throw new VggcError(`shard size must be 0 (one weights file) or at least ${MIN_SHARD_BYTES} bytes, found ${shardBytes}`);
+  }
 }
 
 /**
@@ -30,22 +37,17 @@ export async function packWeights(
   source: WeightSource,
   tensors: readonly PackedTensor[],
   payloadBytes: number,
-  outPath: string,
+  outDir: string,
+  shardBytes: number,
   onProgress?: (doneBytes: number, totalBytes: number) => void,
 ): Promise<PackResult> {
   checkPlan(tensors, payloadBytes);
-  let fd: number;
-  try {
-    fd = fs.openSync(outPath, 'w');
-  } catch (e) {
-    throw new VggcError(`${outPath}: cannot create weights file (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
-  const hash = createHash('sha256');
+  checkShardBytes(shardBytes);
+  const out = new ShardWriter(outDir, payloadBytes, shardBytes);
   let pos = 0; // payload bytes written so far
   let sinceYield = 0;
   const write = (bytes: Uint8Array) => {
-    writeFully(fd, bytes, WEIGHTS_HEADER_BYTES + pos, outPath);
-    hash.update(bytes);
+    out.write(bytes);
     pos += bytes.length;
     sinceYield += bytes.length;
     onProgress?.(pos, payloadBytes);
@@ -69,21 +71,12 @@ export async function packWeights(
       zeroFill(t.offset + t.byteLength);
     }
     zeroFill(payloadBytes);
-    const sha = hash.digest();
-    const header = Buffer.alloc(WEIGHTS_HEADER_BYTES); // bytes 48–63 stay zero
-    header.write(WEIGHTS_MAGIC, 0, 'ascii');
-    header.writeBigUInt64LE(BigInt(payloadBytes), 8);
-    sha.copy(header, 16);
-    writeFully(fd, header, 0, outPath);
-    return { sha256: sha.toString('hex'), payloadBytes };
+    const { shards, sha256 } = out.finish();
+    return { sha256, payloadBytes, shards };
   } catch (e) {
-    // Never leave a half-written weights.bin that looks like a real one.
-    fs.closeSync(fd);
-    fd = -1;
-    fs.rmSync(outPath, { force: true });
+    // Never leave half-written shards that look like real ones.
+    out.abort();
     throw e;
-  } finally {
-    if (fd >= 0) fs.closeSync(fd);
   }
 }
 
@@ -214,14 +207,3 @@ function checkPlan(tensors: readonly PackedTensor[], payloadBytes: number): void
 }
 
 const bytesOf = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-
-/** Write failures (disk full, …) are the user's environment, so they get a one-line VggcError. */
-function writeFully(fd: number, bytes: Uint8Array, position: number, path: string): void {
-  try {
-    for (let done = 0; done < bytes.length; ) {
-      done += fs.writeSync(fd, bytes, done, bytes.length - done, position + done);
-    }
-  } catch (e) {
-    throw new VggcError(`${path}: cannot write weights file (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
-}

@@ -1,7 +1,8 @@
 // The Fashion-MNIST demo: load the compiled model, classify a sample or a dropped image, show the
 // top-5 as bars. Query parameters: ?threads=N, ?build=deterministic|relaxed|fastest (default deterministic), ?model=<folder URL>.
 // window.vggcDemo exposes the same functions to scripts (the browser tests use it).
-import { loadModel, imageToTensor, topK, outputKind } from '../../dist/runtime/browser.js';
+import { loadModel, clearCache, imageToTensor, topK, outputKind } from '../../dist/runtime/browser.js';
+import { progressView } from './progress.js';
 
 const params = new URLSearchParams(location.search);
 const modelUrl = params.get('model') ?? '../../build/fashion-mnist/';
@@ -18,18 +19,19 @@ async function start() {
   // Without ?build the runtime's default runs: the deterministic build, the same logits as Node.
   const build = params.get('build') ?? undefined;
   const t0 = performance.now();
-  const model = await loadModel(modelUrl, {
-    threads,
-    build,
-    onProgress: (done, total) => {
-      $('progress').value = total ? done / total : 1;
-    },
-  });
+  const model = await loadModel(modelUrl, { threads, build, onProgress: progress.onProgress });
   const loadMs = performance.now() - t0;
   const why = model.threads === 1 && !crossOriginIsolated ? ' (page not cross-origin isolated: see the console)' : '';
   status(`${model.manifest.name}: ${model.threads} thread${model.threads > 1 ? 's' : ''}${why}, ${model.build} build, loaded in ${loadMs.toFixed(0)} ms`);
   return model;
 }
+
+const progress = progressView($('progress'), $('bytes'));
+// The next visit (or reload) fetches the weights again.
+$('clear-cache').addEventListener('click', async () => {
+  const removed = await clearCache(modelUrl);
+  $('cache-note').textContent = `removed ${removed} cached shard${removed === 1 ? '' : 's'}; a reload downloads them again`;
+});
 
 const modelPromise = start();
 modelPromise.catch((e) => status(`error: ${e.message}`, true));
@@ -147,7 +149,7 @@ modelPromise.then(async () => {
 });
 
 window.vggcDemo = {
-  ready: modelPromise.then((m) => ({ threads: m.threads, build: m.build, crossOriginIsolated, name: m.manifest.name })),
+  ready: modelPromise.then((m) => ({ threads: m.threads, build: m.build, crossOriginIsolated, name: m.manifest.name, progress: progress.last })),
   classify,
   classifyAllSamples,
   showResult,

@@ -5,6 +5,7 @@
 import { VggcError } from './errors.js';
 import { MANIFEST_FORMAT, MANIFEST_VERSION, type Manifest } from './manifest.js';
 import { RUN_PARAMS_BYTES } from './run-params.js';
+import { checkShards, isPlainFileName } from './shards.js';
 
 const PAGE = 65536;
 const MAX_PAGES = 65536;
@@ -42,7 +43,6 @@ export function checkManifest(raw: unknown, file: string): Manifest {
   checkOutputs(m, maxBatch, fail, int, aligned, inside);
   inside(aligned(m.memory.params, 'memory.params'), RUN_PARAMS_BYTES, 'the run parameters');
   inside(aligned(m.memory.weightsBase, 'memory.weightsBase'), int(m.weights?.payloadBytes, 'weights.payloadBytes'), 'the weights');
-  int(m.weights.headerBytes, 'weights.headerBytes');
   if (typeof m.weights.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(m.weights.sha256)) fail('weights.sha256 must be 64 hex digits');
   if (!Array.isArray(m.steps) || m.steps.length === 0) fail('steps must be a non-empty list');
   m.steps.forEach((s, i) => {
@@ -57,9 +57,11 @@ export function checkManifest(raw: unknown, file: string): Manifest {
     int(p.workItems, `prepare[${i}].workItems`, 1);
   });
   if (m.wasm?.relaxed !== null && typeof m.wasm?.relaxed !== 'object') fail('wasm.relaxed must be an object or null');
-  for (const f of [m.wasm?.file, m.weights.file, ...(m.wasm.relaxed ? [m.wasm.relaxed.file] : [])]) {
-    if (typeof f !== 'string' || !/^[\w.-]+$/.test(f) || f.startsWith('.')) fail(`file name ${JSON.stringify(f)} must be a plain name inside the model folder`);
+  const wasmFiles = [m.wasm?.file, ...(m.wasm.relaxed ? [m.wasm.relaxed.file] : [])];
+  for (const f of wasmFiles) {
+    if (!isPlainFileName(f)) fail(`file name ${JSON.stringify(f)} must be a plain name inside the model folder`);
   }
+  checkShards(m.weights.shards, m.weights.payloadBytes, ['model.json', ...(wasmFiles as string[])], fail);
   return m;
 }
 

@@ -4,8 +4,31 @@
  */
 
 export const MANIFEST_FORMAT = 'vggc-model';
-/** 2: named outputs (`outputs`) replace the one `output`. */
-export const MANIFEST_VERSION = 2;
+/**
+ * 2: named outputs (`outputs`) replace the one `output`.
+ * 3: the weights are `weights.shards`, files of raw payload bytes each with its hashes, replacing the
+ *    one weights.bin with a 64-byte header (`weights.file`, `weights.headerBytes`).
+ */
+export const MANIFEST_VERSION = 3;
+
+/**
+ * One file of the weights payload: payload bytes [offset, offset + bytes), nothing else in it (no
+ * header), so a loader copies it straight to memory.weightsBase + offset. The shards tile the
+ * payload in order, without gaps or overlaps.
+ */
+export interface WeightShard {
+  /** A plain file name in the model folder: `weights-000.bin`…, or `weights.bin` when unsharded. */
+  readonly file: string;
+  readonly offset: number;
+  readonly bytes: number;
+  /** Hex SHA-256 of the file: what browsers verify (crypto.subtle) and the Cache API keys on. */
+  readonly sha256: string;
+  /**
+   * CRC-32 (zlib's, as 8 hex digits) of the file: what Node verifies, because zlib.crc32 runs at
+   * about 2.5× SHA-256's speed there (README, "Deploying to the web"). Detects damage, not tampering.
+   */
+  readonly crc32: string;
+}
 
 export interface ManifestStep {
   /**
@@ -124,9 +147,8 @@ export interface Manifest {
     readonly relaxed: { readonly file: string; readonly bytes: number; readonly sha256: string } | null;
   };
   readonly weights: {
-    readonly file: string;
-    readonly headerBytes: number;
     readonly payloadBytes: number;
+    /** SHA-256 of the whole payload (the shards in order): model.wasm's tag names the weights by it. */
     readonly sha256: string;
     readonly source: string;
     /**
@@ -137,6 +159,8 @@ export interface Manifest {
      */
     readonly dtype?: 'f32' | 'f16' | 'int8';
     readonly tensors: readonly { readonly key: string; readonly shape: readonly number[]; readonly layout: string; readonly offset: number; readonly byteLength: number }[];
+    /** The files holding the payload, in payload order (`vggc compile --shard-size`). */
+    readonly shards: readonly WeightShard[];
   };
   readonly memory: {
     /** Pages of 64 KiB the runtime must provide. */
@@ -144,7 +168,7 @@ export interface Manifest {
     readonly arenaBase: number;
     readonly arenaBytes: number;
     readonly peakLiveBytes: number;
-    /** Where weights.bin's payload goes in wasm memory. */
+    /** Where the weights payload goes in wasm memory (shard at `offset` → weightsBase + offset). */
     readonly weightsBase: number;
     /** model.wasm imports a shared memory (threads run layers on it); every vggc model does. */
     readonly shared: true;
@@ -165,7 +189,7 @@ export interface Manifest {
   readonly maxBatch: number;
   readonly steps: readonly ManifestStep[];
   /**
-   * Functions the runtime calls once at load, after weights.bin is in memory and before any step,
+   * Functions the runtime calls once at load, after the weights are in memory and before any step,
    * each over work items [0, workItems): the Winograd filter transforms of f16/int8 models. Absent or
    * empty for f32 models.
    */

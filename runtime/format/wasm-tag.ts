@@ -12,7 +12,7 @@ export const WASM_TAG_SECTION = 'vggc';
 
 export interface WasmTag {
   readonly format: 'vggc-wasm';
-  /** SHA-256 of the weights.bin payload this module was compiled for. */
+  /** SHA-256 of the weights payload this module was compiled for. */
   readonly weightsSha256: string;
   /** `wasmsimd`, `wasmsimd-relaxed` or `scalar-ref`. */
   readonly kernels: string;
@@ -32,7 +32,7 @@ export function layoutOf(m: ManifestLayoutFields): unknown {
     input: [m.input.offset, ...m.input.shape],
     outputs: m.outputs.map((o) => [o.name, o.phase, o.layout, ...o.shape, o.tensor.offset, o.tensor.bytes, o.tensor.channelStride ?? 0, o.tensor.rows ?? 0, o.tensor.cols ?? 0, o.tensor.imageStride ?? 0]),
     maxBatch: m.maxBatch,
-    weights: [m.weights.headerBytes, m.weights.payloadBytes, m.weights.sha256],
+    weights: [m.weights.payloadBytes, m.weights.sha256],
   };
 }
 

@@ -1,26 +1,41 @@
 /**
  * Browser loader: model.json → checks → WebAssembly.compileStreaming(model.wasm) → one shared memory
- * → weights.bin streamed from the response body straight into it, chunk by chunk (no second copy of
- * the weights anywhere) → threads on Web Workers when the page is cross-origin isolated.
- * No Node built-ins are reachable from here.
+ * → the weight shards, a few at a time, each verified and copied to its place in it, from the Cache
+ * API when they are there (load/shards-browser.ts) → threads on Web Workers when the page is
+ * cross-origin isolated. No Node built-ins are reachable from here.
  */
 import { VggcError } from '../format/errors.js';
 import { checkManifest } from '../format/manifest-check.js';
 import type { Manifest } from '../format/manifest.js';
 import { checkWasmMatchesManifest } from '../format/wasm-tag.js';
-import { checkWeightsHeader, WEIGHTS_HEADER_BYTES } from '../format/weights-file.js';
+import type { ProgressCallback } from '../format/progress.js';
 import { createInstance, type ModelInstance } from '../instance.js';
 import { wrapInstance } from '../infer.js';
-import type { BuildName, VggcModel } from '../model.js';
+import type { VggcModel } from '../model.js';
 import { warmUp } from '../steps.js';
 import { startBrowserThreads } from '../threads/browser-pool.js';
 import { resolveThreads } from '../threads/policy.js';
 import { chooseBuild, type BuildChoice } from './build.js';
-import { copyInRanges, RANGED_MIN_BYTES } from './ranges.js';
+import { fetchShards } from './shards-browser.js';
+import { clearFolderCache } from './shard-cache.js';
 
 export interface BrowserLoadOptions {
-  /** Called for every chunk of weights.bin copied into wasm memory. */
-  readonly onProgress?: (loadedBytes: number, totalBytes: number) => void;
+  /**
+   * Called as weight bytes arrive ({ loadedBytes, totalBytes, cachedBytes }): loadedBytes never
+   * decreases and the last call has loadedBytes = totalBytes; cachedBytes are those the Cache API gave.
+   */
+  readonly onProgress?: ProgressCallback;
+  /**
+   * Keep verified shards in the Cache API and load them from there next time (default true): a
+   * second visit makes no request for weights, a recompiled model fetches only the shards that
+   * changed. Where the cache is unavailable or full, the weights come from the network (with a
+   * console warning).
+   */
+  readonly cache?: boolean;
+  /** Check every shard's SHA-256 (crypto.subtle) before it is used (default true); also required to cache it. */
+  readonly verify?: boolean;
+  /** Aborts the load: pending fetches are cancelled and loadModel rejects with the signal's reason. */
+  readonly signal?: AbortSignal;
   /**
    * Threads that run each layer. With threads (cross-origin isolated pages only) the network runs in
    * Web Workers: a leader and threads − 1 helpers on one shared memory, so the page never blocks.
@@ -30,7 +45,7 @@ export interface BrowserLoadOptions {
   readonly threads?: number;
   /** As in Node: `deterministic` (model.wasm, the default), `relaxed` (model-relaxed.wasm) or `fastest` (alias `auto`). */
   readonly build?: BuildChoice;
-  /** Passed to every fetch (credentials, cache mode, abort signal…). */
+  /** Passed to every fetch (credentials, headers…). */
   readonly fetchInit?: RequestInit;
   /**
    * Run every layer once on a few work items before resolving (default true), so that the first
@@ -72,7 +87,7 @@ export async function loadModel(url: string | URL, opts: BrowserLoadOptions = {}
   const base = folderUrl(url);
   const label = base.href;
   const manifestUrl = new URL('model.json', base);
-  const manifest = checkManifest(await fetchJson(manifestUrl, opts.fetchInit), manifestUrl.href);
+  const manifest = checkManifest(await fetchJson(manifestUrl, requestInit(opts)), manifestUrl.href);
 
   const cores = typeof navigator !== 'undefined' && navigator.hardwareConcurrency ? navigator.hardwareConcurrency : 1;
   let threads = resolveThreads(opts.threads, cores, manifest, label);
@@ -104,7 +119,7 @@ export async function loadModel(url: string | URL, opts: BrowserLoadOptions = {}
 export async function loadInstance(url: string | URL, opts: BrowserLoadOptions = {}): Promise<ModelInstance> {
   const base = folderUrl(url);
   const manifestUrl = new URL('model.json', base);
-  return instantiate(base, checkManifest(await fetchJson(manifestUrl, opts.fetchInit), manifestUrl.href), opts);
+  return instantiate(base, checkManifest(await fetchJson(manifestUrl, requestInit(opts)), manifestUrl.href), opts);
 }
 
 async function instantiate(base: URL, manifest: Manifest, opts: BrowserLoadOptions): Promise<ModelInstance> {
@@ -112,88 +127,40 @@ async function instantiate(base: URL, manifest: Manifest, opts: BrowserLoadOptio
   const manifestUrl = new URL('model.json', base);
   const chosen = chooseBuild(manifest, opts.build, manifestUrl.href, 'browser does not support relaxed SIMD');
   const wasmUrl = new URL(chosen.file, base);
-  const weightsUrl = new URL(manifest.weights.file, base);
 
-  const module = await compileWasm(wasmUrl, opts.fetchInit);
+  const module = await compileWasm(wasmUrl, requestInit(opts));
+  opts.signal?.throwIfAborted();
   checkWasmMatchesManifest(module, manifest, wasmUrl.href, manifestUrl.href);
 
-  // weights.bin. Without fetchInit (its signal and credentials cannot be handed to workers), ask for
-  // the header alone as a range: a server that answers 206 sends the rest in parallel ranges
-  // (load/ranges.ts: Firefox streamed one response at half Chromium's speed); one that ignores the
-  // range sends the whole file, streamed below as before.
-  const res = await fetchOk(weightsUrl, opts.fetchInit ?? { headers: { Range: `bytes=0-${WEIGHTS_HEADER_BYTES - 1}` } });
-  if (res.status === 206 && opts.fetchInit === undefined) return instantiateRanged(res, weightsUrl, manifest, module, chosen.build, opts, label);
-  // Read the 64-byte header off the stream first and check it before allocating memory.
-  if (!res.body) throw new VggcError(`${weightsUrl.href}: the response has no body`);
-  const reader = res.body.getReader();
-  try {
-    const header = new Uint8Array(WEIGHTS_HEADER_BYTES);
-    let headerFilled = 0;
-    let rest: Uint8Array = new Uint8Array(0);
-    while (headerFilled < WEIGHTS_HEADER_BYTES) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      const take = Math.min(value.length, WEIGHTS_HEADER_BYTES - headerFilled);
-      header.set(value.subarray(0, take), headerFilled);
-      headerFilled += take;
-      rest = value.subarray(take);
-    }
-    const payloadBytes = checkWeightsHeader(header.subarray(0, headerFilled), weightsUrl.href, manifest, manifestUrl.href);
-    const length = res.headers.get('Content-Length');
-    if (length !== null && !res.headers.get('Content-Encoding') && Number(length) !== WEIGHTS_HEADER_BYTES + payloadBytes) {
-      throw new VggcError(`${weightsUrl.href}: is ${length} bytes, expected ${WEIGHTS_HEADER_BYTES + payloadBytes} (truncated or padded)`);
-    }
-    return await createInstance(
-      manifest,
-      module,
-      chosen.build,
-      async (memory) => {
-        // The memory never grows (initial = maximum), so one view stays valid.
-        const dest = new Uint8Array(memory.buffer, manifest.memory.weightsBase, payloadBytes);
-        let loaded = 0;
-        const copy = (chunk: Uint8Array): void => {
-          if (chunk.length === 0) return;
-          if (loaded + chunk.length > payloadBytes) throw new VggcError(`${weightsUrl.href}: is longer than the ${WEIGHTS_HEADER_BYTES + payloadBytes} bytes its header announces`);
-          dest.set(chunk, loaded);
-          loaded += chunk.length;
-          opts.onProgress?.(loaded, payloadBytes);
-        };
-        copy(rest);
-        for (;;) {
-          const { done, value } = await reader.read();
-          if (done) break;
-          copy(value);
-        }
-        if (loaded !== payloadBytes) throw new VggcError(`${weightsUrl.href}: ended after ${loaded} of ${payloadBytes} weight bytes`);
-        if (payloadBytes === 0) opts.onProgress?.(0, 0);
-      },
-      label,
-    );
-  } finally {
-    reader.cancel().catch(() => undefined);
+  for (const [name, v] of [['cache', opts.cache], ['verify', opts.verify]] as const) {
+    if (v !== undefined && typeof v !== 'boolean') throw new VggcError(`loadModel: ${name} must be true or false, found ${JSON.stringify(v)}`);
   }
-}
-
-/** weights.bin from a server that answers range requests: the header checked, then the payload in parallel ranges. */
-async function instantiateRanged(res: Response, weightsUrl: URL, manifest: Manifest, module: WebAssembly.Module, build: BuildName, opts: BrowserLoadOptions, label: string): Promise<ModelInstance> {
-  const manifestLabel = new URL('model.json', weightsUrl).href;
-  const payloadBytes = checkWeightsHeader(new Uint8Array(await res.arrayBuffer()), weightsUrl.href, manifest, manifestLabel);
-  const total = /\/(\d+)$/.exec(res.headers.get('Content-Range') ?? '')?.[1];
-  if (total !== undefined && Number(total) !== WEIGHTS_HEADER_BYTES + payloadBytes) {
-    throw new VggcError(`${weightsUrl.href}: is ${total} bytes, expected ${WEIGHTS_HEADER_BYTES + payloadBytes} (truncated or padded)`);
-  }
-  // Workers only pay off for large files, and need a page that may share the memory with them.
-  const inWorkers = payloadBytes >= RANGED_MIN_BYTES && threadsUnavailableReason() === null;
   return createInstance(
     manifest,
     module,
-    build,
-    async (memory) => {
-      await copyInRanges(weightsUrl.href, memory, manifest.memory.weightsBase, WEIGHTS_HEADER_BYTES, payloadBytes, inWorkers, (done) => opts.onProgress?.(done, payloadBytes));
-      if (payloadBytes === 0) opts.onProgress?.(0, 0);
-    },
+    chosen.build,
+    (memory) =>
+      fetchShards({
+        base,
+        manifest,
+        manifestLabel: manifestUrl.href,
+        memory,
+        verify: opts.verify !== false,
+        cache: opts.cache !== false,
+        signal: opts.signal,
+        fetchInit: opts.fetchInit,
+        onProgress: opts.onProgress,
+      }),
     label,
   );
+}
+
+/**
+ * Removes the cached weight shards of the model folder at `url` (as loadModel takes it) from the
+ * Cache API; returns how many were removed. The next load fetches them again.
+ */
+export async function clearCache(url: string | URL): Promise<number> {
+  return clearFolderCache(folderUrl(url));
 }
 
 /**
@@ -223,11 +190,17 @@ function folderUrl(url: string | URL): URL {
   return u;
 }
 
+/** fetchInit with the load's signal. */
+function requestInit(opts: BrowserLoadOptions): RequestInit | undefined {
+  return opts.signal ? { ...opts.fetchInit, signal: opts.signal } : opts.fetchInit;
+}
+
 async function fetchOk(url: URL, init: RequestInit | undefined): Promise<Response> {
   let res: Response;
   try {
     res = await fetch(url, init);
   } catch (e) {
+    init?.signal?.throwIfAborted(); // an abort rejects with the caller's reason, as fetch does
     throw new VggcError(`${url.href}: cannot fetch (${(e as Error).message})`);
   }
   if (!res.ok) throw new VggcError(`${url.href}: HTTP ${res.status} ${res.statusText}; is this a folder written by vggc compile?`);

@@ -1,13 +1,14 @@
 /**
  * Loader from bytes already in memory: for runtimes that have no file system and may not fetch or
  * compile code at run time, such as Cloudflare Workers (workerd), where a Worker imports model.wasm
- * as a compiled WebAssembly.Module and weights.bin as an ArrayBuffer. Platform-neutral (no Node
+ * as a compiled WebAssembly.Module and the weights as ArrayBuffers. Platform-neutral (no Node
  * built-ins, no fetch, no Workers), single-threaded: the layers run on the calling thread.
  */
 import { VggcError } from '../format/errors.js';
 import { checkManifest } from '../format/manifest-check.js';
 import { checkWasmMatchesManifest, readWasmTag } from '../format/wasm-tag.js';
-import { checkWeightsHeader, WEIGHTS_HEADER_BYTES } from '../format/weights-file.js';
+import { shardSizeError } from '../format/shards.js';
+import { verifySha256 } from './verify-sha256.js';
 import { createInstance } from '../instance.js';
 import { wrapInstance } from '../infer.js';
 import type { BuildName, VggcModel } from '../model.js';
@@ -21,8 +22,11 @@ export interface ModelBytes {
    * which are then compiled here (not allowed in Workers, which refuse code generation at run time).
    */
   readonly wasm: WebAssembly.Module | ArrayBuffer | ArrayBufferView;
-  /** weights.bin, header included. */
-  readonly weights: ArrayBuffer | ArrayBufferView;
+  /**
+   * The weights payload: one buffer holding every shard in order (weights.bin of an unsharded
+   * model, or the shards concatenated), or one buffer per shard in model.json's order.
+   */
+  readonly weights: ArrayBuffer | ArrayBufferView | readonly (ArrayBuffer | ArrayBufferView)[];
 }
 
 export interface BytesLoadOptions {
@@ -30,6 +34,8 @@ export interface BytesLoadOptions {
   readonly label?: string;
   /** Run every layer once on a few work items before resolving (default true): see load/browser.ts. */
   readonly warmUp?: boolean;
+  /** Check each shard's SHA-256 (crypto.subtle) before anything runs (default true). */
+  readonly verify?: boolean;
 }
 
 /**
@@ -42,21 +48,36 @@ export async function loadModelFromBytes(files: ModelBytes, opts: BytesLoadOptio
   const manifestLabel = `${label}/model.json`;
   const manifest = checkManifest(typeof files.manifest === 'string' ? parseJson(files.manifest, manifestLabel) : files.manifest, manifestLabel);
   const wasmLabel = `${label}/${manifest.wasm.file}`;
-  const weightsLabel = `${label}/${manifest.weights.file}`;
 
   const module = files.wasm instanceof WebAssembly.Module ? files.wasm : await compile(files.wasm, wasmLabel);
   checkWasmMatchesManifest(module, manifest, wasmLabel, manifestLabel);
   const build: BuildName = readWasmTag(module, wasmLabel).kernels.endsWith('-relaxed') ? 'relaxed' : 'deterministic';
 
-  const weights = bytesOf(files.weights);
-  const payloadBytes = checkWeightsHeader(weights.subarray(0, WEIGHTS_HEADER_BYTES), weightsLabel, manifest, manifestLabel);
-  if (weights.length !== WEIGHTS_HEADER_BYTES + payloadBytes) throw new VggcError(`${weightsLabel}: is ${weights.length} bytes, expected ${WEIGHTS_HEADER_BYTES + payloadBytes} (truncated or padded)`);
+  const shards = manifest.weights.shards;
+  const payloadBytes = manifest.weights.payloadBytes;
+  // Each shard's bytes, from one buffer or one per shard.
+  let parts: Uint8Array[];
+  if (Array.isArray(files.weights)) {
+    if (files.weights.length !== shards.length) throw new VggcError(`${label}: got ${files.weights.length} weight buffers, ${manifestLabel} lists ${shards.length} shards`);
+    parts = files.weights.map((b: ArrayBuffer | ArrayBufferView, i: number) => {
+      const bytes = bytesOf(b);
+      if (bytes.length !== shards[i].bytes) throw shardSizeError(`${label}/${shards[i].file}`, bytes.length, shards[i].bytes);
+      return bytes;
+    });
+  } else {
+    const all = bytesOf(files.weights as ArrayBuffer | ArrayBufferView);
+    if (all.length !== payloadBytes) throw new VggcError(`${label}: the weights are ${all.length} bytes, ${manifestLabel} expects ${payloadBytes} (truncated or padded)`);
+    parts = shards.map((s) => all.subarray(s.offset, s.offset + s.bytes));
+  }
+  if (opts.verify !== false) {
+    for (let i = 0; i < shards.length; i++) await verifySha256(parts[i], shards[i].sha256, `${label}/${shards[i].file}`, manifestLabel);
+  }
 
   const inst = await createInstance(
     manifest,
     module,
     build,
-    (memory) => new Uint8Array(memory.buffer, manifest.memory.weightsBase, payloadBytes).set(weights.subarray(WEIGHTS_HEADER_BYTES)),
+    (memory) => shards.forEach((s, i) => new Uint8Array(memory.buffer, manifest.memory.weightsBase + s.offset, s.bytes).set(parts[i])),
     label,
   );
   if (opts.warmUp !== false) await warmUp(inst);

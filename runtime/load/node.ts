@@ -1,13 +1,14 @@
 /**
- * Node loader: model.json → checks → compile model.wasm → one memory → weights.bin read straight into
- * it (no second copy of the weights anywhere).
+ * Node loader: model.json → checks → compile model.wasm → one memory → the weight shards read
+ * straight into it and verified (load/shards-node.ts; no second copy of the weights anywhere).
  */
-import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { VggcError } from '../format/errors.js';
 import { checkManifest } from '../format/manifest-check.js';
 import { checkWasmMatchesManifest } from '../format/wasm-tag.js';
-import { checkWeightsHeader, WEIGHTS_HEADER_BYTES } from '../format/weights-file.js';
+import type { ProgressCallback } from '../format/progress.js';
+import { closeShards, openShards, readShards } from './shards-node.js';
 import { createInstance, type ModelInstance } from '../instance.js';
 import { wrapInstance } from '../infer.js';
 import type { VggcModel } from '../model.js';
@@ -20,8 +21,13 @@ import v8 from 'node:v8';
 import { createHash } from 'node:crypto';
 
 export interface LoadOptions {
-  /** Called while weights.bin streams into memory. */
-  readonly onProgress?: (loadedBytes: number, totalBytes: number) => void;
+  /** Called as the weight shards arrive in memory: loadedBytes never decreases and ends at totalBytes. */
+  readonly onProgress?: ProgressCallback;
+  /**
+   * Check every shard against the CRC-32 model.json records while it is read (default true); a
+   * mismatch fails the load with an error naming the shard. `false` skips the check.
+   */
+  readonly verify?: boolean;
   /**
    * Threads that run each layer: the calling thread plus threads − 1 worker_threads on the same
    * memory. Default: the machine's available cores, at most the model's maxWorkers. 1 = no workers.
@@ -35,9 +41,6 @@ export interface LoadOptions {
    */
   readonly build?: BuildChoice;
 }
-
-/** Bytes per read: large enough to stream at disk speed, small enough to report progress. */
-const READ_CHUNK = 64 * 1024 * 1024;
 
 export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<VggcModel> {
   const inst = await loadInstance(dir, opts);
@@ -57,7 +60,6 @@ export async function loadInstance(dir: string, opts: LoadOptions = {}): Promise
   const manifest = checkManifest(readJson(manifestPath), manifestPath);
   const chosen = chooseBuild(manifest, opts.build, manifestPath, 'JavaScript engine does not support relaxed SIMD (Node 20 needs --experimental-wasm-relaxed-simd)');
   const wasmPath = join(dir, chosen.file);
-  const weightsPath = join(dir, manifest.weights.file);
 
   let module: WebAssembly.Module;
   const wasmBytes = readBytes(wasmPath);
@@ -74,31 +76,12 @@ export async function loadInstance(dir: string, opts: LoadOptions = {}): Promise
   }
   checkWasmMatchesManifest(module, manifest, wasmPath, manifestPath);
 
-  const fd = openOrFail(weightsPath);
+  if (opts.verify !== undefined && typeof opts.verify !== 'boolean') throw new VggcError(`loadModel: verify must be true or false, found ${JSON.stringify(opts.verify)}`);
+  const shards = openShards(dir, manifest);
   try {
-    const header = new Uint8Array(WEIGHTS_HEADER_BYTES);
-    const got = readSync(fd, header, 0, WEIGHTS_HEADER_BYTES, 0);
-    const payloadBytes = checkWeightsHeader(header.subarray(0, got), weightsPath, manifest, manifestPath);
-    const size = fstatSync(fd).size;
-    if (size !== WEIGHTS_HEADER_BYTES + payloadBytes) throw new VggcError(`${weightsPath}: is ${size} bytes, expected ${WEIGHTS_HEADER_BYTES + payloadBytes} (truncated or padded)`);
-    return await createInstance(
-      manifest,
-      module,
-      chosen.build,
-      (memory) => {
-        const base = manifest.memory.weightsBase;
-        for (let done = 0; done < payloadBytes; ) {
-          const len = Math.min(READ_CHUNK, payloadBytes - done);
-          const n = readSync(fd, new Uint8Array(memory.buffer, base + done, len), 0, len, WEIGHTS_HEADER_BYTES + done);
-          if (n === 0) throw new VggcError(`${weightsPath}: ended after ${done} of ${payloadBytes} weight bytes`);
-          done += n;
-          opts.onProgress?.(done, payloadBytes);
-        }
-      },
-      dir,
-    );
+    return await createInstance(manifest, module, chosen.build, (memory) => readShards(shards, memory, manifest, manifestPath, opts.verify !== false, opts.onProgress), dir);
   } finally {
-    closeSync(fd);
+    closeShards(shards);
   }
 }
 
@@ -129,13 +112,5 @@ function readJson(path: string): unknown {
     return JSON.parse(text);
   } catch (e) {
     throw new VggcError(`${path}: invalid JSON (${(e as Error).message})`);
-  }
-}
-
-function openOrFail(path: string): number {
-  try {
-    return openSync(path, 'r');
-  } catch (e) {
-    throw new VggcError(`${path}: cannot open (${(e as NodeJS.ErrnoException).code ?? e})`);
   }
 }

@@ -70,6 +70,13 @@ export interface TestPage {
   waitForSelector(selector: string): Promise<void>;
   textContent(selector: string): Promise<string | null>;
   screenshot(path: string): Promise<void>;
+  /**
+   * From now on, the browser's own request interception fails every request whose URL matches
+   * `pattern` before it leaves the browser; the returned list fills with their URLs.
+   */
+  block(pattern: RegExp): Promise<string[]>;
+  /** Chromium only: CDP Network.emulateNetworkConditions at `bytesPerSecond` down, 20 ms latency. */
+  throttle(bytesPerSecond: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -94,6 +101,31 @@ function wrapPage(kind: BrowserName, page: any): TestPage {
     waitForSelector: async (selector) => void (await page.waitForSelector(selector, { timeout: 60_000 })),
     textContent: (selector) => page.$eval(selector, (e: Element) => e.textContent),
     screenshot: async (path) => void (await page.screenshot({ path, fullPage: true })),
+    async block(pattern) {
+      const blocked: string[] = [];
+      if (kind === 'chromium') {
+        await page.route((url: URL) => pattern.test(url.href), (route: any) => {
+          blocked.push(route.request().url());
+          return route.abort('blockedbyclient');
+        });
+        return blocked;
+      }
+      await page.setRequestInterception(true);
+      page.on('request', (req: any) => {
+        if (req.isInterceptResolutionHandled()) return;
+        if (pattern.test(req.url())) {
+          blocked.push(req.url());
+          void req.abort();
+        } else void req.continue();
+      });
+      return blocked;
+    },
+    async throttle(bytesPerSecond) {
+      if (kind !== 'chromium') throw new Error('throttle(): CDP network emulation is Chromium\'s; throttle in the server for Firefox');
+      const cdp = await page.context().newCDPSession(page);
+      await cdp.send('Network.enable');
+      await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 20, downloadThroughput: bytesPerSecond, uploadThroughput: bytesPerSecond });
+    },
     close: () => page.close(),
   };
 }
@@ -102,12 +134,21 @@ function wrapPage(kind: BrowserName, page: any): TestPage {
  * Launches the browser (fresh profile) and a server on a free port; `isolate: false` drops COOP/COEP,
  * `ranges: false` makes the server ignore Range headers (the loader then streams one response).
  */
-export async function launch(kind: BrowserName, { isolate = true, ranges = true } = {}): Promise<Browser> {
+export interface ServerOptions {
+  readonly isolate?: boolean;
+  readonly ranges?: boolean;
+  /** Bytes per second for file bodies (tools/serve.mjs `throttle`). */
+  readonly throttle?: number;
+  /** Answers a request itself when it returns true (tools/serve.mjs `intercept`). */
+  readonly intercept?: (pathname: string, req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => boolean;
+}
+
+export async function launch(kind: BrowserName, { isolate = true, ranges = true, throttle = 0, intercept }: ServerOptions = {}): Promise<Browser> {
   const missing = browserMissing[kind];
   if (missing) throw new Error(`cannot run the ${kind} tests: ${missing}`);
   // @ts-expect-error: a plain .mjs module without types
   const { startServer } = await import('../../tools/serve.mjs');
-  const server = await startServer({ root: ROOT, port: 0, isolate, ranges });
+  const server = await startServer({ root: ROOT, port: 0, isolate, ranges, throttle, intercept });
   let newPage: () => Promise<any>;
   let closeBrowser: () => Promise<void>;
   let version: string;
@@ -154,7 +195,7 @@ export async function ensureCompiled(name: 'fashion-mnist' | 'fashion-mnist-int8
   const outDir = join(ROOT, 'build', name);
   try {
     const manifest = checkManifest(JSON.parse(readFileSync(join(outDir, 'model.json'), 'utf8')), 'model.json');
-    for (const f of [manifest.wasm.file, manifest.weights.file]) if (!existsSync(join(outDir, f))) throw new Error(`no ${f}`);
+    for (const f of [manifest.wasm.file, ...manifest.weights.shards.map((s) => s.file)]) if (!existsSync(join(outDir, f))) throw new Error(`no ${f}`);
     // A folder compiled before the compiler (dist/compiler, assembly/) last changed is stale.
     if (statSync(join(outDir, 'model.json')).mtimeMs < newestMtime([join(ROOT, 'dist/compiler'), join(ROOT, 'assembly')])) throw new Error('stale');
     return outDir;

@@ -35,10 +35,35 @@ describe.each(BROWSERS)('the demo page in %s', (kind) => {
     expect(await page.textContent('#status')).toMatch(/2 threads, deterministic build/);
     expect(await page.textContent('#summary')).toMatch(/^44\/50 correct/);
     expect(console.filter((l) => /^(error|pageerror)/.test(l))).toEqual([]);
+    // The weights' bytes and where they came from. This profile's first visit: the network (a rerun
+    // of the test in the same profile cannot happen: each launch has a fresh one).
+    expect(await page.textContent('#bytes')).toMatch(/^\d+\.\d \/ \d+\.\d MB, from the network$/);
     const dir = join(ROOT, 'test/browser/artifacts');
     mkdirSync(dir, { recursive: true });
     await page.screenshot(join(dir, `demo-fashion-mnist-${kind}.png`));
+    // The shards are stored in the background after the load: wait until they are, before leaving.
+    await page.evaluate(async () => {
+      const shards = (await (await fetch('../../build/fashion-mnist/model.json')).json()).weights.shards.length;
+      for (let i = 0; i < 400; i++) {
+        const keys = await (await caches.open('vggc-weights-v1')).keys();
+        if (keys.length >= shards) return;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    });
     await page.close();
+
+    // Reloaded: the weights come from the cache; the button clears it, and the next visit fetches again.
+    const again = await browser.open('examples/browser/index.html');
+    const second = await again.page.evaluate(() => (window as any).vggcDemo.ready);
+    expect(second.progress.cachedBytes).toBe(second.progress.totalBytes);
+    expect(await again.page.textContent('#bytes')).toMatch(/ MB, from the cache$/);
+    await again.page.evaluate(() => (document.getElementById('clear-cache') as HTMLButtonElement).click());
+    await again.page.waitForFunction(() => document.getElementById('cache-note')!.textContent !== '');
+    expect(await again.page.textContent('#cache-note')).toMatch(/^removed [1-9]\d* cached shards?; a reload downloads them again$/);
+    await again.page.close();
+    const third = await browser.open('examples/browser/index.html');
+    expect((await third.page.evaluate(() => (window as any).vggcDemo.ready)).progress.cachedBytes).toBe(0);
+    await third.page.close();
   });
 
   browserIt(kind, 'falls back to 1 thread, and says why, when the page is not cross-origin isolated (from a server without range requests)', async () => {

@@ -1,4 +1,4 @@
-/** tools/serve.mjs: isolation headers on every response, MIME types, no paths outside the root. */
+/** tools/serve.mjs: isolation headers on every response, MIME types, no paths outside the root, `/` → the demo, throttling. */
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
@@ -51,7 +51,7 @@ describe('tools/serve.mjs', () => {
     expect(r.headers['content-type']).toBe('application/wasm');
   });
 
-  it('answers one byte range with 206 and Content-Range (the browser loader fetches weights in ranges), 416 past the end', async () => {
+  it('answers one byte range with 206 and Content-Range, 416 past the end', async () => {
     const whole = readFileSync(join(ROOT, 'package.json'));
     const r = await get(server.port, '/package.json', { Range: 'bytes=10-29' });
     expect(r.status).toBe(206);
@@ -79,6 +79,38 @@ describe('tools/serve.mjs', () => {
       const r = await get(server.port, path);
       expect(r.status, path).toBe(status);
       expect(r.headers['cross-origin-embedder-policy'], path).toBe('require-corp');
+    }
+  });
+
+  it('redirects / to the demo page, which exists', async () => {
+    const r = await get(server.port, '/');
+    expect(r.status).toBe(302);
+    expect(r.headers.location).toBe('/examples/browser/index.html');
+    expect(r.headers['cross-origin-embedder-policy']).toBe('require-corp');
+    expect((await get(server.port, String(r.headers.location))).status).toBe(200);
+  });
+
+  it('throttle paces file bodies and still sends every byte', async () => {
+    // @ts-expect-error: a plain .mjs module without types
+    const { startServer } = await import('../../tools/serve.mjs');
+    const slow = await startServer({ root: ROOT, port: 0, throttle: 64 * 1024 });
+    try {
+      const whole = readFileSync(join(ROOT, 'package-lock.json')).subarray(0, 64 * 1024);
+      const chunks: number[] = [];
+      const body = await new Promise<Buffer>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port: slow.port, path: '/package-lock.json', headers: { Range: `bytes=0-${whole.length - 1}` } }, (res) => {
+          const parts: Buffer[] = [];
+          res.on('data', (c: Buffer) => (parts.push(c), chunks.push(c.length)));
+          res.on('end', () => resolve(Buffer.concat(parts)));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      expect(body.equals(whole)).toBe(true);
+      // 16 KiB pieces, sent one at a time (a count, not a duration: no timing assertion).
+      expect(chunks.length).toBeGreaterThanOrEqual(4);
+    } finally {
+      await slow.close();
     }
   });
 });

@@ -21,8 +21,8 @@ describe.each(BROWSERS)('threads in %s', (kind) => {
     await page.waitForFunction(() => (window as any).vggc);
     const r = await page.evaluate(async () => {
       const { loadModel } = (window as any).vggc;
-      const m1 = await loadModel('/build/vgg11/', { threads: 1 });
-      const m2 = await loadModel('/build/vgg11/', { threads: 2 });
+      const m1 = await loadModel('/build/vgg11/', { threads: 1, cache: false });
+      const m2 = await loadModel('/build/vgg11/', { threads: 2, cache: false });
       const images = [0, 1].map((k) => new Float32Array(3 * 224 * 224).map((_, i) => Math.sin(i * (k + 1))));
       const bits = (y: Float32Array) => Array.from(new Uint32Array(y.buffer, y.byteOffset, y.length));
       const out: { one: number[][]; two: number[][] } = { one: [], two: [] };

@@ -1,9 +1,9 @@
 /**
- * Load-time Winograd filter transform for f16/int8 models (`prepare…` functions, run once by the
- * runtime after weights.bin is in memory, before any layer): weights.bin keeps the quantised 3×3
- * filters — 8× (f16) or 16× (int8) fewer bytes than the f32 transformed filter U, which has 36 values
- * per 3×3 filter and is not representable in the dtype — and this kernel dequantises them and computes
- * U = G g Gᵀ in f32 into the layer's `prepared` tensor, in the layout the Winograd GEMM reads.
+ * Load-time Winograd filter transform (`prepare…` functions, run once by the runtime after the
+ * weights are in memory, before any layer): the weights keep the 3×3 filters — 4× (f32), 8× (f16) or
+ * 16× (int8) fewer bytes than the f32 transformed filter U, which has 36 values per 3×3 filter — and
+ * this kernel dequantises them (f16/int8) and computes U = G g Gᵀ in f32 into the layer's `prepared`
+ * tensor, in the layout the Winograd GEMM reads.
  *
  * Work item = one 8-channel output block; for each input channel, the 9 taps of the 8 filters are
  * loaded as two f32x4 (int8: × the channels' scales, giving exactly the f32 values q·scale the compiler
@@ -22,7 +22,7 @@ const A = T.alpha;
 
 export function emitPrepareFilter(step: WinogradConvStep, dtype: WeightsDtype): string[] {
   const s = step.schedule;
-  if (!step.prepared || dtype === 'f32' || (dtype === 'int8' && !step.scale)) throw new Error('codegen: filter transform without quantised weights');
+  if (!step.prepared || (dtype === 'int8' && !step.scale)) throw new Error('codegen: filter transform without its 3×3 filters (or their int8 scales)');
   const { conv } = s.layer;
   const ci = conv.input.c;
   const cop = s.outStride;
@@ -47,6 +47,7 @@ export function emitPrepareFilter(step: WinogradConvStep, dtype: WeightsDtype): 
   /** Taps of this input channel for output lanes 0–3 (h = 0) or 4–7 (h = 1), as f32x4. */
   const tap = (t: number, h: 0 | 1): string => {
     if (dtype === 'int8') return `f32x4.mul(${h ? 'int8High4' : 'int8Low4'}(v128.load8x8_s(q, ${t * tapBytes})), s${h})`;
+    if (dtype === 'f32') return `v128.load(q, ${t * tapBytes + h * HALF})`;
     return `${h ? 'halfHigh4' : 'halfLow4'}(v128.load(q, ${t * tapBytes}))`;
   };
   const half = (h: 0 | 1): string[] => [

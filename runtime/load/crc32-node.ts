@@ -1,0 +1,7 @@
+/** zlib's CRC-32 where Node has it (≥ 20.15; hardware-accelerated), else the JavaScript one. */
+import * as zlib from 'node:zlib';
+import { crc32Js } from '../format/crc32.js';
+
+type Crc32 = (bytes: Uint8Array, previous?: number) => number;
+
+export const crc32: Crc32 = (zlib as { crc32?: Crc32 }).crc32 ?? crc32Js;
