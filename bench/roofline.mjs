@@ -6,8 +6,9 @@
  *
  * - Flops are a direct convolution's (2 · MACs), so a Winograd layer, which does about 4× fewer
  *   multiplies, can sit above the compute ceiling: how far above is what Winograd buys.
- * - Bytes are the least a layer must move: its packed weights and biases (model.json's tensors, in
- *   step order) plus the stored input and output maps. Caches make the real traffic larger.
+ * - Bytes are the least a layer must move: the weights its kernel reads (model.json's tensors in step
+ *   order; for a Winograd layer the f32 filters U computed at load), biases and int8 scales, plus the
+ *   stored input and output maps. Caches make the real traffic larger.
  * - The memory roof is the streaming rate the fully-connected layers reach in the same run (they
  *   read each weight once: their rate is the bandwidth a single thread gets), not a separate test.
  */
@@ -21,19 +22,21 @@ import { join } from 'node:path';
  */
 export function stepBytes(dir) {
   const manifest = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
-  // Weight tensors in payload order; a conv or linear step consumes the next weight (and its bias).
-  const weights = manifest.weights.tensors.filter((/** @type {{ layout: string }} */ t) => !t.layout.startsWith('bias') && !t.layout.startsWith('int8-scales'));
-  const biases = manifest.weights.tensors.filter((/** @type {{ layout: string }} */ t) => t.layout.startsWith('bias'));
-  const scales = manifest.weights.tensors.filter((/** @type {{ layout: string }} */ t) => t.layout.startsWith('int8-scales'));
+  /** @typedef {{ key: string, layout: string, byteLength: number }} Tensor */
+  /** @type {Tensor[]} */
+  const tensors = manifest.weights.tensors;
+  // Weight tensors in payload order; a conv or linear step reads the next one, its bias and (int8) its scales.
+  const weights = tensors.filter((t) => !t.layout.startsWith('bias') && !t.layout.startsWith('scale'));
+  const extra = (/** @type {Tensor} */ w) => tensors.filter((t) => t.key.replace(/\.(weight|bias)$/, '') === w.key.replace(/\.weight$/, '') && t !== w).reduce((n, t) => n + t.byteLength, 0);
+  const elementBytes = (/** @type {string} */ layout) => (layout.includes('q8') ? 1 : layout.includes('f16') ? 2 : 4);
   let w = 0;
   let previous = 4 * manifest.input.shape.reduce((/** @type {number} */ a, /** @type {number} */ b) => a * b, 1); // float32 NCHW image
-  return manifest.steps.map((/** @type {{ kind: string, output?: { bytes: number } }} */ step) => {
+  return manifest.steps.map((/** @type {{ kind: string, kernel: string, output?: { bytes: number } }} */ step) => {
     let bytes = previous + (step.output?.bytes ?? 0);
-    if (step.kind === 'conv' || step.kind === 'linear') {
-      bytes += (weights[w]?.byteLength ?? 0) + (biases[w]?.byteLength ?? 0);
-      const scale = scales.find((/** @type {{ key: string }} */ s) => s.key.startsWith(`${weights[w]?.key.replace(/\.weight$/, '')}.`));
-      bytes += scale?.byteLength ?? 0;
-      w++;
+    if ((step.kind === 'conv' || step.kind === 'linear') && weights[w]) {
+      const t = weights[w++];
+      // A Winograd layer reads U = G g Gᵀ in f32 (36 values per 3×3 filter), computed at load from the stored filters.
+      bytes += step.kernel.includes('winograd') ? (t.byteLength / elementBytes(t.layout)) * 4 * (36 / 9) : t.byteLength + extra(t);
     }
     previous = step.output?.bytes ?? previous;
     return bytes;
