@@ -42,6 +42,32 @@ export interface SafetensorsOptions {
 }
 
 export function openSafetensors(path: string, params: readonly ParamTensor[], opts: SafetensorsOptions = {}): WeightSource {
+  const ignored = new Set(opts.ignoredKeys ?? []);
+  return withHeader(path, (key) => ignored.has(key), (fd, entries, fail) => makeSource(path, fd, matchParams(entries, params, fail), opts.allowNonfinite ?? false, fail));
+}
+
+/**
+ * Every float tensor of the file as a StoredTensor, for a .safetensors compiled with no config (the
+ * network is derived from its keys, as for a PyTorch checkpoint). Non-float tensors (a BatchNorm's
+ * I64 num_batches_tracked) are left out. `close` closes the file.
+ */
+export function safetensorsTensors(path: string): { readonly tensors: ReadonlyMap<string, StoredTensor>; close(): void } {
+  // BatchNorm's num_batches_tracked (I64) carries nothing vggc needs.
+  return withHeader(path, (key) => key.endsWith('.num_batches_tracked'), (fd, entries, fail) => {
+    const tensors = new Map<string, StoredTensor>();
+    for (const e of entries) {
+      const size = READABLE[e.dtype];
+      tensors.set(e.key, { shape: e.shape, origin: e.key, read: (start, count) => convert(fd, e, e.begin + start * size, count, fail) });
+    }
+    return { tensors, close: () => fs.closeSync(fd) };
+  });
+}
+
+/**
+ * Opens `path`, reads and checks its header, and hands the open file to `use`, which keeps it (the
+ * result closes it later); if anything throws, the file is closed and the error passes on.
+ */
+function withHeader<T>(path: string, ignored: (key: string) => boolean, use: (fd: number, entries: Entry[], fail: (m: string) => never) => T): T {
   // All of vggc's typed-array views assume the file's little-endian byte order is the host's.
   if (os.endianness() !== 'LE') throw new Error('vggc needs a little-endian host');
   const fail = (msg: string): never => {
@@ -54,42 +80,7 @@ export function openSafetensors(path: string, params: readonly ParamTensor[], op
     return fail(`cannot open weights file (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
   try {
-    const fileSize = fs.fstatSync(fd).size;
-    const ignored = new Set(opts.ignoredKeys ?? []);
-    const entries = readHeader(fd, fileSize, fail, (key) => ignored.has(key));
-    const byParam = matchParams(entries, params, fail);
-    return makeSource(path, fd, byParam, opts.allowNonfinite ?? false, fail);
-  } catch (e) {
-    fs.closeSync(fd);
-    throw e;
-  }
-}
-
-/**
- * Every float tensor of the file as a StoredTensor, for a .safetensors compiled with no config (the
- * network is derived from its keys, as for a PyTorch checkpoint). Non-float tensors (a BatchNorm's
- * I64 num_batches_tracked) are left out. `close` closes the file.
- */
-export function safetensorsTensors(path: string): { readonly tensors: ReadonlyMap<string, StoredTensor>; close(): void } {
-  if (os.endianness() !== 'LE') throw new Error('vggc needs a little-endian host');
-  const fail = (msg: string): never => {
-    throw new VggcError(`${path}: ${msg}`);
-  };
-  let fd: number;
-  try {
-    fd = fs.openSync(path, 'r');
-  } catch (e) {
-    return fail(`cannot open weights file (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
-  try {
-    // BatchNorm's num_batches_tracked (I64) carries nothing vggc needs.
-    const entries = readHeader(fd, fs.fstatSync(fd).size, fail, (key) => key.endsWith('.num_batches_tracked'));
-    const tensors = new Map<string, StoredTensor>();
-    for (const e of entries) {
-      const size = READABLE[e.dtype];
-      tensors.set(e.key, { shape: e.shape, origin: e.key, read: (start, count) => convert(fd, e, e.begin + start * size, count, fail) });
-    }
-    return { tensors, close: () => fs.closeSync(fd) };
+    return use(fd, readHeader(fd, fs.fstatSync(fd).size, fail, ignored), fail);
   } catch (e) {
     fs.closeSync(fd);
     throw e;
