@@ -36,8 +36,10 @@ export function wrapInstance(inst: ModelInstance, label: string, executor?: Step
   const params = runParams(inst.memory, manifest);
   const inputView = new Float32Array(buffer, manifest.input.offset, imageFloats);
   const copiers = outputCopiers(buffer, manifest.outputs);
-  const imageCopiers = copiers.filter((o) => o.phase === 'image');
-  const batchCopiers = copiers.filter((o) => o.phase === 'batch');
+  // Each copier with the index of its output array, split by when it can be read.
+  const indexed = copiers.map((copier, index) => ({ copier, index }));
+  const imageCopiers = indexed.filter((o) => o.copier.phase === 'image');
+  const batchCopiers = indexed.filter((o) => o.copier.phase === 'batch');
   const runners = stepRunners(inst, executor);
   const imageRunners = runners.filter((_, i) => steps[i].info.phase === 'image');
   const batchRunners = runners.filter((_, i) => steps[i].info.phase === 'batch');
@@ -51,12 +53,12 @@ export function wrapInstance(inst: ModelInstance, label: string, executor?: Step
       inputView.set(images.subarray(n * imageFloats, (n + 1) * imageFloats));
       params.image(n);
       await runAll(imageRunners);
-      for (const o of imageCopiers) o.copy(out[copiers.indexOf(o)], n, first + n);
+      for (const { copier, index } of imageCopiers) copier.copy(out[index], n, first + n);
     }
     if (batchRunners.length === 0) return;
     params.images(count);
     await runAll(batchRunners);
-    for (const o of batchCopiers) for (let n = 0; n < count; n++) o.copy(out[copiers.indexOf(o)], n, first + n);
+    for (const { copier, index } of batchCopiers) for (let n = 0; n < count; n++) copier.copy(out[index], n, first + n);
   };
 
   /** One queued run: every output for `n` images. */

@@ -25,7 +25,9 @@ export function outputCopiers(buffer: ArrayBufferLike, outputs: readonly Manifes
     const [c, h, w] = o.shape;
     if (t.layout === 'vector') {
       const stride = t.imageStride!;
-      const slotOf = (slot: number) => new Float32Array(buffer, t.offset + slot * stride * 4, size);
+      // One view per batch slot, made on first use: infer() must not allocate a view per image.
+      const views: Float32Array[] = [];
+      const slotOf = (slot: number): Float32Array => (views[slot] ??= new Float32Array(buffer, t.offset + slot * stride * 4, size));
       // A vector, or a map the classifier reads flattened (avgpool): floats in (c, h, w) order.
       // NHWC maps and Keras-order flattens (features-hwc) are that order transposed to (h, w, c).
       const chw = o.layout === 'nhwc' ? o.shape : o.layout === 'features-hwc' ? o.flattened! : null;
