@@ -10,6 +10,7 @@
  */
 import { inflateRawSync } from 'node:zlib';
 import { checkSpan, failIn, quoted as show, readAt, type OpenFile } from './file-bytes.js';
+import { crc32 } from '../../../runtime/load/crc32-node.js';
 
 export interface ZipEntry {
   readonly name: string;
@@ -195,22 +196,6 @@ export function readEntryBytes(file: OpenFile, entry: ZipEntry, maxBytes: number
   }
   if (crc32(data) !== entry.crc32) fail('CRC-32 does not match its data (damaged file)');
   return data;
-}
-
-let crcTable: Uint32Array | undefined;
-/** The zip CRC-32 (node:zlib has one only from Node 20.15). */
-export function crc32(data: Uint8Array): number {
-  if (!crcTable) {
-    crcTable = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      crcTable[n] = c >>> 0;
-    }
-  }
-  let c = 0xffffffff;
-  for (let i = 0; i < data.length; i++) c = crcTable[(c ^ data[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
 }
 
 function toSafe(v: bigint, field: string, fail: (m: string) => never): number {
