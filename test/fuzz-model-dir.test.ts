@@ -156,7 +156,7 @@ const focused = fc.record({
     ['maxBatch'], ['weights', 'payloadBytes'], ['steps', 0, 'workItems'], ['steps', 8, 'workItems'], ['steps', 3, 'phase'], ['steps', 8, 'phase'],
     ['steps', 2, 'function'], ['wasm', 'file'], ['wasm', 'relaxed'], ['formatVersion'],
     ['weights', 'shards'], ['weights', 'shards', 0], ['weights', 'shards', 0, 'offset'], ['weights', 'shards', 1, 'offset'], ['weights', 'shards', 0, 'bytes'], ['weights', 'shards', 2, 'bytes'],
-    ['weights', 'shards', 1, 'file'], ['weights', 'shards', 1, 'sha256'], ['weights', 'shards', 1, 'crc32'], ['weights', 'shards', 3],
+    ['weights', 'shards', 1, 'file'], ['weights', 'shards', 1, 'sha256'], ['weights', 'shards', 1, 'xxh64'], ['weights', 'shards', 3],
   ),
   edit,
 });

@@ -168,13 +168,13 @@ describe('damaged or mismatched model folders', () => {
     const bytes = readFileSync(join(d, SHARD));
     bytes.fill(0x7f, bytes.length >> 1, (bytes.length >> 1) + 64);
     writeFileSync(join(d, SHARD), bytes);
-    expect(await rejection(loadModel(d))).toBe(`${d}/${SHARD}: does not match the CRC-32 that ${d}/model.json records (damaged, or from another compile); nothing was loaded`);
+    expect(await rejection(loadModel(d))).toBe(`${d}/${SHARD}: does not match the XXH64 that ${d}/model.json records (damaged, or from another compile); nothing was loaded`);
   });
 
   it('weight shard from a compile with another seed', async () => {
     const d = copyModel('other-weights');
     copyFileSync(join(seeded, SHARD), join(d, SHARD));
-    expect(await rejection(loadModel(d))).toBe(`${d}/${SHARD}: does not match the CRC-32 that ${d}/model.json records (damaged, or from another compile); nothing was loaded`);
+    expect(await rejection(loadModel(d))).toBe(`${d}/${SHARD}: does not match the XXH64 that ${d}/model.json records (damaged, or from another compile); nothing was loaded`);
   });
 
   it('model.wasm whose bytes do not match the hash in model.json', async () => {
@@ -236,7 +236,7 @@ describe('damaged or mismatched model folders', () => {
     const m = JSON.parse(readFileSync(join(d, 'model.json'), 'utf8'));
     m.formatVersion = 99;
     writeFileSync(join(d, 'model.json'), JSON.stringify(m));
-    expect(await rejection(loadModel(d))).toBe(`${d}/model.json: manifest version 99 is not supported by this runtime (expected 3); recompile the model`);
+    expect(await rejection(loadModel(d))).toBe(`${d}/model.json: manifest version 99 is not supported by this runtime (expected 4); recompile the model`);
   });
 
   it('model.json that is not JSON', async () => {

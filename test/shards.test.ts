@@ -68,7 +68,7 @@ describe('shards', () => {
     const bytes = readFileSync(file);
     bytes.fill(0x7f, 2000, 2064); // 64 bytes in the middle, as in the issue
     writeFileSync(file, bytes);
-    expect(await rejection(loadModel(d, { threads: 1 }))).toBe(`${file}: does not match the CRC-32 that ${d}/model.json records (damaged, or from another compile); nothing was loaded`);
+    expect(await rejection(loadModel(d, { threads: 1 }))).toBe(`${file}: does not match the XXH64 that ${d}/model.json records (damaged, or from another compile); nothing was loaded`);
     // Unchecked, the damaged weights run: the check is what stands between them and the caller.
     const m = await loadModel(d, { threads: 1, verify: false });
     const y = await m.infer(x.data, 2);
@@ -83,7 +83,7 @@ describe('shards', () => {
     const bytes = readFileSync(file);
     bytes[bytes.length - 1] ^= 0x10;
     writeFileSync(file, bytes);
-    expect(await rejection(loadModel(d, { threads: 2 }))).toBe(`${file}: does not match the CRC-32 that ${d}/model.json records (damaged, or from another compile); nothing was loaded`);
+    expect(await rejection(loadModel(d, { threads: 2 }))).toBe(`${file}: does not match the XXH64 that ${d}/model.json records (damaged, or from another compile); nothing was loaded`);
   });
 
   it('a truncated, padded or missing shard is named before anything is read', async () => {
@@ -101,7 +101,7 @@ describe('shards', () => {
     const d = copy(sharded);
     cpSync(join(sharded, 'weights-002.bin'), join(d, 'weights-001.bin'));
     cpSync(join(sharded, 'weights-001.bin'), join(d, 'weights-002.bin'));
-    expect(await rejection(loadModel(d, { threads: 1 }))).toMatch(/weights-001\.bin: does not match the CRC-32/);
+    expect(await rejection(loadModel(d, { threads: 1 }))).toMatch(/weights-001\.bin: does not match the XXH64/);
   });
 
   describe('manifest entries that do not tile the payload', () => {
@@ -122,7 +122,7 @@ describe('shards', () => {
       expect(await edited((m) => (m.weights.shards[1].file = 'weights-000.bin'))).toBe('weights.shards[1].file "weights-000.bin" is used twice');
       expect(await edited((m) => (m.weights.shards[1].file = 'model.wasm'))).toBe('weights.shards[1].file "model.wasm" is used twice');
       expect(await edited((m) => (m.weights.shards[2].sha256 = 'abc'))).toBe('weights.shards[2].sha256 must be 64 hex digits');
-      expect(await edited((m) => (m.weights.shards[2].crc32 = 12))).toBe('weights.shards[2].crc32 must be 8 hex digits');
+      expect(await edited((m) => (m.weights.shards[2].xxh64 = 12))).toBe('weights.shards[2].xxh64 must be 16 hex digits');
       expect(await edited((m) => (m.weights.shards[0].bytes = 0))).toBe('weights.shards[0].bytes must be an integer ≥ 1, found 0');
     });
   });

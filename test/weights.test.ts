@@ -9,7 +9,8 @@ import { f16ToF32Table, f32ToBf16Bits, f32ToF16Bits } from '../compiler/weights/
 import { type PackedTensor, packedByteLength, type WeightLayout } from '../compiler/weights/layout.js';
 import { packWeights } from '../compiler/weights/pack.js';
 import { ShardWriter, shardFileName } from '../compiler/weights/shards.js';
-import { crc32Js } from '../runtime/format/crc32.js';
+import { crc32Js } from '../compiler/frontend/pytorch/crc32-js.js';
+import { xxh64Reference } from './reference/xxh64.js';
 import * as zlib from 'node:zlib';
 import { int8Scale, quantizeInt8, roundHalfEven } from '../compiler/weights/quantize.js';
 import { seededRandomWeights } from '../compiler/weights/random.js';
@@ -258,7 +259,7 @@ describe('packWeights', () => {
     const file = fs.readFileSync(path.join(dir, 'weights.bin'));
     expect(file.length).toBe(payloadBytes); // raw payload, no header
     const sha = createHash('sha256').update(file).digest('hex');
-    expect(result).toEqual({ sha256: sha, payloadBytes, shards: [{ file: 'weights.bin', offset: 0, bytes: payloadBytes, sha256: sha, crc32: zlib.crc32(file).toString(16).padStart(8, '0') }] });
+    expect(result).toEqual({ sha256: sha, payloadBytes, shards: [{ file: 'weights.bin', offset: 0, bytes: payloadBytes, sha256: sha, xxh64: xxh64Reference(file) }] });
     expect(progress.at(-1)).toBe(payloadBytes);
     expect(progress).toEqual([...progress].sort((a, b) => a - b));
 
@@ -391,7 +392,7 @@ describe('ShardWriter', () => {
       const bytes = fs.readFileSync(path.join(dir, s.file));
       expect(bytes.equals(Buffer.from(payload.subarray(s.offset, s.offset + s.bytes)))).toBe(true);
       expect(s.sha256).toBe(createHash('sha256').update(bytes).digest('hex'));
-      expect(s.crc32).toBe(zlib.crc32(bytes).toString(16).padStart(8, '0'));
+      expect(s.xxh64).toBe(xxh64Reference(bytes));
     }
   });
 
@@ -399,7 +400,7 @@ describe('ShardWriter', () => {
     expect([shardFileName(0, 3), shardFileName(999, 1000), shardFileName(5, 1001), shardFileName(1000, 1001)]).toEqual(['weights-000.bin', 'weights-999.bin', 'weights-0005.bin', 'weights-1000.bin']);
   });
 
-  it('the JavaScript CRC-32 (for Node before 20.15) gives zlib\'s numbers', () => {
+  it('the JavaScript CRC-32 of zip entries (for Node before 20.15) gives zlib\'s numbers', () => {
     const bytes = new Uint8Array(70_001).map((_, i) => (i * 31) ^ (i >> 3));
     expect(crc32Js(bytes)).toBe(zlib.crc32(bytes));
     expect(crc32Js(bytes.subarray(5000), crc32Js(bytes.subarray(0, 5000)))).toBe(zlib.crc32(bytes));

@@ -1,7 +1,7 @@
 /**
  * Splits the packed payload into shard files as it is written (model.json `weights.shards`): shard
  * i holds payload bytes [i·size, (i+1)·size), raw, so the loader copies each one straight to its
- * place in wasm memory. Each shard's SHA-256 and CRC-32, and the whole payload's SHA-256, are
+ * place in wasm memory. Each shard's SHA-256 and XXH64, and the whole payload's SHA-256, are
  * computed on the way.
  */
 import { createHash, type Hash } from 'node:crypto';
@@ -9,8 +9,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { VggcError } from '../errors.js';
 import type { WeightShard } from '../../runtime/format/manifest.js';
-import { crc32Hex } from '../../runtime/format/shards.js';
-import { crc32 } from '../../runtime/load/crc32-node.js';
+import { Xxh64 } from '../../runtime/format/xxh64.js';
 
 /** `vggc compile --shard-size` default: under the 25 MiB per-file cap of Cloudflare Pages, few requests. */
 export const DEFAULT_SHARD_BYTES = 16 * 1024 * 1024;
@@ -30,7 +29,7 @@ export class ShardWriter {
   private fd = -1;
   private path = '';
   private shardHash: Hash | null = null;
-  private shardCrc = 0;
+  private shardXxh: Xxh64 | null = null;
   private shardStart = 0;
   private pos = 0;
   private readonly count: number;
@@ -55,7 +54,7 @@ export class ShardWriter {
       const part = bytes.subarray(from, from + Math.min(room, bytes.length - from));
       this.writeFully(part);
       this.shardHash!.update(part);
-      this.shardCrc = crc32(part, this.shardCrc);
+      this.shardXxh!.update(part);
       this.pos += part.length;
       from += part.length;
       if (this.pos === this.shardStart + this.size || this.pos === this.payloadBytes) this.close();
@@ -87,14 +86,14 @@ export class ShardWriter {
     this.written.push(this.path);
     this.shardStart = this.pos;
     this.shardHash = createHash('sha256');
-    this.shardCrc = 0;
+    this.shardXxh = new Xxh64();
   }
 
   private close(): void {
     fs.closeSync(this.fd);
     this.fd = -1;
     const file = this.path.slice(this.dir.length + 1);
-    this.shards.push({ file, offset: this.shardStart, bytes: this.pos - this.shardStart, sha256: this.shardHash!.digest('hex'), crc32: crc32Hex(this.shardCrc) });
+    this.shards.push({ file, offset: this.shardStart, bytes: this.pos - this.shardStart, sha256: this.shardHash!.digest('hex'), xxh64: this.shardXxh!.digest() });
   }
 
   /** Write failures (disk full, …) are the user's environment, so they get a one-line VggcError. */

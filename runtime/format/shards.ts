@@ -33,7 +33,7 @@ export function checkShards(shards: unknown, payloadBytes: number, reserved: rea
     if (s.offset !== end) fail(`${at} (${s.file}) starts at payload byte ${s.offset}, expected ${end} (the shards must follow each other without gaps or overlaps)`);
     end = s.offset + s.bytes;
     if (typeof s.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(s.sha256)) fail(`${at}.sha256 must be 64 hex digits`);
-    if (typeof s.crc32 !== 'string' || !/^[0-9a-f]{8}$/.test(s.crc32)) fail(`${at}.crc32 must be 8 hex digits`);
+    if (typeof s.xxh64 !== 'string' || !/^[0-9a-f]{16}$/.test(s.xxh64)) fail(`${at}.xxh64 must be 16 hex digits`);
   });
   if (end !== payloadBytes) fail(`weights.shards end at payload byte ${end}, but the payload is ${payloadBytes} bytes`);
 }
@@ -43,7 +43,7 @@ export function isPlainFileName(f: unknown): f is string {
 }
 
 /** A shard whose bytes are not the ones model.json records. */
-export function shardMismatch(file: string, check: 'SHA-256' | 'CRC-32', manifestLabel: string): VggcError {
+export function shardMismatch(file: string, check: 'SHA-256' | 'XXH64', manifestLabel: string): VggcError {
   return new VggcError(`${file}: does not match the ${check} that ${manifestLabel} records (damaged, or from another compile); nothing was loaded`);
 }
 
@@ -58,6 +58,3 @@ export function hex(bytes: Uint8Array): string {
   for (const b of bytes) s += b.toString(16).padStart(2, '0');
   return s;
 }
-
-/** A CRC-32 as model.json writes it: 8 hex digits. */
-export const crc32Hex = (crc: number): string => (crc >>> 0).toString(16).padStart(8, '0');

@@ -32,7 +32,7 @@ export interface BrowserLoadOptions {
    * console warning).
    */
   readonly cache?: boolean;
-  /** Check every shard's SHA-256 (crypto.subtle) before it is used (default true); also required to cache it. */
+  /** Check every shard's XXH64 (model.json) as it arrives (default true); also required to cache it. */
   readonly verify?: boolean;
   /** Aborts the load: pending fetches are cancelled and loadModel rejects with the signal's reason. */
   readonly signal?: AbortSignal;

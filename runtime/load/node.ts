@@ -24,7 +24,7 @@ export interface LoadOptions {
   /** Called as the weight shards arrive in memory: loadedBytes never decreases and ends at totalBytes. */
   readonly onProgress?: ProgressCallback;
   /**
-   * Check every shard against the CRC-32 model.json records while it is read (default true); a
+   * Check every shard against the XXH64 model.json records while it is read (default true); a
    * mismatch fails the load with an error naming the shard. `false` skips the check.
    */
   readonly verify?: boolean;

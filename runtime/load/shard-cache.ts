@@ -4,6 +4,7 @@
  * that changed, and its old entries are dropped once it loaded. Every failure of the cache itself
  * (no Cache API, private mode, a full quota) falls back to the network with a console warning.
  */
+import { VggcError } from '../format/errors.js';
 import type { WeightShard } from '../format/manifest.js';
 
 export const CACHE_NAME = 'vggc-weights-v1';
@@ -103,11 +104,16 @@ function inFolder(url: string, base: URL): boolean {
  */
 export async function clearFolderCache(folder: URL): Promise<number> {
   const storage = cacheStorage();
-  if (!storage || !(await storage.has(CACHE_NAME))) return 0;
-  const cache = await storage.open(CACHE_NAME);
-  let removed = 0;
-  for (const req of await cache.keys()) {
-    if (inFolder(req.url, folder) && (await cache.delete(req))) removed++;
+  try {
+    if (!storage || !(await storage.has(CACHE_NAME))) return 0;
+    const cache = await storage.open(CACHE_NAME);
+    let removed = 0;
+    for (const req of await cache.keys()) {
+      if (inFolder(req.url, folder) && (await cache.delete(req))) removed++;
+    }
+    return removed;
+  } catch (e) {
+    // A profile out of space or a storage the browser refuses: one line, not the engine's exception.
+    throw new VggcError(`clearCache(${folder.href}): the browser's cache cannot be read (${`${(e as Error)?.name ?? ''} ${(e as Error)?.message ?? String(e)}`.replace(/\s+/g, ' ').trim()})`);
   }
-  return removed;
 }

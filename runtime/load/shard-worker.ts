@@ -1,12 +1,12 @@
 /**
  * A Web Worker that fetches weight shards (load/shards-browser.ts hands them out one at a time):
- * from the Cache API or the network, verified and copied straight into the model's shared memory
+ * from the Cache API or the network, straight into the model's shared memory, verified there
  * ('done'), then stored in the cache ('stored'): storing 531 MB took Chromium about as long as
  * fetching them, and the model need not wait for it.
  */
 import { VggcError } from '../format/errors.js';
 import { openShardCache, type ShardCache } from './shard-cache.js';
-import { shardBytes, type FromShardWorker, type ToShardWorker } from './shards-browser.js';
+import { shardInto, type FromShardWorker, type ToShardWorker } from './shards-browser.js';
 
 const post = (m: FromShardWorker): void => (self as unknown as Worker).postMessage(m);
 /** Progress messages every this many bytes of a shard: often enough for a progress bar. */
@@ -25,8 +25,7 @@ self.onmessage = async (e: MessageEvent<ToShardWorker>): Promise<void> => {
       sent = bytes;
       post({ type: 'progress', index: i, bytes, fromCache });
     };
-    const bytes = await shardBytes(shard, index, { ...source, base }, await cache, report);
-    new Uint8Array(memory.buffer, dest, shard.bytes).set(bytes);
+    await shardInto(memory, dest, shard, index, { ...source, base }, await cache, report);
     post({ type: 'done', index });
     await (await cache)?.settled();
     post({ type: 'stored', index });

@@ -1,15 +1,16 @@
 /**
- * Browser: the weight shards fetched a few at a time, each streamed into a buffer of its own,
- * verified (SHA-256, crypto.subtle), copied to weightsBase + its offset in wasm memory, and stored
- * in the Cache API (load/shard-cache.ts) so that the next visit needs no network for them.
- * Plain code, no DOM: it needs fetch, crypto.subtle and (optionally) caches, which workers have too.
+ * Browser: the weight shards fetched a few at a time, each streamed straight to weightsBase + its
+ * offset in wasm memory, hashed there as the bytes arrive (XXH64, format/xxh64.ts, on the model's
+ * own memory), and stored in the Cache API (load/shard-cache.ts, from a copy) so that the next visit
+ * needs no network for them. Plain code, no DOM: it needs fetch and (optionally) caches, which
+ * workers have too.
  */
 import { VggcError } from '../format/errors.js';
 import type { Manifest, WeightShard } from '../format/manifest.js';
 import type { ProgressCallback } from '../format/progress.js';
 import { shardMismatch } from '../format/shards.js';
+import { Xxh64OnMemory } from '../format/xxh64.js';
 import { openShardCache, type ShardCache } from './shard-cache.js';
-import { sha256Hex } from './verify-sha256.js';
 
 /** Shards in flight at once: browsers open 6 connections per host over HTTP/1.1; 4 leaves room for the page. */
 const PARALLEL = 4;
@@ -145,10 +146,8 @@ async function fetchShardsHere(o: ShardFetchOptions): Promise<void> {
   const lane = async (): Promise<void> => {
     while (next < shards.length) {
       const i = next++;
-      const s = shards[i];
-      const bytes = await shardBytes(s, i, o, cache, report);
+      await shardInto(memory, manifest.memory.weightsBase + shards[i].offset, shards[i], i, o, cache, report);
       throwIfAborted(o.signal);
-      new Uint8Array(memory.buffer, manifest.memory.weightsBase + s.offset, s.bytes).set(bytes);
     }
   };
   try {
@@ -161,33 +160,44 @@ async function fetchShardsHere(o: ShardFetchOptions): Promise<void> {
   if (cache) void (o.verify ? cache.forgetOthers(shards) : Promise.resolve()).then(() => cache.settled());
 }
 
-/** One shard's verified bytes: from the cache when it has them, else from the network (then cached). */
-export async function shardBytes(s: WeightShard, i: number, o: ShardSource, cache: ShardCache | null, report: (i: number, bytes: number, fromCache: boolean) => void): Promise<Uint8Array> {
+/**
+ * One shard, verified, into memory at `start`: from the cache when it has it, else from the network
+ * (then a copy is cached). On failure the bytes at `start` are garbage: the load fails as a whole.
+ */
+export async function shardInto(memory: WebAssembly.Memory, start: number, s: WeightShard, i: number, o: ShardSource, cache: ShardCache | null, report: (i: number, bytes: number, fromCache: boolean) => void): Promise<void> {
   const url = new URL(s.file, o.base);
+  const dest = new Uint8Array(memory.buffer, start, s.bytes);
+  const hash = o.verify ? new Xxh64OnMemory(memory) : null;
   throwIfAborted(o.signal);
   const hit = await cache?.get(s);
   if (hit) {
+    dest.set(hit);
     // Cached bytes were verified when stored; checking them again guards against a damaged profile.
-    if (!o.verify || (await sha256Hex(hit, url.href)) === s.sha256) {
+    if (!hash || (hash.reset(start).add(start + s.bytes), hash.digest() === s.xxh64)) {
       report(i, s.bytes, true);
-      return hit;
+      return;
     }
     await cache!.delete(s);
   }
   let reload = false;
   for (let attempt = 1; ; attempt++) {
     try {
-      const bytes = await download(url, s, o, reload, (n) => report(i, n, false));
-      if (o.verify && (await sha256Hex(bytes, url.href)) !== s.sha256) {
+      hash?.reset(start);
+      await download(url, s, o, reload, dest, (n) => {
+        hash?.add(start + n);
+        report(i, n, false);
+      });
+      if (hash && hash.digest() !== s.xxh64) {
         // Once more past the browser's HTTP cache, which may hold the file of an earlier compile.
         if (!reload) {
           reload = true;
           continue;
         }
-        throw shardMismatch(url.href, 'SHA-256', o.manifestLabel);
+        throw shardMismatch(url.href, 'XXH64', o.manifestLabel);
       }
-      if (o.verify) cache?.put(s, bytes);
-      return bytes;
+      // The cache keeps a copy of its own (a Response cannot hold shared memory); unverified bytes are never stored.
+      if (hash) cache?.put(s, dest.slice());
+      return;
     } catch (e) {
       if (!(e instanceof Transient)) throw e;
       if (attempt >= ATTEMPTS) throw new VggcError(`${url.href}: ${e.message}, ${ATTEMPTS} attempts`);
@@ -196,8 +206,8 @@ export async function shardBytes(s: WeightShard, i: number, o: ShardSource, cach
   }
 }
 
-/** The shard's bytes into a buffer of their own (WebCrypto cannot hash shared memory). */
-async function download(url: URL, s: WeightShard, o: ShardSource, reload: boolean, progress: (bytes: number) => void): Promise<Uint8Array> {
+/** The shard's bytes into `bytes` (its place in wasm memory); `progress` gets the bytes so far after each piece. */
+async function download(url: URL, s: WeightShard, o: ShardSource, reload: boolean, bytes: Uint8Array, progress: (bytes: number) => void): Promise<void> {
   let res: Response;
   try {
     // With the Cache API holding verified shards, the HTTP cache would only keep a second copy.
@@ -212,7 +222,6 @@ async function download(url: URL, s: WeightShard, o: ShardSource, reload: boolea
     if (res.status >= 500 || res.status === 408 || res.status === 429) throw new Transient(message);
     throw new VggcError(`${url.href}: ${message}; model.json lists it as a weights shard`);
   }
-  const bytes = new Uint8Array(s.bytes);
   let filled = 0;
   if (!res.body) throw new VggcError(`${url.href}: the response has no body`);
   const reader = res.body.getReader();
@@ -240,7 +249,6 @@ async function download(url: URL, s: WeightShard, o: ShardSource, reload: boolea
     if (length !== null && !res.headers.get('Content-Encoding') && Number(length) === filled) throw new VggcError(`${url.href}: is ${filled} bytes, expected ${s.bytes} (truncated)`);
     throw new Transient(`ended after ${filled} of ${s.bytes} bytes`);
   }
-  return bytes;
 }
 
 function throwIfAborted(signal: AbortSignal | undefined): void {

@@ -1,21 +1,21 @@
 /**
  * Node: the weight shards (manifest `weights.shards`) read straight into wasm memory, each to
- * weightsBase + its offset, and verified: every 1 MiB read is CRC-32-checked right after the read,
- * while it is still in the CPU cache. A bad shard fails the load with its name before anything runs.
+ * weightsBase + its offset, and verified: every 1 MiB read is hashed (XXH64, format/xxh64.ts, on the
+ * model's memory itself) right after the read, while it is still in the CPU cache. A bad shard fails
+ * the load with its name before anything runs.
  *
- * Measured on VGG-11 (README, "Deploying to the web"): SHA-256 runs at ~1.5 GB/s here, zlib's CRC-32
- * at ~3.5 GB/s, so Node checks CRC-32 (browsers check SHA-256, which WebCrypto has and CRC-32 is
- * not). Checking on worker_threads while the main thread reads was tried and was no faster on the
- * 2-core machine this was measured on (the reads' page faults already keep both cores busy), so the
- * check runs inline.
+ * Measured on VGG-11 (README, "Verification"): XXH64 in wasm runs at ~12 GB/s here, zlib's CRC-32
+ * at ~4 GB/s, SHA-256 at ~1.5 GB/s. Checking on worker_threads while the main thread reads was tried
+ * (with SHA-256 and CRC-32) and was no faster on the 2-core machine this was measured on (the
+ * reads' page faults already keep both cores busy), so the check runs inline.
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { VggcError } from '../format/errors.js';
 import type { Manifest, WeightShard } from '../format/manifest.js';
 import type { ProgressCallback } from '../format/progress.js';
-import { crc32Hex, shardMismatch, shardSizeError } from '../format/shards.js';
-import { crc32 } from './crc32-node.js';
+import { shardMismatch, shardSizeError } from '../format/shards.js';
+import { Xxh64OnMemory } from '../format/xxh64.js';
 
 /** Bytes read at a time: the reads are page-cache copies, so a chunk is still in cache for its check. */
 const CHUNK = 1 << 20;
@@ -61,16 +61,18 @@ export function readShards(opened: readonly OpenShard[], memory: WebAssembly.Mem
   const total = manifest.weights.payloadBytes;
   let loaded = 0;
   if (total === 0) onProgress?.({ loadedBytes: 0, totalBytes: 0, cachedBytes: 0 });
+  const hash = verify ? new Xxh64OnMemory(memory) : null;
   for (const o of opened) {
-    const view = new Uint8Array(memory.buffer, manifest.memory.weightsBase + o.shard.offset, o.shard.bytes);
-    let crc = 0;
+    const start = manifest.memory.weightsBase + o.shard.offset;
+    const view = new Uint8Array(memory.buffer, start, o.shard.bytes);
+    hash?.reset(start);
     for (let done = 0; done < view.length; ) {
       const n = readSync(o.fd, view, done, Math.min(CHUNK, view.length - done), done);
       if (n === 0) throw new VggcError(`${o.path}: ended after ${done} of ${view.length} bytes`);
-      if (verify) crc = crc32(view.subarray(done, done + n), crc);
       done += n;
+      hash?.add(start + done);
     }
-    if (verify && crc32Hex(crc) !== o.shard.crc32) throw shardMismatch(o.path, 'CRC-32', manifestLabel);
+    if (hash && hash.digest() !== o.shard.xxh64) throw shardMismatch(o.path, 'XXH64', manifestLabel);
     loaded += o.shard.bytes;
     onProgress?.({ loadedBytes: loaded, totalBytes: total, cachedBytes: 0 });
   }

@@ -77,6 +77,8 @@ export interface TestPage {
   block(pattern: RegExp): Promise<string[]>;
   /** Chromium only: CDP Network.emulateNetworkConditions at `bytesPerSecond` down, 20 ms latency. */
   throttle(bytesPerSecond: number): Promise<void>;
+  /** Chromium only: CDP Storage.overrideQuotaForOrigin, the page origin's storage quota set to `bytes`. */
+  limitStorage(bytes: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -126,6 +128,11 @@ function wrapPage(kind: BrowserName, page: any): TestPage {
       await cdp.send('Network.enable');
       await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 20, downloadThroughput: bytesPerSecond, uploadThroughput: bytesPerSecond });
     },
+    async limitStorage(bytes) {
+      if (kind !== 'chromium') throw new Error('limitStorage(): CDP quota override is Chromium\'s; launch Firefox with storageLimitKiB');
+      const cdp = await page.context().newCDPSession(page);
+      await cdp.send('Storage.overrideQuotaForOrigin', { origin: new URL(page.url()).origin, quotaSize: bytes });
+    },
     close: () => page.close(),
   };
 }
@@ -139,11 +146,13 @@ export interface ServerOptions {
   readonly ranges?: boolean;
   /** Bytes per second for file bodies (tools/serve.mjs `throttle`). */
   readonly throttle?: number;
+  /** Firefox: the whole profile's storage limit (pref dom.quotaManager.temporaryStorage.fixedLimit), in KiB. */
+  readonly storageLimitKiB?: number;
   /** Answers a request itself when it returns true (tools/serve.mjs `intercept`). */
   readonly intercept?: (pathname: string, req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => boolean;
 }
 
-export async function launch(kind: BrowserName, { isolate = true, ranges = true, throttle = 0, intercept }: ServerOptions = {}): Promise<Browser> {
+export async function launch(kind: BrowserName, { isolate = true, ranges = true, throttle = 0, intercept, storageLimitKiB }: ServerOptions = {}): Promise<Browser> {
   const missing = browserMissing[kind];
   if (missing) throw new Error(`cannot run the ${kind} tests: ${missing}`);
   // @ts-expect-error: a plain .mjs module without types
@@ -163,7 +172,8 @@ export async function launch(kind: BrowserName, { isolate = true, ranges = true,
     };
   } else {
     // puppeteer makes (and removes) its own temporary profile.
-    const browser = await puppeteer.default.launch({ browser: 'firefox', executablePath: FIREFOX, protocol: 'webDriverBiDi', headless: true, protocolTimeout: LONG_MS });
+    const extraPrefsFirefox = storageLimitKiB === undefined ? {} : { 'dom.quotaManager.temporaryStorage.fixedLimit': storageLimitKiB };
+    const browser = await puppeteer.default.launch({ browser: 'firefox', executablePath: FIREFOX, protocol: 'webDriverBiDi', headless: true, protocolTimeout: LONG_MS, extraPrefsFirefox });
     version = await browser.version();
     newPage = () => browser.newPage();
     closeBrowser = () => browser.close();

@@ -9,6 +9,8 @@
  *   - a shard corrupted on the server fails naming it, nothing of it is cached, and once restored
  *     the same profile loads;
  *   - a recompiled model (one bias changed) fetches only the shards whose hash changed;
+ *   - a full storage quota (CDP in Chromium, a profile limit in Firefox) loads from the network,
+ *     stores what fits, and the next load fetches the rest;
  *   - a 503 is retried; a throttled connection (CDP in Chromium, the server in Firefox) reports
  *     progress as bytes arrive; an AbortSignal stops the load.
  */
@@ -18,7 +20,7 @@ import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { compileModel } from '../../compiler/pipeline.js';
 import { readNpy } from '../../runtime/npy.js';
 import { expectParity } from '../helpers.js';
-import { BROWSERS, browserIt, browserMissing, launch, ROOT, type Browser, type TestPage } from './browser-env.js';
+import { BROWSERS, browserIt, browserMissing, launch, ROOT, type Browser, type ServerOptions, type TestPage } from './browser-env.js';
 
 const FOLDER = '/build/test-shards/';
 const DIR = join(ROOT, 'build/test-shards');
@@ -115,6 +117,20 @@ const cachedWhenStored = (page: TestPage, n: number): Promise<string[]> =>
     return urls;
   }, n);
 
+/** The cached entries once their number has not changed for 2 s (stores that fail never reach a count to wait for). */
+const cachedWhenSettled = (page: TestPage): Promise<string[]> =>
+  page.evaluate(async () => {
+    let urls: string[] = [];
+    for (let i = 0, still = 0; i < 400 && still < 40; i++) {
+      const cache = await caches.open('vggc-weights-v1');
+      const now = (await cache.keys()).map((r) => r.url).filter((u) => u.includes('/build/test-shards/'));
+      still = now.length === urls.length ? still + 1 : 0;
+      urls = now;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return urls;
+  });
+
 function expectMonotonicToTotal(events: Progress[]): void {
   const total = manifest.weights.payloadBytes;
   expect(events.length).toBeGreaterThan(0);
@@ -127,17 +143,16 @@ describe.each(BROWSERS)('weight shards in %s', (kind) => {
   /** Requests the server saw, by path; paths whose next request gets a 503. */
   const requests = new Map<string, number>();
   const fail503 = new Set<string>();
+  const countRequests: NonNullable<ServerOptions['intercept']> = (pathname, _req, res) => {
+    requests.set(pathname, (requests.get(pathname) ?? 0) + 1);
+    if (!fail503.delete(pathname)) return false;
+    res.writeHead(503, { 'Content-Type': 'text/plain', 'Cache-Control': 'no-store' });
+    res.end('try again\n');
+    return true;
+  };
   beforeAll(async () => {
     if (browserMissing[kind]) return;
-    browser = await launch(kind, {
-      intercept: (pathname, _req, res) => {
-        requests.set(pathname, (requests.get(pathname) ?? 0) + 1);
-        if (!fail503.delete(pathname)) return false;
-        res.writeHead(503, { 'Content-Type': 'text/plain', 'Cache-Control': 'no-store' });
-        res.end('try again\n');
-        return true;
-      },
-    });
+    browser = await launch(kind, { intercept: countRequests });
   });
   afterAll(async () => browser?.close());
   const weightRequests = (): number => [...requests].filter(([p]) => WEIGHTS.test(p)).reduce((n, [, c]) => n + c, 0);
@@ -188,7 +203,7 @@ describe.each(BROWSERS)('weight shards in %s', (kind) => {
     } finally {
       writeFileSync(file, good);
     }
-    expect(failed.error).toMatch(/^VggcError: http:\/\/127\.0\.0\.1:\d+\/build\/test-shards\/weights-013\.bin: does not match the SHA-256 that http:\/\/127\.0\.0\.1:\d+\/build\/test-shards\/model\.json records \(damaged, or from another compile\); nothing was loaded$/);
+    expect(failed.error).toMatch(/^VggcError: http:\/\/127\.0\.0\.1:\d+\/build\/test-shards\/weights-013\.bin: does not match the XXH64 that http:\/\/127\.0\.0\.1:\d+\/build\/test-shards\/model\.json records \(damaged, or from another compile\); nothing was loaded$/);
     expect((await cachedUrls(page)).filter((u) => u.includes('weights-013.bin'))).toEqual([]);
     requests.clear();
     const ok = await loadInPage(page);
@@ -197,6 +212,50 @@ describe.each(BROWSERS)('weight shards in %s', (kind) => {
     expect(requests.get('/build/test-shards/weights-013.bin')).toBe(1); // fetched again, not read from the cache
     expect((await cachedWhenStored(page, manifest.weights.shards.length)).length).toBe(manifest.weights.shards.length);
     await page.close();
+  });
+
+  browserIt(kind, 'a full storage quota: the load still succeeds from the network, stores what fits, and the next load fetches the rest', async () => {
+    // Chromium: a 16 KiB quota, about 3 of the 23 shards of 4 KiB. Firefox (whose profile limit has a
+    // floor of several MB): another cache's entries of 1 MiB until a store fails.
+    const small = kind === 'chromium' ? browser : await launch(kind, { storageLimitKiB: 1024, intercept: countRequests });
+    try {
+      const { page, console: lines } = await small.open('test/browser/page.html');
+      await page.waitForFunction(() => (window as any).vggc);
+      await page.evaluate(async (folder: string) => (window as any).vggc.clearCache(folder), FOLDER);
+      if (kind === 'chromium') await page.limitStorage(16 << 10);
+      else {
+        const filled = await page.evaluate(async () => {
+          const junk = await caches.open('junk');
+          let n = 0;
+          try {
+            for (; n < 100; n++) await junk.put(`/junk/${n}`, new Response(new Uint8Array(1 << 20).fill(n & 255)));
+          } catch {
+            // full
+          }
+          return n;
+        });
+        expect(filled).toBeGreaterThan(4);
+        expect(filled).toBeLessThan(100);
+      }
+      const a = await loadInPage(page);
+      expect(a.error).toBeUndefined();
+      expectParity(Float32Array.from(a.logits!), reference.data, 10);
+      // The stores run after the load resolved: wait for them (all of them would be 23 entries).
+      const stored = (await cachedWhenSettled(page)).length;
+      expect(stored).toBeLessThan(manifest.weights.shards.length);
+      requests.clear();
+      const b = await loadInPage(page);
+      expect(b.error).toBeUndefined();
+      expect(b.logits).toEqual(a.logits);
+      expect(b.events.at(-1)!.cachedBytes).toBeLessThan(manifest.weights.payloadBytes);
+      expect(weightRequests()).toBeGreaterThanOrEqual(manifest.weights.shards.length - stored);
+      // One warning per page at most, never an error on the page (workers' console reaches the page's in Chromium).
+      expect(lines.filter((l) => l.startsWith('pageerror') || l.startsWith('error'))).toEqual([]);
+      if (kind === 'chromium') expect(lines.filter((l) => /vggc: cannot store weights in the browser's cache \(storage quota full\)/.test(l)).length).toBeGreaterThan(0);
+      await page.close();
+    } finally {
+      if (small !== browser) await small.close();
+    }
   });
 
   browserIt(kind, 'a 503 is retried; cache: false fetches every shard and stores nothing new', async () => {

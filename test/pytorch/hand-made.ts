@@ -3,7 +3,7 @@
  * torch 1.13 writes one, and a zip writer (stored members, data 64-byte aligned as torch does, zip64
  * end records, optionally zip64 extra fields in every central entry).
  */
-import { crc32 } from '../../runtime/load/crc32-node.js';
+import { crc32 } from '../../compiler/frontend/pytorch/crc32.js';
 
 export const op = {
   proto: (v = 2) => [0x80, v],

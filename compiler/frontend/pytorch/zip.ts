@@ -10,7 +10,7 @@
  */
 import { inflateRawSync } from 'node:zlib';
 import { checkSpan, failIn, quoted as show, readAt, type OpenFile } from './file-bytes.js';
-import { crc32 } from '../../../runtime/load/crc32-node.js';
+import { crc32 } from './crc32.js';
 
 export interface ZipEntry {
   readonly name: string;
