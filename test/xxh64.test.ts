@@ -60,6 +60,18 @@ describe('XXH64 (wasm)', () => {
     expect(new Xxh64OnMemory(memory).reset(start).digest()).toBe(xxh64Reference(new Uint8Array(0)));
   });
 
+  it('hashes bytes that end at the last byte of a 4 GiB memory (addresses above 2³¹, an end that wraps to 0)', () => {
+    const pages = 65_536;
+    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+    const b = bytesOf(1077, 5);
+    const start = pages * 65_536 - b.length;
+    new Uint8Array(memory.buffer).set(b, start);
+    const h = new Xxh64OnMemory(memory).reset(start);
+    h.add(start + 500);
+    h.add(start + b.length);
+    expect(h.digest()).toBe(xxh64Reference(b));
+  });
+
   it('one flipped bit anywhere changes the hash', () => {
     const b = bytesOf(10_000, 9);
     const h = xxh64(b);

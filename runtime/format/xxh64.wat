@@ -37,19 +37,21 @@
 
   ;; The 32-byte stripes of [ptr, ptr + len): len must be a multiple of 32 (the caller keeps the rest
   ;; for the next call or for digest). The four lanes are independent chains, which is its speed.
+  ;; Loops count bytes down rather than compare with ptr + len, which wraps for bytes that end at 4 GiB.
   (func (export "xxh64_update") (param $ptr i32) (param $len i32)
-    (local $a i64) (local $b i64) (local $c i64) (local $d i64) (local $end i32)
+    (local $a i64) (local $b i64) (local $c i64) (local $d i64) (local $left i32)
     (local.set $a (global.get $v1)) (local.set $b (global.get $v2))
     (local.set $c (global.get $v3)) (local.set $d (global.get $v4))
-    (local.set $end (i32.add (local.get $ptr) (local.get $len)))
+    (local.set $left (local.get $len))
     (block $done
       (loop $stripe
-        (br_if $done (i32.ge_u (local.get $ptr) (local.get $end)))
+        (br_if $done (i32.lt_u (local.get $left) (i32.const 32)))
         (local.set $a (call $round (local.get $a) (i64.load offset=0 (local.get $ptr))))
         (local.set $b (call $round (local.get $b) (i64.load offset=8 (local.get $ptr))))
         (local.set $c (call $round (local.get $c) (i64.load offset=16 (local.get $ptr))))
         (local.set $d (call $round (local.get $d) (i64.load offset=24 (local.get $ptr))))
         (local.set $ptr (i32.add (local.get $ptr) (i32.const 32)))
+        (local.set $left (i32.sub (local.get $left) (i32.const 32)))
         (br $stripe)))
     (global.set $v1 (local.get $a)) (global.set $v2 (local.get $b))
     (global.set $v3 (local.get $c)) (global.set $v4 (local.get $d))
@@ -57,7 +59,7 @@
 
   ;; The hash of everything updated so far plus the last len (< 32) bytes at ptr.
   (func (export "xxh64_digest") (param $ptr i32) (param $len i32) (result i64)
-    (local $h i64) (local $end i32)
+    (local $h i64)
     (if (i64.ge_u (global.get $total) (i64.const 32))
       (then
         (local.set $h (i64.add (i64.add (i64.rotl (global.get $v1) (i64.const 1)) (i64.rotl (global.get $v2) (i64.const 7)))
@@ -68,23 +70,25 @@
         (local.set $h (call $merge (local.get $h) (global.get $v4))))
       (else (local.set $h (i64.add (global.get $seed) (global.get $P5)))))
     (local.set $h (i64.add (local.get $h) (i64.add (global.get $total) (i64.extend_i32_u (local.get $len)))))
-    (local.set $end (i32.add (local.get $ptr) (local.get $len)))
     (block $done8 (loop $eight
-      (br_if $done8 (i32.gt_u (i32.add (local.get $ptr) (i32.const 8)) (local.get $end)))
+      (br_if $done8 (i32.lt_u (local.get $len) (i32.const 8)))
       (local.set $h (i64.xor (local.get $h) (call $round (i64.const 0) (i64.load (local.get $ptr)))))
       (local.set $h (i64.add (i64.mul (i64.rotl (local.get $h) (i64.const 27)) (global.get $P1)) (global.get $P4)))
       (local.set $ptr (i32.add (local.get $ptr) (i32.const 8)))
+      (local.set $len (i32.sub (local.get $len) (i32.const 8)))
       (br $eight)))
-    (if (i32.le_u (i32.add (local.get $ptr) (i32.const 4)) (local.get $end))
+    (if (i32.ge_u (local.get $len) (i32.const 4))
       (then
         (local.set $h (i64.xor (local.get $h) (i64.mul (i64.load32_u (local.get $ptr)) (global.get $P1))))
         (local.set $h (i64.add (i64.mul (i64.rotl (local.get $h) (i64.const 23)) (global.get $P2)) (global.get $P3)))
-        (local.set $ptr (i32.add (local.get $ptr) (i32.const 4)))))
+        (local.set $ptr (i32.add (local.get $ptr) (i32.const 4)))
+        (local.set $len (i32.sub (local.get $len) (i32.const 4)))))
     (block $done1 (loop $one
-      (br_if $done1 (i32.ge_u (local.get $ptr) (local.get $end)))
+      (br_if $done1 (i32.eqz (local.get $len)))
       (local.set $h (i64.xor (local.get $h) (i64.mul (i64.load8_u (local.get $ptr)) (global.get $P5))))
       (local.set $h (i64.mul (i64.rotl (local.get $h) (i64.const 11)) (global.get $P1)))
       (local.set $ptr (i32.add (local.get $ptr) (i32.const 1)))
+      (local.set $len (i32.sub (local.get $len) (i32.const 1)))
       (br $one)))
     ;; Avalanche.
     (local.set $h (i64.mul (i64.xor (local.get $h) (i64.shr_u (local.get $h) (i64.const 33))) (global.get $P2)))
