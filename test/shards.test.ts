@@ -74,7 +74,23 @@ describe('shards', () => {
     const y = await m.infer(x.data, 2);
     m.dispose();
     expect(() => expectParity(y, ref.data, 10)).toThrow();
-    expect(await rejection(loadModel(d, { threads: 1, verify: 'no' as unknown as boolean }))).toBe('loadModel: verify must be true or false, found "no"');
+    expect(await rejection(loadModel(d, { threads: 1, verify: 'no' as unknown as boolean }))).toBe('loadModel: verify must be true, false or "sha256", found "no"');
+  });
+
+  it('verify: "sha256" checks SHA-256, not XXH64: a wrong XXH64 in model.json still loads, a damaged shard fails naming SHA-256', async () => {
+    const d = copy(sharded);
+    const m = manifestOf(d);
+    m.weights.shards[7].xxh64 = '0123456789abcdef';
+    writeFileSync(join(d, 'model.json'), JSON.stringify(m));
+    expect(await rejection(loadModel(d, { threads: 1 }))).toBe(`${join(d, 'weights-007.bin')}: does not match the XXH64 that ${d}/model.json records (damaged, or from another compile); nothing was loaded`);
+    const model = await loadModel(d, { threads: 1, verify: 'sha256' });
+    expectParity(await model.infer(x.data, 2), ref.data, 10);
+    model.dispose();
+    const file = join(d, 'weights-011.bin');
+    const bytes = readFileSync(file);
+    bytes[100] ^= 0x01;
+    writeFileSync(file, bytes);
+    expect(await rejection(loadModel(d, { threads: 1, verify: 'sha256' }))).toBe(`${file}: does not match the SHA-256 that ${d}/model.json records (damaged, or from another compile); nothing was loaded`);
   });
 
   it('a single flipped bit in the last shard fails, with threads too', async () => {

@@ -8,6 +8,7 @@ export const MANIFEST_FORMAT = 'vggc-model';
  * 2: named outputs (`outputs`) replace the one `output`.
  * 3: the weights are `weights.shards`, files of raw payload bytes each with its hashes, replacing the
  *    one weights.bin with a 64-byte header (`weights.file`, `weights.headerBytes`).
+ * 4: each shard's `xxh64` (what loaders check) replaces its `crc32`.
  */
 export const MANIFEST_VERSION = 4;
 
@@ -25,8 +26,8 @@ export interface WeightShard {
   readonly sha256: string;
   /**
    * XXH64 (seed 0, 16 hex digits, what `xxhsum -H1` prints) of the file: what every loader
-   * verifies, in wasm at ~12 GB/s, 3× zlib's CRC-32 and 8× SHA-256 (README, "Verification").
-   * Detects damage, not tampering.
+   * verifies by default, in wasm at ~11–12 GB/s, ~3× zlib's CRC-32 and ~8× SHA-256 (README,
+   * "Verification"). Detects damage, not a forged shard (`verify: 'sha256'` checks sha256 instead).
    */
   readonly xxh64: string;
 }

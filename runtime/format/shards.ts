@@ -42,6 +42,22 @@ export function isPlainFileName(f: unknown): f is string {
   return typeof f === 'string' && f.length <= 255 && /^[\w.-]+$/.test(f) && !f.startsWith('.');
 }
 
+/**
+ * loadModel's `verify`: `true` (the default) checks each shard's XXH64, `'sha256'` its SHA-256 (for
+ * shards from a host trusted less than model.json: XXH64 catches damage, not a forged shard), `false`
+ * nothing.
+ */
+export type VerifyOption = boolean | 'sha256';
+/** What a loader checks each shard with. */
+export type ShardCheck = 'xxh64' | 'sha256' | 'none';
+
+export function shardCheck(verify: unknown): ShardCheck {
+  if (verify === undefined || verify === true) return 'xxh64';
+  if (verify === false) return 'none';
+  if (verify === 'sha256') return 'sha256';
+  throw new VggcError(`loadModel: verify must be true, false or "sha256", found ${JSON.stringify(verify)}`);
+}
+
 /** A shard whose bytes are not the ones model.json records. */
 export function shardMismatch(file: string, check: 'SHA-256' | 'XXH64', manifestLabel: string): VggcError {
   return new VggcError(`${file}: does not match the ${check} that ${manifestLabel} records (damaged, or from another compile); nothing was loaded`);

@@ -9,7 +9,7 @@ import { XXH64_WASM_HEX } from './xxh64-wasm.js';
 
 /** Bytes per stripe: update() takes whole stripes, digest() the rest. */
 const STRIPE = 32;
-/** Pages of the scratch memory xxh64Hex copies through (64 KiB each): 1 MiB, stays in cache. */
+/** Pages of the scratch memory Xxh64 copies through (64 KiB each): 1 MiB, stays in cache. */
 const SCRATCH_PAGES = 16;
 
 interface Exports {
@@ -37,8 +37,8 @@ function instantiate(memory: WebAssembly.Memory): Exports {
 export const xxh64Hex = (h: bigint): string => BigInt.asUintN(64, h).toString(16).padStart(16, '0');
 
 /**
- * Streaming XXH64 over bytes of one shared wasm memory, in order: `add(start, end)` for each piece
- * as it arrives (contiguous: each starts where the last ended), `digest()` after the last.
+ * Streaming XXH64 over bytes of one shared wasm memory, in order: `reset(start)`, then `add(end)`
+ * each time the bytes up to `end` have arrived (ends never go down), `digest()` after the last.
  */
 export class Xxh64OnMemory {
   private readonly x: Exports;
@@ -47,6 +47,7 @@ export class Xxh64OnMemory {
 
   constructor(memory: WebAssembly.Memory) {
     this.x = instantiate(memory);
+    this.reset(0);
   }
 
   /** Starts a new hash at byte `start` of the memory. */
@@ -58,6 +59,7 @@ export class Xxh64OnMemory {
 
   /** Takes the bytes up to `end` (exclusive): every whole stripe now, the rest with the next piece. */
   add(end: number): void {
+    if (end < this.end) throw new Error(`Xxh64OnMemory.add(${end}): before the bytes already added (up to ${this.end}); reset first`);
     this.end = end;
     const whole = (end - this.hashedTo) - ((end - this.hashedTo) % STRIPE);
     if (whole === 0) return;

@@ -1,7 +1,7 @@
 ;; XXH64 (xxHash, 64-bit; https://github.com/Cyan4973/xxHash/blob/dev/doc/xxhash_spec.md), streaming,
 ;; over bytes in the memory it imports: the loaders instantiate it on the model's own memory, so a
 ;; shard is checked where it was written, right after each read, while it is still in the CPU cache.
-;; Scalar i64 code: ~10 GB/s in V8 here, 2.5x zlib's CRC-32 and 6x SHA-256 (docs: README, "Verification").
+;; Scalar i64 code: ~11-12 GB/s in V8 here, ~3x zlib's CRC-32 and ~8x SHA-256 (README, "Verification").
 ;; runtime/format/xxh64-wasm.ts holds these bytes (npm run xxh64:wasm writes it); test/xxh64.test.ts
 ;; checks both against the JavaScript reference and Debian's xxhsum.
 (module

@@ -9,6 +9,7 @@ import { checkManifest } from '../format/manifest-check.js';
 import type { Manifest } from '../format/manifest.js';
 import { checkWasmMatchesManifest } from '../format/wasm-tag.js';
 import type { ProgressCallback } from '../format/progress.js';
+import { shardCheck, type VerifyOption } from '../format/shards.js';
 import { createInstance, type ModelInstance } from '../instance.js';
 import { wrapInstance } from '../infer.js';
 import type { VggcModel } from '../model.js';
@@ -32,8 +33,12 @@ export interface BrowserLoadOptions {
    * console warning).
    */
   readonly cache?: boolean;
-  /** Check every shard's XXH64 (model.json) as it arrives (default true); also required to cache it. */
-  readonly verify?: boolean;
+  /**
+   * Check every shard's XXH64 (model.json) as it arrives (default true); also required to cache it.
+   * `'sha256'` checks SHA-256 instead (slower, and a copy per shard: WebCrypto cannot hash shared
+   * memory), for shards from a host trusted less than model.json. `false` skips the check.
+   */
+  readonly verify?: VerifyOption;
   /** Aborts the load: pending fetches are cancelled and loadModel rejects with the signal's reason. */
   readonly signal?: AbortSignal;
   /**
@@ -132,9 +137,8 @@ async function instantiate(base: URL, manifest: Manifest, opts: BrowserLoadOptio
   opts.signal?.throwIfAborted();
   checkWasmMatchesManifest(module, manifest, wasmUrl.href, manifestUrl.href);
 
-  for (const [name, v] of [['cache', opts.cache], ['verify', opts.verify]] as const) {
-    if (v !== undefined && typeof v !== 'boolean') throw new VggcError(`loadModel: ${name} must be true or false, found ${JSON.stringify(v)}`);
-  }
+  if (opts.cache !== undefined && typeof opts.cache !== 'boolean') throw new VggcError(`loadModel: cache must be true or false, found ${JSON.stringify(opts.cache)}`);
+  const check = shardCheck(opts.verify);
   return createInstance(
     manifest,
     module,
@@ -145,7 +149,7 @@ async function instantiate(base: URL, manifest: Manifest, opts: BrowserLoadOptio
         manifest,
         manifestLabel: manifestUrl.href,
         memory,
-        verify: opts.verify !== false,
+        check,
         cache: opts.cache !== false,
         signal: opts.signal,
         fetchInit: opts.fetchInit,

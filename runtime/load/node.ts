@@ -8,6 +8,7 @@ import { VggcError } from '../format/errors.js';
 import { checkManifest } from '../format/manifest-check.js';
 import { checkWasmMatchesManifest } from '../format/wasm-tag.js';
 import type { ProgressCallback } from '../format/progress.js';
+import { shardCheck, type VerifyOption } from '../format/shards.js';
 import { closeShards, openShards, readShards } from './shards-node.js';
 import { createInstance, type ModelInstance } from '../instance.js';
 import { wrapInstance } from '../infer.js';
@@ -25,9 +26,10 @@ export interface LoadOptions {
   readonly onProgress?: ProgressCallback;
   /**
    * Check every shard against the XXH64 model.json records while it is read (default true); a
-   * mismatch fails the load with an error naming the shard. `false` skips the check.
+   * mismatch fails the load with an error naming the shard. `'sha256'` checks SHA-256 instead
+   * (slower; XXH64 catches damage, SHA-256 also a forged shard). `false` skips the check.
    */
-  readonly verify?: boolean;
+  readonly verify?: VerifyOption;
   /**
    * Threads that run each layer: the calling thread plus threads − 1 worker_threads on the same
    * memory. Default: the machine's available cores, at most the model's maxWorkers. 1 = no workers.
@@ -76,10 +78,10 @@ export async function loadInstance(dir: string, opts: LoadOptions = {}): Promise
   }
   checkWasmMatchesManifest(module, manifest, wasmPath, manifestPath);
 
-  if (opts.verify !== undefined && typeof opts.verify !== 'boolean') throw new VggcError(`loadModel: verify must be true or false, found ${JSON.stringify(opts.verify)}`);
+  const check = shardCheck(opts.verify);
   const shards = openShards(dir, manifest);
   try {
-    return await createInstance(manifest, module, chosen.build, (memory) => readShards(shards, memory, manifest, manifestPath, opts.verify !== false, opts.onProgress), dir);
+    return await createInstance(manifest, module, chosen.build, (memory) => readShards(shards, memory, manifest, manifestPath, check, opts.onProgress), dir);
   } finally {
     closeShards(shards);
   }

@@ -8,9 +8,10 @@
 import { VggcError } from '../format/errors.js';
 import type { Manifest, WeightShard } from '../format/manifest.js';
 import type { ProgressCallback } from '../format/progress.js';
-import { shardMismatch } from '../format/shards.js';
+import { shardMismatch, type ShardCheck } from '../format/shards.js';
 import { Xxh64OnMemory } from '../format/xxh64.js';
 import { openShardCache, type ShardCache } from './shard-cache.js';
+import { sha256Hex } from './verify-sha256.js';
 
 /** Shards in flight at once: browsers open 6 connections per host over HTTP/1.1; 4 leaves room for the page. */
 const PARALLEL = 4;
@@ -24,7 +25,7 @@ export interface ShardFetchOptions {
   readonly manifest: Manifest;
   readonly manifestLabel: string;
   readonly memory: WebAssembly.Memory;
-  readonly verify: boolean;
+  readonly check: ShardCheck;
   readonly cache: boolean;
   readonly signal?: AbortSignal;
   readonly fetchInit?: RequestInit;
@@ -32,7 +33,7 @@ export interface ShardFetchOptions {
 }
 
 /** What fetching one shard needs (a Web Worker gets it by message: no memory, no callbacks). */
-export type ShardSource = Pick<ShardFetchOptions, 'base' | 'manifestLabel' | 'verify' | 'cache' | 'signal' | 'fetchInit'>;
+export type ShardSource = Pick<ShardFetchOptions, 'base' | 'manifestLabel' | 'check' | 'cache' | 'signal' | 'fetchInit'>;
 
 /** A failure worth another attempt. */
 class Transient extends Error {}
@@ -84,7 +85,7 @@ async function fetchShardsInWorkers(o: ShardFetchOptions): Promise<void> {
   const report = progressReporter(o);
   const script = new URL('./shard-worker.js', import.meta.url);
   const workers: Worker[] = [];
-  const source = { base: o.base.href, manifestLabel: o.manifestLabel, verify: o.verify, cache: o.cache };
+  const source = { base: o.base.href, manifestLabel: o.manifestLabel, check: o.check, cache: o.cache };
   let storedAll: () => void = () => undefined;
   const stored = new Promise<void>((resolve) => (storedAll = resolve));
   try {
@@ -125,7 +126,7 @@ async function fetchShardsInWorkers(o: ShardFetchOptions): Promise<void> {
   // entries are dropped, and the workers end.
   void stored
     .then(async () => {
-      if (o.cache && o.verify) {
+      if (o.cache && o.check !== 'none') {
         const cache = await openShardCache(o.base);
         await cache?.forgetOthers(shards);
         await cache?.settled();
@@ -157,7 +158,7 @@ async function fetchShardsHere(o: ShardFetchOptions): Promise<void> {
     throw e;
   }
   // Stored in the background, as in the workers.
-  if (cache) void (o.verify ? cache.forgetOthers(shards) : Promise.resolve()).then(() => cache.settled());
+  if (cache) void (o.check !== 'none' ? cache.forgetOthers(shards) : Promise.resolve()).then(() => cache.settled());
 }
 
 /**
@@ -167,13 +168,14 @@ async function fetchShardsHere(o: ShardFetchOptions): Promise<void> {
 export async function shardInto(memory: WebAssembly.Memory, start: number, s: WeightShard, i: number, o: ShardSource, cache: ShardCache | null, report: (i: number, bytes: number, fromCache: boolean) => void): Promise<void> {
   const url = new URL(s.file, o.base);
   const dest = new Uint8Array(memory.buffer, start, s.bytes);
-  const hash = o.verify ? new Xxh64OnMemory(memory) : null;
+  const hash = o.check === 'xxh64' ? new Xxh64OnMemory(memory) : null;
   throwIfAborted(o.signal);
   const hit = await cache?.get(s);
   if (hit) {
     dest.set(hit);
     // Cached bytes were verified when stored; checking them again guards against a damaged profile.
-    if (!hash || (hash.reset(start).add(start + s.bytes), hash.digest() === s.xxh64)) {
+    const good = o.check === 'none' || (hash ? (hash.reset(start).add(start + s.bytes), hash.digest() === s.xxh64) : (await sha256Hex(hit, url.href)) === s.sha256);
+    if (good) {
       report(i, s.bytes, true);
       return;
     }
@@ -187,16 +189,19 @@ export async function shardInto(memory: WebAssembly.Memory, start: number, s: We
         hash?.add(start + n);
         report(i, n, false);
       });
-      if (hash && hash.digest() !== s.xxh64) {
+      // The cache and WebCrypto get a copy of their own: neither takes shared memory.
+      const copy = o.check === 'none' ? null : dest.slice();
+      const good = o.check === 'none' || (hash ? hash.digest() === s.xxh64 : (await sha256Hex(copy!, url.href)) === s.sha256);
+      if (!good) {
         // Once more past the browser's HTTP cache, which may hold the file of an earlier compile.
         if (!reload) {
           reload = true;
           continue;
         }
-        throw shardMismatch(url.href, 'XXH64', o.manifestLabel);
+        throw shardMismatch(url.href, hash ? 'XXH64' : 'SHA-256', o.manifestLabel);
       }
-      // The cache keeps a copy of its own (a Response cannot hold shared memory); unverified bytes are never stored.
-      if (hash) cache?.put(s, dest.slice());
+      // Unverified bytes are never stored.
+      if (copy) cache?.put(s, copy);
       return;
     } catch (e) {
       if (!(e instanceof Transient)) throw e;

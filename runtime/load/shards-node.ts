@@ -9,12 +9,13 @@
  * (with SHA-256 and CRC-32) and was no faster on the 2-core machine this was measured on (the
  * reads' page faults already keep both cores busy), so the check runs inline.
  */
+import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { VggcError } from '../format/errors.js';
 import type { Manifest, WeightShard } from '../format/manifest.js';
 import type { ProgressCallback } from '../format/progress.js';
-import { shardMismatch, shardSizeError } from '../format/shards.js';
+import { shardMismatch, shardSizeError, type ShardCheck } from '../format/shards.js';
 import { Xxh64OnMemory } from '../format/xxh64.js';
 
 /** Bytes read at a time: the reads are page-cache copies, so a chunk is still in cache for its check. */
@@ -56,23 +57,26 @@ export function closeShards(opened: readonly OpenShard[]): void {
   for (const o of opened) closeSync(o.fd);
 }
 
-/** Reads (and, with `verify`, checks) every shard into `memory` at weightsBase + offset. */
-export function readShards(opened: readonly OpenShard[], memory: WebAssembly.Memory, manifest: Manifest, manifestLabel: string, verify: boolean, onProgress?: ProgressCallback): void {
+/** Reads (and checks, unless `check` is 'none') every shard into `memory` at weightsBase + offset. */
+export function readShards(opened: readonly OpenShard[], memory: WebAssembly.Memory, manifest: Manifest, manifestLabel: string, check: ShardCheck, onProgress?: ProgressCallback): void {
   const total = manifest.weights.payloadBytes;
   let loaded = 0;
   if (total === 0) onProgress?.({ loadedBytes: 0, totalBytes: 0, cachedBytes: 0 });
-  const hash = verify ? new Xxh64OnMemory(memory) : null;
+  const hash = check === 'xxh64' ? new Xxh64OnMemory(memory) : null;
   for (const o of opened) {
     const start = manifest.memory.weightsBase + o.shard.offset;
     const view = new Uint8Array(memory.buffer, start, o.shard.bytes);
     hash?.reset(start);
+    const sha = check === 'sha256' ? createHash('sha256') : null;
     for (let done = 0; done < view.length; ) {
       const n = readSync(o.fd, view, done, Math.min(CHUNK, view.length - done), done);
       if (n === 0) throw new VggcError(`${o.path}: ended after ${done} of ${view.length} bytes`);
+      sha?.update(view.subarray(done, done + n));
       done += n;
       hash?.add(start + done);
     }
     if (hash && hash.digest() !== o.shard.xxh64) throw shardMismatch(o.path, 'XXH64', manifestLabel);
+    if (sha && sha.digest('hex') !== o.shard.sha256) throw shardMismatch(o.path, 'SHA-256', manifestLabel);
     loaded += o.shard.bytes;
     onProgress?.({ loadedBytes: loaded, totalBytes: total, cachedBytes: 0 });
   }

@@ -7,7 +7,7 @@ export async function verifySha256(bytes: Uint8Array, expected: string, file: st
   if (await sha256Hex(bytes, file) !== expected) throw shardMismatch(file, 'SHA-256', manifestLabel);
 }
 
-async function sha256Hex(bytes: Uint8Array, file: string): Promise<string> {
+export async function sha256Hex(bytes: Uint8Array, file: string): Promise<string> {
   const subtle = globalThis.crypto?.subtle;
   if (!subtle) throw new VggcError(`${file}: cannot be verified here: crypto.subtle is missing (browsers only offer it to https and localhost pages); pass verify: false to skip the check`);
   return hex(new Uint8Array(await subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>)));

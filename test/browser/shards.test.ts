@@ -11,6 +11,8 @@
  *   - a recompiled model (one bias changed) fetches only the shards whose hash changed;
  *   - a full storage quota (CDP in Chromium, a profile limit in Firefox) loads from the network,
  *     stores what fits, and the next load fetches the rest;
+ *   - a damaged Cache API entry is refetched; a body cut off half-way is retried; verify: 'sha256'
+ *     checks SHA-256 and names it;
  *   - a 503 is retried; a throttled connection (CDP in Chromium, the server in Firefox) reports
  *     progress as bytes arrive; an AbortSignal stops the load.
  */
@@ -143,8 +145,16 @@ describe.each(BROWSERS)('weight shards in %s', (kind) => {
   /** Requests the server saw, by path; paths whose next request gets a 503. */
   const requests = new Map<string, number>();
   const fail503 = new Set<string>();
+  /** Paths whose next response stops half-way through the body (the connection is cut). */
+  const cutOff = new Set<string>();
   const countRequests: NonNullable<ServerOptions['intercept']> = (pathname, _req, res) => {
     requests.set(pathname, (requests.get(pathname) ?? 0) + 1);
+    if (cutOff.delete(pathname)) {
+      const body = readFileSync(join(ROOT, pathname));
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(body.length), 'Cache-Control': 'no-store' });
+      res.write(body.subarray(0, body.length >> 1), () => res.destroy());
+      return true;
+    }
     if (!fail503.delete(pathname)) return false;
     res.writeHead(503, { 'Content-Type': 'text/plain', 'Cache-Control': 'no-store' });
     res.end('try again\n');
@@ -215,14 +225,14 @@ describe.each(BROWSERS)('weight shards in %s', (kind) => {
   });
 
   browserIt(kind, 'a full storage quota: the load still succeeds from the network, stores what fits, and the next load fetches the rest', async () => {
-    // Chromium: a 16 KiB quota, about 3 of the 23 shards of 4 KiB. Firefox (whose profile limit has a
-    // floor of several MB): another cache's entries of 1 MiB until a store fails.
+    // Chromium: a 32 KiB quota, room for some of the 23 shards of 4 KiB. Firefox (whose profile limit
+    // has a floor of several MB): another cache's entries of 1 MiB until a store fails, so none fits.
     const small = kind === 'chromium' ? browser : await launch(kind, { storageLimitKiB: 1024, intercept: countRequests });
     try {
       const { page, console: lines } = await small.open('test/browser/page.html');
       await page.waitForFunction(() => (window as any).vggc);
       await page.evaluate(async (folder: string) => (window as any).vggc.clearCache(folder), FOLDER);
-      if (kind === 'chromium') await page.limitStorage(16 << 10);
+      if (kind === 'chromium') await page.limitStorage(32 << 10);
       else {
         const filled = await page.evaluate(async () => {
           const junk = await caches.open('junk');
@@ -243,6 +253,7 @@ describe.each(BROWSERS)('weight shards in %s', (kind) => {
       // The stores run after the load resolved: wait for them (all of them would be 23 entries).
       const stored = (await cachedWhenSettled(page)).length;
       expect(stored).toBeLessThan(manifest.weights.shards.length);
+      if (kind === 'chromium') expect(stored).toBeGreaterThan(0); // what fits is stored
       requests.clear();
       const b = await loadInPage(page);
       expect(b.error).toBeUndefined();
@@ -256,6 +267,58 @@ describe.each(BROWSERS)('weight shards in %s', (kind) => {
     } finally {
       if (small !== browser) await small.close();
     }
+  });
+
+  browserIt(kind, 'a damaged cache entry is refetched; a body cut off half-way is retried; verify: "sha256" checks SHA-256', async () => {
+    const { page } = await browser.open('test/browser/page.html');
+    await page.waitForFunction(() => (window as any).vggc);
+    await page.evaluate(async (folder: string) => (window as any).vggc.clearCache(folder), FOLDER);
+    const first = await loadInPage(page);
+    expect(first.error).toBeUndefined();
+    expect((await cachedWhenStored(page, manifest.weights.shards.length)).length).toBe(manifest.weights.shards.length);
+    // Overwrite one entry with other bytes of the right length, as a damaged profile would hold.
+    const damaged = await page.evaluate(async () => {
+      const cache = await caches.open('vggc-weights-v1');
+      const key = (await cache.keys()).map((r) => r.url).find((u) => u.includes('/build/test-shards/weights-007.bin'))!;
+      const bytes = new Uint8Array(await (await cache.match(key))!.arrayBuffer());
+      bytes[10] ^= 0xff;
+      await cache.put(key, new Response(bytes));
+      return key;
+    });
+    expect(damaged).toMatch(/weights-007\.bin\?vggc-sha256=[0-9a-f]{64}$/);
+    requests.clear();
+    const again = await loadInPage(page);
+    expect(again.error).toBeUndefined();
+    expect(again.logits).toEqual(first.logits);
+    expect([...requests.keys()].filter((p) => WEIGHTS.test(p))).toEqual(['/build/test-shards/weights-007.bin']);
+    expect(again.events.at(-1)!.cachedBytes).toBe(manifest.weights.payloadBytes - manifest.weights.shards[7].bytes);
+
+    // A response cut off half-way is retried from the start, and its hash with it.
+    requests.clear();
+    cutOff.add('/build/test-shards/weights-009.bin');
+    const cut = await loadInPage(page, { cache: false });
+    expect(cut.error).toBeUndefined();
+    expect(requests.get('/build/test-shards/weights-009.bin')).toBe(2);
+    expect(cut.logits).toEqual(first.logits);
+    expectMonotonicToTotal(cut.events);
+
+    // SHA-256: loads the same; a damaged shard on the server fails naming SHA-256.
+    const sha = await loadInPage(page, { cache: false, verify: 'sha256' });
+    expect(sha.error).toBeUndefined();
+    expect(sha.logits).toEqual(first.logits);
+    const file = join(DIR, 'weights-013.bin');
+    const good = readFileSync(file);
+    const bad = Buffer.from(good);
+    bad[5] ^= 0x01;
+    writeFileSync(file, bad);
+    let failed: PageLoad;
+    try {
+      failed = await loadInPage(page, { cache: false, verify: 'sha256' });
+    } finally {
+      writeFileSync(file, good);
+    }
+    expect(failed.error).toMatch(/^VggcError: http:\/\/127\.0\.0\.1:\d+\/build\/test-shards\/weights-013\.bin: does not match the SHA-256 that .*model\.json records \(damaged, or from another compile\); nothing was loaded$/);
+    await page.close();
   });
 
   browserIt(kind, 'a 503 is retried; cache: false fetches every shard and stores nothing new', async () => {
