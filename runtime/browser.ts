@@ -11,6 +11,7 @@
  */
 export { loadModel, loadInstance, clearCache, threadsUnavailableReason, type BrowserLoadOptions } from './load/browser.js';
 export type { LoadProgress } from './format/progress.js';
+export type { VerifyOption } from './format/shards.js';
 export { imageToTensor, pixelsToTensor, grayscale, type ImageInput } from './images/browser.js';
 export { topK, softmax, outputKind, type Prediction, type OutputKind } from './predict.js';
 export type { VggcModel, BuildName, ModelOutput, OutputTensor } from './model.js';

@@ -9,6 +9,7 @@
  */
 export { loadModel, type LoadOptions } from './load/node.js';
 export type { LoadProgress } from './format/progress.js';
+export type { VerifyOption } from './format/shards.js';
 export type { VggcModel, BuildName, ModelOutput, OutputTensor } from './model.js';
 export { perceptualDistance, perceptualDistances, cosineSimilarity, LPIPS_VGG16_TAPS } from './distance.js';
 export type { Manifest, ManifestStep, ManifestOutput, Preprocessing } from './format/manifest.js';
