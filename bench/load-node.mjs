@@ -2,8 +2,9 @@
 /**
  * Node load-time benchmark (issue 15): `loadModel(dir, { threads: 1 })` on VGG-11 f32 and int8, each
  * load in a fresh process (what a server start or a CLI run pays: cold V8, fresh wasm memory, the
- * weights in the page cache after the first round), verified and with `verify: false`, interleaved
- * so that the machine's load hits every variant alike. Medians; their difference is the check's cost.
+ * weights in the page cache after the first round): verified (XXH64, the default), with
+ * `verify: 'sha256'` and with `verify: false`, interleaved so that the machine's load hits every
+ * variant alike. Medians; the differences are the checks' costs.
  *
  *   npm run build && node bench/load-node.mjs [--runs 11] [--models vgg11,vgg11-int8] [--node PATH]
  *
@@ -27,7 +28,7 @@ const child = `
 const { loadModel } = await import(${JSON.stringify(join(ROOT, 'dist/runtime/load/node.js'))});
 const [dir, verify] = process.argv.slice(1);
 const t = performance.now();
-const m = await loadModel(dir, { threads: 1, verify: verify === 'true' });
+const m = await loadModel(dir, { threads: 1, verify: verify === 'sha256' ? 'sha256' : verify === 'true' });
 const ms = performance.now() - t;
 m.dispose();
 console.log(ms);
@@ -38,7 +39,7 @@ function loadOnce(dir, verify) {
   return Number(r.stdout.trim());
 }
 
-const variants = models.flatMap((m) => [true, false].map((verify) => ({ model: m, verify, ms: /** @type {number[]} */ ([]) })));
+const variants = models.flatMap((m) => [true, 'sha256', false].map((verify) => ({ model: m, verify, ms: /** @type {number[]} */ ([]) })));
 const load = [loadavg()[0]];
 for (const v of variants) loadOnce(join(ROOT, 'build', v.model), v.verify); // page cache warm, not timed
 for (let r = 0; r < runs; r++) {
@@ -52,12 +53,13 @@ const median = (/** @type {number[]} */ xs) => {
 };
 const version = spawnSync(values.node, ['--version'], { encoding: 'utf8' }).stdout.trim();
 console.log(`\nNode ${version}, ${cpus().length} × ${cpus()[0]?.model ?? '?'}, load average ${load[0].toFixed(1)} → ${load[1].toFixed(1)}, ${runs} rounds, medians\n`);
-console.log('| model | verified | `verify: false` | check |');
-console.log('| --- | --- | --- | --- |');
+console.log('| model | XXH64 (default) | `verify: false` | XXH64 check | `verify: \'sha256\'` | SHA-256 check |');
+console.log('| --- | --- | --- | --- | --- | --- |');
+const pct = (/** @type {number} */ a, /** @type {number} */ b) => `${a >= b ? '+' : '−'}${Math.abs(a - b).toFixed(0)} ms (${a >= b ? '+' : '−'}${Math.abs((a / b - 1) * 100).toFixed(0)} %)`;
 const rows = models.map((m) => {
-  const on = median(variants.find((v) => v.model === m && v.verify)?.ms ?? []);
-  const off = median(variants.find((v) => v.model === m && !v.verify)?.ms ?? []);
-  console.log(`| ${m} | ${on.toFixed(0)} ms | ${off.toFixed(0)} ms | +${(on - off).toFixed(0)} ms (${((on / off - 1) * 100).toFixed(0)} %) |`);
-  return { model: m, verifiedMs: on, unverifiedMs: off };
+  const of = (/** @type {boolean | string} */ verify) => median(variants.find((v) => v.model === m && v.verify === verify)?.ms ?? []);
+  const [on, sha, off] = [of(true), of('sha256'), of(false)];
+  console.log(`| ${m} | ${on.toFixed(0)} ms | ${off.toFixed(0)} ms | ${pct(on, off)} | ${sha.toFixed(0)} ms | ${pct(sha, off)} |`);
+  return { model: m, verifiedMs: on, sha256Ms: sha, unverifiedMs: off };
 });
 writeFileSync(join(RESULTS_DIR, 'load-node-latest.json'), JSON.stringify({ date: new Date().toISOString(), node: version, cpus: cpus().length, loadAverage: load, runs, rows, samples: variants }, null, 2) + '\n');
