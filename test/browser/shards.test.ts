@@ -133,6 +133,14 @@ const cachedWhenSettled = (page: TestPage): Promise<string[]> =>
     return urls;
   });
 
+/** A new page with the vggc runtime loaded and no cached shards of the test folder, and its console. */
+async function pageWithoutCache(browser: Browser): Promise<{ page: TestPage; console: string[] }> {
+  const opened = await browser.open('test/browser/page.html');
+  await opened.page.waitForFunction(() => (window as any).vggc);
+  await opened.page.evaluate(async (folder: string) => (window as any).vggc.clearCache(folder), FOLDER);
+  return opened;
+}
+
 function expectMonotonicToTotal(events: Progress[]): void {
   const total = manifest.weights.payloadBytes;
   expect(events.length).toBeGreaterThan(0);
@@ -199,9 +207,7 @@ describe.each(BROWSERS)('weight shards in %s', (kind) => {
   });
 
   browserIt(kind, 'a shard corrupted on the server fails naming it and is not cached; restored, the same profile loads it', async () => {
-    const { page } = await browser.open('test/browser/page.html');
-    await page.waitForFunction(() => (window as any).vggc);
-    await page.evaluate(async (folder: string) => (window as any).vggc.clearCache(folder), FOLDER);
+    const { page } = await pageWithoutCache(browser);
     const file = join(DIR, 'weights-013.bin');
     const good = readFileSync(file);
     const bad = Buffer.from(good);
@@ -229,9 +235,7 @@ describe.each(BROWSERS)('weight shards in %s', (kind) => {
     // has a floor of several MB): another cache's entries of 1 MiB until a store fails, so none fits.
     const small = kind === 'chromium' ? browser : await launch(kind, { storageLimitKiB: 1024, intercept: countRequests });
     try {
-      const { page, console: lines } = await small.open('test/browser/page.html');
-      await page.waitForFunction(() => (window as any).vggc);
-      await page.evaluate(async (folder: string) => (window as any).vggc.clearCache(folder), FOLDER);
+      const { page, console: lines } = await pageWithoutCache(small);
       if (kind === 'chromium') await page.limitStorage(32 << 10);
       else {
         const filled = await page.evaluate(async () => {
@@ -260,7 +264,7 @@ describe.each(BROWSERS)('weight shards in %s', (kind) => {
       expect(b.logits).toEqual(a.logits);
       expect(b.events.at(-1)!.cachedBytes).toBeLessThan(manifest.weights.payloadBytes);
       expect(weightRequests()).toBeGreaterThanOrEqual(manifest.weights.shards.length - stored);
-      // One warning per page at most, never an error on the page (workers' console reaches the page's in Chromium).
+      // Never an error on the page; the quota warning shows in Chromium, whose workers' console reaches the page's (one per worker at most).
       expect(lines.filter((l) => l.startsWith('pageerror') || l.startsWith('error'))).toEqual([]);
       if (kind === 'chromium') expect(lines.filter((l) => /vggc: cannot store weights in the browser's cache \(storage quota full\)/.test(l)).length).toBeGreaterThan(0);
       await page.close();
@@ -270,9 +274,7 @@ describe.each(BROWSERS)('weight shards in %s', (kind) => {
   });
 
   browserIt(kind, 'a damaged cache entry is refetched; a body cut off half-way is retried; verify: "sha256" checks SHA-256', async () => {
-    const { page } = await browser.open('test/browser/page.html');
-    await page.waitForFunction(() => (window as any).vggc);
-    await page.evaluate(async (folder: string) => (window as any).vggc.clearCache(folder), FOLDER);
+    const { page } = await pageWithoutCache(browser);
     const first = await loadInPage(page);
     expect(first.error).toBeUndefined();
     expect((await cachedWhenStored(page, manifest.weights.shards.length)).length).toBe(manifest.weights.shards.length);
@@ -322,9 +324,7 @@ describe.each(BROWSERS)('weight shards in %s', (kind) => {
   });
 
   browserIt(kind, 'a 503 is retried; cache: false fetches every shard and stores nothing new', async () => {
-    const { page } = await browser.open('test/browser/page.html');
-    await page.waitForFunction(() => (window as any).vggc);
-    await page.evaluate(async (folder: string) => (window as any).vggc.clearCache(folder), FOLDER);
+    const { page } = await pageWithoutCache(browser);
     requests.clear();
     fail503.add('/build/test-shards/weights-005.bin');
     const r = await loadInPage(page, { cache: false });
@@ -357,9 +357,7 @@ describe.each(BROWSERS)('weight shards in %s', (kind) => {
   });
 
   browserIt(kind, 'a recompiled model (one bias changed) fetches only the shards whose hash changed, and drops their old entries', async () => {
-    const { page } = await browser.open('test/browser/page.html');
-    await page.waitForFunction(() => (window as any).vggc);
-    await page.evaluate(async (folder: string) => (window as any).vggc.clearCache(folder), FOLDER);
+    const { page } = await pageWithoutCache(browser);
     const before = await loadInPage(page);
     expect(before.error).toBeUndefined();
     await cachedWhenStored(page, manifest.weights.shards.length);
