@@ -86,6 +86,11 @@ describe('loadModelFromBytes', () => {
     expect(await rejection(loadModelFromBytes({ manifest: m, wasm: file(d, 'model.wasm'), weights: damaged }))).toBe(
       'model/weights-005.bin: does not match the SHA-256 that model/model.json records (damaged, or from another compile); nothing was loaded',
     );
+    // verify: false skips the check (the damaged weights load); anything but true, false or 'sha256' is refused.
+    const unchecked = await loadModelFromBytes({ manifest: m, wasm: file(d, 'model.wasm'), weights: damaged }, { verify: false });
+    unchecked.dispose();
+    expect(await rejection(loadModelFromBytes({ manifest: m, wasm: file(d, 'model.wasm'), weights: damaged }, { verify: 'sha256' }))).toMatch(/weights-005\.bin: does not match the SHA-256/);
+    expect(await rejection(loadModelFromBytes({ manifest: m, wasm: file(d, 'model.wasm'), weights: parts }, { verify: 1 as unknown as boolean }))).toBe('loadModel: verify must be true, false or "sha256", found 1');
     expect(await rejection(loadModelFromBytes({ manifest: m, wasm: file(d, 'model.wasm'), weights: parts.slice(1) }))).toBe('model: got 11 weight buffers, model/model.json lists 12 shards');
     expect(await rejection(loadModelFromBytes({ manifest: m, wasm: file(d, 'model.wasm'), weights: [...parts.slice(0, 11), parts[11].subarray(1)] }))).toBe('model/weights-011.bin: is 3455 bytes, expected 3456 (truncated)');
   });

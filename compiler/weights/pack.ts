@@ -5,9 +5,8 @@
  * 411 MB first classifier matrix. The hashes of the payload and of each shard are computed on the way.
  */
 import { VggcError } from '../errors.js';
-import { layoutName, OUT_BLOCK, packedByteLength, TENSOR_ALIGN, WINOGRAD_F4X4_POINTS, type PackedTensor, type WeightsDtype } from './layout.js';
+import { layoutName, OUT_BLOCK, packedByteLength, TENSOR_ALIGN, type PackedTensor, type WeightsDtype } from './layout.js';
 import type { WeightSource } from './source.js';
-import { F4X4_3X3, transformFilter } from '../winograd/winograd.js';
 import { int8Scale, quantizeInt8, roundRows, toF16 } from './quantize.js';
 import { MIN_SHARD_BYTES, ShardWriter } from './shards.js';
 import type { WeightShard } from '../../runtime/format/manifest.js';
@@ -102,8 +101,8 @@ async function packTensor(source: WeightSource, t: PackedTensor, write: (b: Uint
       write(bytesOf(read(0, rows, 1)));
       return;
     case 'winograd-f4x4':
-      write(bytesOf(winogradPacked(read(0, rows, shape[1] * 9), rows, shape[1], layout.inChannelsPadded)));
-      return;
+      // Transformed filters are computed at load from the 3×3 ones (plan/weights.ts), never stored.
+      throw new Error(`${key}: the planner asked to pack transformed Winograd filters, which are computed at load`);
     case 'int8-scales': {
       const s = scales.get(key);
       if (!s) throw new Error(`${key}: scales planned before the int8 weights they belong to`);
@@ -164,26 +163,6 @@ async function packBlocks(
     write(new Uint8Array(block.buffer, block.byteOffset, block.byteLength));
     await maybeYield();
   }
-}
-
-/**
- * The whole filter bank transformed at once (VGG's largest, 512×512×3×3, becomes 36 MB): U = G g Gᵀ per
- * (co, ci) in float64, rounded to float32 once, laid out [α²][Co/8][CiP][8].
- */
-function winogradPacked(w: Float32Array, co: number, ci: number, ciPadded: number): Float32Array {
-  const blocks = Math.ceil(co / OUT_BLOCK);
-  const out = new Float32Array(WINOGRAD_F4X4_POINTS * blocks * ciPadded * OUT_BLOCK);
-  const panel = ciPadded * OUT_BLOCK;
-  const scratch = { gg: new Float64Array(F4X4_3X3.alpha * 3), u: new Float64Array(F4X4_3X3.alpha ** 2) };
-  for (let o = 0; o < co; o++) {
-    const cb = Math.floor(o / OUT_BLOCK);
-    const j = o % OUT_BLOCK;
-    for (let c = 0; c < ci; c++) {
-      const u = transformFilter(w.subarray((o * ci + c) * 9, (o * ci + c + 1) * 9), F4X4_3X3, scratch);
-      for (let xi = 0; xi < WINOGRAD_F4X4_POINTS; xi++) out[(xi * blocks + cb) * panel + c * OUT_BLOCK + j] = u[xi];
-    }
-  }
-  return out;
 }
 
 /** The offsets come from the planner; if they are inconsistent that is a vggc bug, not user error. */

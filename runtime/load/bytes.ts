@@ -7,7 +7,7 @@
 import { VggcError } from '../format/errors.js';
 import { checkManifest } from '../format/manifest-check.js';
 import { checkWasmMatchesManifest, readWasmTag } from '../format/wasm-tag.js';
-import { shardSizeError } from '../format/shards.js';
+import { shardCheck, shardSizeError, type VerifyOption } from '../format/shards.js';
 import { verifySha256 } from './verify-sha256.js';
 import { createInstance } from '../instance.js';
 import { wrapInstance } from '../infer.js';
@@ -34,8 +34,11 @@ export interface BytesLoadOptions {
   readonly label?: string;
   /** Run every layer once on a few work items before resolving (default true): see load/browser.ts. */
   readonly warmUp?: boolean;
-  /** Check each shard's SHA-256 (crypto.subtle) before anything runs (default true). */
-  readonly verify?: boolean;
+  /**
+   * Check each shard's SHA-256 (crypto.subtle) before anything runs (default true; `'sha256'` is the
+   * same here: Workers may not compile the XXH64 module at run time). `false` skips the check.
+   */
+  readonly verify?: VerifyOption;
 }
 
 /**
@@ -69,7 +72,7 @@ export async function loadModelFromBytes(files: ModelBytes, opts: BytesLoadOptio
     if (all.length !== payloadBytes) throw new VggcError(`${label}: the weights are ${all.length} bytes, ${manifestLabel} expects ${payloadBytes} (truncated or padded)`);
     parts = shards.map((s) => all.subarray(s.offset, s.offset + s.bytes));
   }
-  if (opts.verify !== false) {
+  if (shardCheck(opts.verify) !== 'none') {
     for (let i = 0; i < shards.length; i++) await verifySha256(parts[i], shards[i].sha256, `${label}/${shards[i].file}`, manifestLabel);
   }
 
