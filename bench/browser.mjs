@@ -12,16 +12,12 @@
  * playwright-core) and firefox-esr (puppeteer-core over WebDriver BiDi), both devDependencies;
  * VGGC_CHROMIUM and VGGC_FIREFOX override the browser paths.
  */
-import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { writeFileSync, readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { launchBrowser } from './browsers.mjs';
 import { ROOT } from './common.mjs';
-
-const CHROMIUM = process.env.VGGC_CHROMIUM ?? '/usr/lib/chromium/chromium';
-const FIREFOX = process.env.VGGC_FIREFOX ?? '/usr/lib/firefox-esr/firefox-esr';
-// The flags headless Debian chromium needs here (docs/performance.md, "Browsers"; same as test/browser/browser-env.ts).
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '7' }, browsers: { type: 'string', default: 'chromium,firefox' } } });
 const runs = Number(values.runs);
@@ -40,49 +36,20 @@ await compileModel({ configPath: join(ROOT, 'examples/vgg11.json'), outDir: join
 const { startServer } = await import(join(ROOT, 'tools/serve.mjs'));
 const server = await startServer({ root: ROOT, port: 0, isolate: true });
 
-/** A browser with newPage() → { goto, waitForResult, close } through its driver. */
-async function launch(kind) {
-  if (kind === 'chromium') {
-    const { chromium } = await import('playwright-core');
-    const profile = mkdtempSync(join(tmpdir(), 'vggc-bench-chromium-'));
-    const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
-    return {
-      version: `Chromium ${context.browser()?.version()}`,
-      newPage: () => context.newPage(),
-      wait: (page) => page.waitForFunction(() => /** @type {any} */ (window).benchResult, null, { timeout: 600_000 }),
-      close: async () => {
-        await context.close();
-        rmSync(profile, { recursive: true, force: true });
-      },
-    };
-  }
-  if (kind === 'firefox') {
-    const puppeteer = (await import('puppeteer-core')).default;
-    const browser = await puppeteer.launch({ browser: 'firefox', executablePath: FIREFOX, protocol: 'webDriverBiDi', headless: true, protocolTimeout: 900_000 });
-    return {
-      version: (await browser.version()).replace(/^firefox\//, 'Firefox '),
-      newPage: () => browser.newPage(),
-      wait: (page) => page.waitForFunction(() => /** @type {any} */ (window).benchResult, { timeout: 600_000 }),
-      close: () => browser.close(),
-    };
-  }
-  throw new Error(`unknown browser ${kind} (chromium, firefox)`);
-}
-
 /** @type {any[]} */
 const results = [];
 const versions = {};
 const loadStart = loadavg()[0];
 try {
   for (const kind of browsers) {
-    const b = await launch(kind);
+    const b = await launchBrowser(kind);
     versions[kind] = b.version;
     try {
       for (const threads of [1, 2]) {
         for (const c of CONFIGS) {
           const page = await b.newPage();
           await page.goto(`${server.url}/examples/browser/bench-run.html?${c.query}&threads=${threads}&runs=${runs}`);
-          await b.wait(page);
+          await b.waitForFunction(page, () => /** @type {any} */ (window).benchResult, 600_000);
           const r = await page.evaluate(() => /** @type {any} */ (window).benchResult);
           await page.close();
           if (r.error) throw new Error(`${b.version}, ${c.label}, ${threads} thread(s): ${r.error}`);

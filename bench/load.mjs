@@ -12,15 +12,12 @@
  * Expects build/vgg11 (npx vggc compile examples/vgg11.json -o build/vgg11) and build/vgg11-int8
  * (… --weights-dtype int8 -o build/vgg11-int8). Prints a Markdown table; writes bench/results/load-latest.json.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { launchBrowser } from './browsers.mjs';
 import { ROOT } from './common.mjs';
-
-const CHROMIUM = process.env.VGGC_CHROMIUM ?? '/usr/lib/chromium/chromium';
-const FIREFOX = process.env.VGGC_FIREFOX ?? '/usr/lib/firefox-esr/firefox-esr';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, browsers: { type: 'string', default: 'chromium,firefox' }, models: { type: 'string', default: 'vgg11,vgg11-int8' } } });
 const runs = Number(values.runs);
@@ -30,23 +27,11 @@ for (const m of models) if (!existsSync(join(ROOT, 'build', m, 'model.json'))) t
 const { startServer } = await import(join(ROOT, 'tools/serve.mjs'));
 const server = await startServer({ root: ROOT, port: 0, isolate: true });
 
-async function launch(kind) {
-  if (kind === 'chromium') {
-    const { chromium } = await import('playwright-core');
-    const profile = mkdtempSync(join(tmpdir(), 'vggc-load-chromium-'));
-    const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
-    return { version: `Chromium ${context.browser()?.version()}`, newPage: () => context.newPage(), close: async () => (await context.close(), rmSync(profile, { recursive: true, force: true })) };
-  }
-  const puppeteer = (await import('puppeteer-core')).default;
-  const browser = await puppeteer.launch({ browser: 'firefox', executablePath: FIREFOX, protocol: 'webDriverBiDi', headless: true, protocolTimeout: 900_000 });
-  return { version: (await browser.version()).replace(/^firefox\//, 'Firefox '), newPage: () => browser.newPage(), close: () => browser.close() };
-}
-
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const results = [];
 const start = loadavg()[0];
 for (const kind of values.browsers.split(',')) {
-  const b = await launch(kind);
+  const b = await launchBrowser(kind);
   for (const model of models) {
     const page = await b.newPage();
     await page.goto(`${server.url}/examples/browser/load.html?model=../../build/${model}/`);
