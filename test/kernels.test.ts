@@ -6,7 +6,7 @@
  * channel counts that are not multiples of 8, odd maps that the floor-mode pool trims, 1–3 input
  * channels, average pools that shrink and that upsample, and FC widths that are not multiples of 4 or 8.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compileModel } from '../compiler/pipeline.js';
@@ -25,6 +25,9 @@ const CONFIGS = {
   'one-channel-upsample': { blocks: [[1, 1, 8], [8, 3, 16], [16, 1, 5]], inputSize: [17, 22], avgPool: [4, 4], classifier: [9, 11], numClasses: 3 },
   'two-channels-no-avgpool': { blocks: [[2, 1, 24], [24, 2, 8]], inputSize: [14, 10], avgPool: null, classifier: [], numClasses: 6 },
   'wide-rows': { blocks: [[3, 1, 16], [16, 1, 32], [32, 1, 32]], inputSize: [40, 66], avgPool: [2, 2], classifier: [40], numClasses: 10 },
+  // Winograd blocks of 5 tiles (one 5-row GEMM tile); the 256→256 layer's filters are large enough for
+  // blocks of 2 tile rows, so its last block is shorter (10 tiles = 2 × 5 rows, then 5 = 1 × 5).
+  'five-row-tiles': { blocks: [[3, 1, 16], [16, 2, 256]], inputSize: [24, 40], avgPool: null, classifier: [], numClasses: 4 },
 } as const;
 
 function interior(mem: WebAssembly.Memory, t: StepTensor): Float32Array {
@@ -86,6 +89,8 @@ describe.each(Object.entries(CONFIGS).flatMap(([name, config]) => (['direct', 'w
     fillInput(ref, 42);
     expect(simd.steps.map((s) => s.info.kernel)).not.toEqual(ref.steps.map((s) => s.info.kernel));
     if (conv === 'winograd') expect(simd.steps.some((s) => s.info.kernel.includes('winograd'))).toBe(true);
+    // The 5-row GEMM tiles, and a last block shorter than the others, are really generated here.
+    if (name === 'five-row-tiles' && conv === 'winograd') expect(readFileSync(join(dirs.simd, 'model.ts'), 'utf8')).toContain('GEMM register tiles 10 tiles = 2 × 5 rows, 5 tiles = 1 × 5 rows');
     compareSteps(simd, ref, conv === 'winograd' ? TOLERANCE.winograd : TOLERANCE.direct);
   });
 });

@@ -3,6 +3,7 @@
  * Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A must equal the direct 3×3 correlation (valid, 4×4 outputs) in float64.
  */
 import { describe, expect, it } from 'vitest';
+import { rowTilesOf } from '../compiler/schedule/winograd-plan.js';
 import { F4X4_3X3, transformFilter } from '../compiler/winograd/winograd.js';
 
 function mat(a: readonly (readonly number[])[], b: readonly (readonly number[])[]): number[][] {
@@ -28,5 +29,21 @@ describe('F(4×4, 3×3)', () => {
         expect(y[i][j]).toBeCloseTo(direct, 10);
       }
     }
+  });
+});
+
+describe('GEMM register tiles of a Winograd block (rowTilesOf)', () => {
+  it('covers every tile exactly once, with no padded row, in 4- and 5-row tiles from 12 tiles on', () => {
+    for (let tiles = 1; tiles <= 400; tiles++) {
+      const r = rowTilesOf(tiles);
+      expect(r.tiles).toBe(tiles);
+      expect(4 * r.fours + 5 * r.fives + r.tail).toBe(tiles);
+      expect(r.tail).toBeLessThan(4);
+      if (tiles >= 12) expect(r.tail).toBe(0);
+      // A narrower tail only when 4- and 5-row tiles cannot make the count (1, 2, 3, 6, 7, 11).
+      expect(r.tail > 0).toBe([1, 2, 3, 6, 7, 11].includes(tiles));
+    }
+    expect(rowTilesOf(49)).toEqual({ tiles: 49, fours: 11, fives: 1, tail: 0 });
+    expect(rowTilesOf(98)).toEqual({ tiles: 98, fours: 22, fives: 2, tail: 0 });
   });
 });

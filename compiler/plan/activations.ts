@@ -77,7 +77,7 @@ function mapLayout(shape: MapShape, channelStride: number, consumer: ScheduledSt
 /** Winograd: transformed input V [α²][tiles][Cin] and GEMM result M [α²][tiles][Cout] for one block. */
 function scratchBytesPerWorker(s: ScheduledStep): number {
   if (s.kind !== 'conv-winograd') return 0;
-  return roundUp(WINOGRAD_F4X4_POINTS * s.winograd.tilesPerBlockPadded * (s.inStride + s.outStride) * 4, TENSOR_ALIGN);
+  return roundUp(WINOGRAD_F4X4_POINTS * s.winograd.tilesPerBlock * (s.inStride + s.outStride) * 4, TENSOR_ALIGN);
 }
 
 function outputLayout(s: ScheduledStep, consumer: ScheduledStep | undefined): TensorLayout {

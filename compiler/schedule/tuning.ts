@@ -42,6 +42,11 @@ export const WINOGRAD_FILTER_REREAD_BYTES = 24 * 1024 * 1024;
 /** Rows of the Winograd GEMM register tile (tiles × 8 output channels). 6 rows measured slower (spills). */
 export const WINOGRAD_GEMM_ROWS = 4;
 /**
+ * The wider tile that absorbs a block's leftover tiles: 5 rows (10 accumulators, 13 of 16 registers)
+ * run at the 4-row rate, so 49 tiles run as 11 × 4 + 1 × 5 instead of 13 × 4 with 3 padded rows.
+ */
+export const WINOGRAD_GEMM_ROWS_WIDE = 5;
+/**
  * Most workers (threads) a model can be run with. Each has its own scratch, selected by the worker
  * argument every layer function takes; Winograd layers also split their output channels into this
  * many groups so that even a one-block layer (a 14×14 or 28×28 map) can be shared between threads.

@@ -7,16 +7,30 @@
 import type { FusedConv } from '../fuse/fuse.js';
 import { OUT_BLOCK, WINOGRAD_F4X4_POINTS } from '../weights/layout.js';
 import { F4X4_3X3 } from '../winograd/winograd.js';
-import { MAX_WORKERS, WINOGRAD_BLOCK_BYTES, WINOGRAD_FILTER_REREAD_BYTES, WINOGRAD_GEMM_ROWS } from './tuning.js';
+import { MAX_WORKERS, WINOGRAD_BLOCK_BYTES, WINOGRAD_FILTER_REREAD_BYTES, WINOGRAD_GEMM_ROWS, WINOGRAD_GEMM_ROWS_WIDE } from './tuning.js';
 
-export { WINOGRAD_GEMM_ROWS } from './tuning.js';
+export { WINOGRAD_GEMM_ROWS, WINOGRAD_GEMM_ROWS_WIDE } from './tuning.js';
+
+/**
+ * How one block's tiles are cut into GEMM register tiles, in order: `fours` tiles of
+ * WINOGRAD_GEMM_ROWS rows, `fives` of WINOGRAD_GEMM_ROWS_WIDE, then one tile of `tail` rows (0: none).
+ * Every row is a real tile: none is computed only to be thrown away.
+ */
+export interface BlockRowTiles {
+  readonly tiles: number;
+  readonly fours: number;
+  readonly fives: number;
+  readonly tail: number;
+}
 
 export interface WinogradPlan {
   readonly tileRows: number;
   readonly tileCols: number;
   readonly tileRowsPerBlock: number;
-  /** Tiles per block rounded up to whole GEMM row tiles (the transformed buffers' row count). */
-  readonly tilesPerBlockPadded: number;
+  /** Tiles of a full block (the transformed buffers' row count). */
+  readonly tilesPerBlock: number;
+  /** The register tiles of a full block and, when it has fewer tiles, of the last one. */
+  readonly rowTiles: readonly BlockRowTiles[];
   /** Multiply-adds of the α² GEMMs (the transforms' adds not counted). */
   readonly gemmMacs: number;
   readonly blocks: number;
@@ -37,12 +51,14 @@ export function planWinograd(step: FusedConv, inStride: number, outStride: numbe
   const filterBytes = WINOGRAD_F4X4_POINTS * inStride * outStride * 4;
   const tileRowsPerBlock = blockRows(tileRows, Math.max(1, Math.min(tileRows, Math.floor(WINOGRAD_BLOCK_BYTES / rowBytes))), filterBytes);
   const blocks = Math.ceil(tileRows / tileRowsPerBlock);
-  const tilesPerBlockPadded = Math.ceil((tileRowsPerBlock * tileCols) / WINOGRAD_GEMM_ROWS) * WINOGRAD_GEMM_ROWS;
+  const tilesPerBlock = tileRowsPerBlock * tileCols;
+  const lastTiles = (tileRows - (blocks - 1) * tileRowsPerBlock) * tileCols;
+  const rowTiles = [rowTilesOf(tilesPerBlock), ...(lastTiles !== tilesPerBlock ? [rowTilesOf(lastTiles)] : [])];
   const coBlocks = outStride / OUT_BLOCK;
   const coBlocksPerGroup = Math.ceil(coBlocks / Math.min(MAX_WORKERS, coBlocks));
   const coGroups = Math.ceil(coBlocks / coBlocksPerGroup);
   const gemmMacs = tileRows * tileCols * WINOGRAD_F4X4_POINTS * inStride * outStride;
-  return { tileRows, tileCols, tileRowsPerBlock, tilesPerBlockPadded, gemmMacs, blocks, coGroups, coBlocksPerGroup };
+  return { tileRows, tileCols, tileRowsPerBlock, tilesPerBlock, rowTiles, gemmMacs, blocks, coGroups, coBlocksPerGroup };
 }
 
 /**
@@ -53,4 +69,23 @@ export function planWinograd(step: FusedConv, inStride: number, outStride: numbe
 function blockRows(tileRows: number, most: number, filterBytes: number): number {
   for (let rows = 1; rows < most; rows++) if (Math.ceil(tileRows / rows) * filterBytes <= WINOGRAD_FILTER_REREAD_BYTES) return rows;
   return most;
+}
+
+/**
+ * `tiles` = 4·fours + 5·fives with fives = tiles mod 4 whenever there are enough tiles (12 or more
+ * always are): the 4- and 5-row tiles run at the same rate, so this leaves no padded row. A block too
+ * small for that ends with one narrower tile (2 or 3 rows run at 0.8–0.9 of the rate,
+ * docs/performance.md "GEMM rows").
+ */
+export function rowTilesOf(tiles: number): BlockRowTiles {
+  const rest = tiles % WINOGRAD_GEMM_ROWS;
+  const quads = (tiles - rest) / WINOGRAD_GEMM_ROWS;
+  if (quads >= rest) return { tiles, fours: quads - rest, fives: rest, tail: 0 };
+  return { tiles, fours: quads, fives: 0, tail: rest };
+}
+
+/** "49 tiles = 11 × 4 + 1 × 5 rows": for the generated code's layer header and `vggc summary`. */
+export function describeRowTiles(r: BlockRowTiles): string {
+  const parts = [...(r.fours ? [`${r.fours} × ${WINOGRAD_GEMM_ROWS}`] : []), ...(r.fives ? [`${r.fives} × ${WINOGRAD_GEMM_ROWS_WIDE}`] : []), ...(r.tail ? [`1 × ${r.tail}`] : [])];
+  return `${r.tiles} tiles = ${parts.join(' + ')} rows`;
 }

@@ -10,6 +10,7 @@ import { grouped } from '../codegen/text.js';
 import type { WeightsDtype } from '../weights/layout.js';
 import { WASM_PAGE_BYTES } from '../plan/memory.js';
 import { tapPoints } from '../outputs/names.js';
+import { describeRowTiles } from '../schedule/winograd-plan.js';
 
 const MB = 1e6;
 
@@ -47,7 +48,7 @@ export function renderSummary(plan: Program, weightsFileBytes?: Partial<Record<W
   out.push(line);
   out.push(`Compiled steps (${plan.variant} kernels; fusion and tiling decided by vggc):`);
   for (const s of plan.steps) {
-    const blocks = s.schedule.kind === 'conv-winograd' ? `, ${s.schedule.winograd.blocks} block(s) of ${s.schedule.winograd.tileRowsPerBlock} tile row(s)` : '';
+    const blocks = s.schedule.kind === 'conv-winograd' ? `, ${s.schedule.winograd.blocks} block(s) of ${s.schedule.winograd.tileRowsPerBlock} tile row(s), GEMM tiles ${s.schedule.winograd.rowTiles.map(describeRowTiles).join(', ')}` : '';
     const m = s.schedule.macs ? `${(s.schedule.macs / 1e6).toFixed(1)} M MACs${blocks}` : '';
     out.push(`  ${String(s.index).padStart(2)}  ${describeStep(s).padEnd(44)} ${s.kernel.padEnd(58)} ${m}`);
   }

@@ -5,15 +5,16 @@
  * Per block of whole tile rows (the work item), in the worker's scratch:
  *  1. input transform: each α×α input tile, 4 channels at a time (NHWC: one f32x4 holds 4 channels of
  *     a pixel), V = Bᵀ d B → V[ξ][tile][ci] for the α² frequencies ξ;
- *  2. α² GEMMs M[ξ] = V[ξ] · U[ξ] (tiles × Cin times Cin × Cout; U = G g Gᵀ packed at compile time for
- *     f32 weights, computed at load by winograd-filter.ts for f16/int8), with the shared register tile
- *     (simd.ts) of 4 tiles × 8 output channels;
+ *  2. α² GEMMs M[ξ] = V[ξ] · U[ξ] (tiles × Cin times Cin × Cout; U = G g Gᵀ computed at load
+ *     from the stored 3×3 filters by winograd-filter.ts), with the shared register tile
+ *     (simd.ts) of 4 tiles × 8 output channels, and 5-tile ones for the block's leftover tiles
+ *     (schedule/winograd-plan.ts, rowTilesOf), so that no tile row is padded;
  *  3. output transform: Y = Aᵀ M A per tile, 4 channels at a time, then bias and ReLU — and with the
  *     pool fused, the 2×2 max of the m×m tile — applied in registers before the only store.
  * The transforms are straight-line code generated from the matrices (winograd-transforms.ts).
  */
 import type { WinogradConvStep } from '../../program.js';
-import { WINOGRAD_GEMM_ROWS } from '../../schedule/winograd-plan.js';
+import { type BlockRowTiles, describeRowTiles, WINOGRAD_GEMM_ROWS, WINOGRAD_GEMM_ROWS_WIDE } from '../../schedule/winograd-plan.js';
 import { OUT_BLOCK, type WeightsDtype } from '../../weights/layout.js';
 import { F4X4_3X3 } from '../../winograd/winograd.js';
 import { constant, grouped, layerHeader, stepPrefix } from '../text.js';
@@ -35,14 +36,18 @@ export function emitWinograd(step: WinogradConvStep, dtype: WeightsDtype): strin
   const outMap = mapGeometry(step.output);
   const ci = s.inStride;
   const cop = s.outStride;
-  const vXi = wg.tilesPerBlockPadded * ci * F32_BYTES;
-  const mXi = wg.tilesPerBlockPadded * cop * F32_BYTES;
+  const vXi = wg.tilesPerBlock * ci * F32_BYTES;
+  const mXi = wg.tilesPerBlock * cop * F32_BYTES;
   const u = step.prepared ? step.prepared.address : step.weight.address;
   const R = WINOGRAD_GEMM_ROWS;
+  const R5 = WINOGRAD_GEMM_ROWS_WIDE;
+  const rowTiles = wg.rowTiles;
+  const tileRowsUsed = [...new Set(rowTiles.flatMap((r) => [...(r.fours ? [R] : []), ...(r.fives ? [R5] : []), ...(r.tail ? [r.tail] : [])]))].sort((x, y) => x - y);
   const header = layerHeader(`layer ${step.index}: ${conv.id}${pool ? ' + pool' : ''} — ${step.kernel}`, [
     `in  ${conv.input.c}×${conv.input.h}×${conv.input.w} (stored NHWC ${inMap.rows}×${inMap.cols}×${ci}) at ${step.input.offset}`,
     `out ${s.layer.output.c}×${outMap.h}×${outMap.w} (stored NHWC ${outMap.rows}×${outMap.cols}×${cop}) at ${step.output.offset}`,
-    `tiles ${wg.tileRows}×${wg.tileCols} of ${T.m}×${T.m} outputs in ${wg.blocks} block(s) of ${wg.tileRowsPerBlock} tile row(s); U [${XI}][${cop / OUT_BLOCK}][${ci}][${OUT_BLOCK}] at ${step.prepared ? `${u} (from ${dtype} filters at load)` : u}`,
+    `tiles ${wg.tileRows}×${wg.tileCols} of ${T.m}×${T.m} outputs in ${wg.blocks} block(s) of ${wg.tileRowsPerBlock} tile row(s); GEMM register tiles ${rowTiles.map(describeRowTiles).join(', ')}`,
+    `U [${XI}][${cop / OUT_BLOCK}][${ci}][${OUT_BLOCK}] at ${step.prepared ? `${u} (from ${dtype} filters at load)` : u}`,
     `work item = (block, group of ${wg.coBlocksPerGroup} 8-channel output blocks), ${wg.coGroups} group(s); a call transforms each block's input once`,
     `MACs ${grouped(s.macs)} direct-equivalent, ${grouped(wg.gemmMacs)} in the ${XI} GEMMs (${(s.macs / wg.gemmMacs).toFixed(2)}× fewer)`,
   ]);
@@ -76,7 +81,7 @@ export function emitWinograd(step: WinogradConvStep, dtype: WeightsDtype): strin
     ...consts,
     ...emitZeroFrame(`${p}_zeroFrame`, p, step.output),
     ...inputTransform(p, T, inMap.rowBytes, inMap.pixelBytes, vXi),
-    ...gemmTile(p, R, ci, cop),
+    ...tileRowsUsed.flatMap((rows) => gemmTile(p, rows, ci, cop)),
     ...outputTransform(p, T, pool, s.layer.relu, mXi, outMap.rowBytes, outMap.pixelBytes),
     `export function ${step.exportName}(itemStart: i32, itemEnd: i32, worker: i32): void {`,
     `  const V: usize = ${p}_SCRATCH + <usize>worker * ${p}_SCRATCH_WORKER;`,
@@ -98,17 +103,16 @@ export function emitWinograd(step: WinogradConvStep, dtype: WeightsDtype): strin
     `      }`,
     `      transformed = b;`,
     `    }`,
-    `    // 2. one GEMM per frequency for this group's channels; rows past \`tiles\` (up to the next multiple of ${R}) are computed and ignored`,
+    `    // 2. one GEMM per frequency for this group's channels, in register tiles of ${R} and ${R5} tiles (see the header)`,
+    ...rowTileCounts(rowTiles),
     `    for (let xi = 0; xi < ${p}_XI; xi++) {`,
     `      for (let cb = cb0; cb < cb1; cb++) {`,
     `        const u: usize = ${p}_U + <usize>xi * ${p}_U_XI + <usize>cb * ${p}_U_CB;`,
     `        let a: usize = V + <usize>xi * ${p}_V_XI;`,
     `        let m: usize = M + <usize>xi * ${p}_M_XI + <usize>cb * ${OUT_BLOCK * F32_BYTES};`,
-    `        for (let t = 0; t < tiles; t += ${R}) {`,
-    `          ${p}_gemm${R}x${OUT_BLOCK}(a, u, m);`,
-    `          a += ${R * ci * F32_BYTES};`,
-    `          m += ${R * cop * F32_BYTES};`,
-    `        }`,
+    ...(rowTiles.some((r) => r.fours) ? gemmRun(p, R, 'fours', ci, cop) : []),
+    ...(rowTiles.some((r) => r.fives) ? gemmRun(p, R5, 'fives', ci, cop) : []),
+    ...rowTiles.filter((r) => r.tail).map((r) => `        if (tiles == ${r.tiles}) ${p}_gemm${r.tail}x${OUT_BLOCK}(a, u, m);`),
     `      }`,
     `    }`,
     `    // 3. output transform + bias + ReLU${pool ? ' + 2×2 max-pool' : ''} for this group's channels; only pixels inside the map are stored`,
@@ -122,5 +126,26 @@ export function emitWinograd(step: WinogradConvStep, dtype: WeightsDtype): strin
     `    if (g == 0) ${p}_zeroFrame(${p}_TILE_OUT * tr0, min(${p}_TILE_OUT * tr1, ${p}_OUT_H)); // whole pixels: once per block`,
     `  }`,
     `}`,
+  ];
+}
+
+/** `const fours = …, fives = …;` for this block's size (a full block's, or the shorter last block's). */
+function rowTileCounts(rowTiles: readonly BlockRowTiles[]): string[] {
+  const pick = (key: 'fours' | 'fives'): string => {
+    const [full, last] = rowTiles;
+    return !last || last[key] === full[key] ? String(full[key]) : `tiles == ${full.tiles} ? ${full[key]} : ${last[key]}`;
+  };
+  const counts = (['fours', 'fives'] as const).filter((key) => rowTiles.some((r) => r[key])).map((key) => `${key} = ${pick(key)}`);
+  return counts.length ? [`    const ${counts.join(', ')};`] : [];
+}
+
+/** A loop of `count` register tiles of `rows` tiles, advancing a (V) and m (M) past them. */
+function gemmRun(p: string, rows: number, count: string, ci: number, cop: number): string[] {
+  return [
+    `        for (let i = 0; i < ${count}; i++) {`,
+    `          ${p}_gemm${rows}x${OUT_BLOCK}(a, u, m);`,
+    `          a += ${rows * ci * F32_BYTES};`,
+    `          m += ${rows * cop * F32_BYTES};`,
+    `        }`,
   ];
 }

@@ -1,0 +1,98 @@
+// @ts-check
+/**
+ * A/B of two compiled folders, step by step, in one process: the tool behind every "per-layer
+ * minimum" in docs/performance.md. Both models are loaded side by side; each round runs one
+ * inference of A and one of B (the order alternating), every step timed inside it. On a shared,
+ * noisy machine the minimum over the rounds is the figure that compares (an unchanged step should
+ * come out at 1.00); medians are printed beside it. Also prints how far B's logits are from A's.
+ *
+ *   npm run build && node tools/runtimes/exec.mjs node24 bench/ab.mjs A_DIR B_DIR [--threads 1] [--rounds 15]
+ */
+import { parseArgs } from 'node:util';
+import { benchInput, importDist } from './common.mjs';
+
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { threads: { type: 'string', default: '1' }, rounds: { type: 'string', default: '15' }, warmup: { type: 'string', default: '2' } } });
+if (positionals.length !== 2) {
+  console.error('usage: node bench/ab.mjs A_DIR B_DIR [--threads N] [--rounds N] [--warmup N]');
+  process.exit(2);
+}
+const threads = Number(values.threads);
+const rounds = Number(values.rounds);
+const warmupRounds = Number(values.warmup);
+const { loadInstance } = await importDist('runtime/load/node.js');
+const { stepRunners, warmUp } = await importDist('runtime/steps.js');
+const { runParams } = await importDist('runtime/instance.js');
+const { WorkerPool } = await importDist('runtime/threads/node-pool.js');
+
+/** @param {string} dir */
+async function open(dir) {
+  const inst = await loadInstance(dir, {});
+  const pool = threads > 1 ? await WorkerPool.start(inst.module, inst.memory, inst.steps.map((/** @type {any} */ s) => s.info.function), threads) : undefined;
+  await warmUp(inst, pool);
+  const [c, h, w] = inst.manifest.input.shape;
+  const input = benchInput(1, c, h, w);
+  const inputView = new Float32Array(inst.memory.buffer, inst.manifest.input.offset, c * h * w);
+  const params = runParams(inst.memory, inst.manifest);
+  const runners = stepRunners(inst, pool);
+  /** @type {number[][]} */
+  const per = runners.map(() => []);
+  /** @type {number[]} */
+  const totals = [];
+  const logits = inst.manifest.outputs.find((/** @type {any} */ o) => o.name === 'logits') ?? inst.manifest.outputs.at(-1);
+  return {
+    dir,
+    names: inst.steps.map((/** @type {any} */ s) => s.info.description),
+    kernels: inst.steps.map((/** @type {any} */ s) => s.info.kernel),
+    per,
+    totals,
+    logits: () => Float32Array.from(new Float32Array(inst.memory.buffer, logits.tensor.offset, logits.tensor.imageStride)),
+    /** @param {boolean} record */
+    async round(record) {
+      // As infer() does: the planner reuses the input's memory once it has been read.
+      inputView.set(input);
+      params.image(0);
+      params.images(1);
+      const t0 = performance.now();
+      let t = t0;
+      for (let i = 0; i < runners.length; i++) {
+        const waiting = runners[i]();
+        if (waiting) await waiting;
+        const now = performance.now();
+        if (record) per[i].push(now - t);
+        t = now;
+      }
+      if (record) totals.push(t - t0);
+    },
+    close: () => pool?.terminate(),
+  };
+}
+
+const a = await open(positionals[0]);
+const b = await open(positionals[1]);
+for (let r = 0; r < warmupRounds + rounds; r++) {
+  const [first, second] = r % 2 ? [b, a] : [a, b];
+  await first.round(r >= warmupRounds);
+  await second.round(r >= warmupRounds);
+}
+const min = (/** @type {number[]} */ xs) => Math.min(...xs);
+const median = (/** @type {number[]} */ xs) => [...xs].sort((p, q) => p - q)[xs.length >> 1];
+const la = a.logits(), lb = b.logits();
+let maxY = 0, maxD = 0;
+for (let i = 0; i < la.length; i++) {
+  maxY = Math.max(maxY, Math.abs(la[i]));
+  maxD = Math.max(maxD, Math.abs(la[i] - (lb[i] ?? NaN)));
+}
+console.log(`A = ${a.dir}, B = ${b.dir}: ${rounds} rounds after ${warmupRounds}, ${threads} thread(s); min / median ms`);
+console.log('| step | A | B | B / A (min) |');
+console.log('| --- | --- | --- | --- |');
+const steps = Math.max(a.per.length, b.per.length);
+for (let i = 0; i < steps; i++) {
+  const name = a.names[i] === b.names[i] ? a.names[i] : `${a.names[i] ?? '–'} / ${b.names[i] ?? '–'}`;
+  const cell = (/** @type {number[] | undefined} */ xs) => (xs ? `${min(xs).toFixed(2)} / ${median(xs).toFixed(2)}` : '–');
+  const ratio = a.per[i] && b.per[i] ? (min(b.per[i]) / min(a.per[i])).toFixed(2) : '–';
+  console.log(`| ${i} ${name}${a.kernels[i] !== b.kernels[i] ? ` (${a.kernels[i]} → ${b.kernels[i]})` : ''} | ${cell(a.per[i])} | ${cell(b.per[i])} | ${ratio} |`);
+}
+console.log(`| whole inference | ${min(a.totals).toFixed(1)} / ${median(a.totals).toFixed(1)} | ${min(b.totals).toFixed(1)} / ${median(b.totals).toFixed(1)} | ${(min(b.totals) / min(a.totals)).toFixed(3)} |`);
+console.log(`logits: max |B − A| = ${maxD.toExponential(2)} (${(maxD / maxY).toExponential(2)} · max |A|)${maxD === 0 ? ', bit for bit' : ''}`);
+await a.close();
+await b.close();
