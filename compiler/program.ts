@@ -16,6 +16,7 @@ import type { LayerGraph } from './graph/graph.js';
 import type { DirectConvSchedule, KernelVariant, LinearSchedule, MapActivationSchedule, OutputActivationSchedule, PackInputSchedule, PoolFlattenSchedule, ScheduledStep, VectorReluSchedule, WinogradConvSchedule } from './schedule/schedule.js';
 import type { PackedTensor, WeightsDtype } from './weights/layout.js';
 import type { MapShape } from './graph/graph.js';
+import type { WinogradTileName } from './winograd/winograd.js';
 
 /** What a kernel does after its reduction, in registers, before its only store. */
 export type Epilogue = 'bias' | 'relu' | 'maxpool2x2';
@@ -39,7 +40,7 @@ export interface KernelSpec {
   /** Weights stored narrower than the activations: `f16w` (IEEE half) or `qc8w` (int8, per-channel scales). */
   readonly weights: 'f16w' | 'qc8w' | null;
   readonly op: KernelOp;
-  readonly algo: 'winograd-f4x4' | null;
+  readonly algo: `winograd-${WinogradTileName}` | null;
   /** Register tile, e.g. [2, 2, 8] (2×2 pixels × 8 channels) or [4, 8]; null for kernels without one. */
   readonly tile: readonly number[] | null;
   readonly epilogue: readonly Epilogue[];
@@ -108,7 +109,7 @@ export interface Scratch {
  * function from the quantised 3×3 filters that weights.bin keeps.
  */
 export interface PreparedFilter {
-  /** Absolute address of U (winograd-f4x4 layout), after the payload. */
+  /** Absolute address of U (winograd layout), after the payload. */
   readonly address: number;
   readonly bytes: number;
   readonly exportName: string;
@@ -119,7 +120,7 @@ export interface PreparedFilter {
 }
 export interface WinogradConvStep extends PlannedStep<WinogradConvSchedule> {
   readonly kind: 'conv-winograd';
-  /** f32: the transformed filter U (winograd-f4x4); f16/int8: the quantised 3×3 filters (conv3x3) that `prepared` transforms. */
+  /** The stored 3×3 filters (conv3x3 layout, in the model's dtype) that `prepared` transforms into U at load. */
   readonly weight: PackedTensor;
   readonly bias: PackedTensor;
   /** int8: the per-output-channel scales of `weight`. */

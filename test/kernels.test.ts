@@ -89,9 +89,32 @@ describe.each(Object.entries(CONFIGS).flatMap(([name, config]) => (['direct', 'w
     fillInput(ref, 42);
     expect(simd.steps.map((s) => s.info.kernel)).not.toEqual(ref.steps.map((s) => s.info.kernel));
     if (conv === 'winograd') expect(simd.steps.some((s) => s.info.kernel.includes('winograd'))).toBe(true);
-    // The 5-row GEMM tiles, and a last block shorter than the others, are really generated here.
-    if (name === 'five-row-tiles' && conv === 'winograd') expect(readFileSync(join(dirs.simd, 'model.ts'), 'utf8')).toContain('GEMM register tiles 10 tiles = 2 × 5 rows, 5 tiles = 1 × 5 rows');
     compareSteps(simd, ref, conv === 'winograd' ? TOLERANCE.winograd : TOLERANCE.direct);
+  });
+});
+
+// Each Winograd tile size forced on every layer that can take it (auto picks per layer, so a small
+// test map might never get one): F(5×5) has odd tiles and takes only layers without a fused pool.
+const FORCED_TILES = [
+  ['tails-and-padding', 'f4x4'], ['tails-and-padding', 'f6x6'], ['five-row-tiles', 'f4x4'], ['five-row-tiles', 'f5x5'], ['five-row-tiles', 'f6x6'],
+  ['one-channel-upsample', 'f5x5'], ['one-channel-upsample', 'f6x6'],
+] as const;
+describe.each(FORCED_TILES.map(([name, tile]) => [`${name} (${tile})`, name, tile] as const))('config %s', (_, name, tile) => {
+  it('each SIMD step equals its scalar reference, and writes a zero frame', async () => {
+    const path = join(work, `${name}.json`);
+    writeFileSync(path, JSON.stringify({ name, ...CONFIGS[name] }));
+    const dirs = { simd: join(work, `${name}-${tile}-simd`), ref: join(work, `${name}-${tile}-ref`) };
+    await compileModel({ configPath: path, outDir: dirs.simd, seed: 7, kernels: 'wasmsimd', conv: 'winograd', winogradTile: tile });
+    await compileModel({ configPath: path, outDir: dirs.ref, seed: 7, kernels: 'scalar-ref' });
+    const simd = await loadInstance(dirs.simd);
+    const ref = await loadInstance(dirs.ref);
+    for (const inst of [simd, ref]) new Float32Array(inst.memory.buffer, inst.manifest.memory.arenaBase, inst.manifest.memory.arenaBytes / 4).fill(Number.NaN);
+    fillInput(simd, 42);
+    fillInput(ref, 42);
+    expect(simd.steps.some((s) => s.info.kernel.includes(`winograd-${tile}-`))).toBe(true);
+    // The 5-row GEMM tiles, and a last block shorter than the others, are really generated here.
+    if (name === 'five-row-tiles' && tile === 'f4x4') expect(readFileSync(join(dirs.simd, 'model.ts'), 'utf8')).toContain('GEMM register tiles 10 tiles = 2 × 5 rows, 5 tiles = 1 × 5 rows');
+    compareSteps(simd, ref, TOLERANCE.winograd);
   });
 });
 

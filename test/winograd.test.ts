@@ -1,29 +1,30 @@
 /**
- * The Winograd matrices against the definition: for random 6×6 input tiles and 3×3 filters,
- * Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A must equal the direct 3×3 correlation (valid, 4×4 outputs) in float64.
+ * The Winograd matrices against the definition: for random α×α input tiles and 3×3 filters,
+ * Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A must equal the direct 3×3 correlation (valid, m×m outputs) in float64.
  */
 import { describe, expect, it } from 'vitest';
 import { rowTilesOf } from '../compiler/schedule/winograd-plan.js';
-import { F4X4_3X3, transformFilter } from '../compiler/winograd/winograd.js';
+import { transformFilter, WINOGRAD_TRANSFORMS } from '../compiler/winograd/winograd.js';
 
 function mat(a: readonly (readonly number[])[], b: readonly (readonly number[])[]): number[][] {
   return a.map((row) => b[0].map((_, j) => row.reduce((s, v, k) => s + v * b[k][j], 0)));
 }
 const T = (a: readonly (readonly number[])[]): number[][] => a[0].map((_, j) => a.map((r) => r[j]));
 
-describe('F(4×4, 3×3)', () => {
+describe.each(Object.values(WINOGRAD_TRANSFORMS))('F($m×$m, 3×3)', (t) => {
   it('equals direct convolution on random tiles', () => {
-    const t = F4X4_3X3;
+    const a = t.alpha;
+    expect(a).toBe(t.m + 2);
     let seed = 1;
     const rnd = (): number => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1;
     for (let trial = 0; trial < 20; trial++) {
-      const d = Array.from({ length: 6 }, () => Array.from({ length: 6 }, rnd));
+      const d = Array.from({ length: a }, () => Array.from({ length: a }, rnd));
       const g = Array.from({ length: 9 }, rnd);
       const u = transformFilter(g, t);
       const v = mat(mat(t.BT, d), T(t.BT));
-      const m = v.map((row, i) => row.map((x, j) => x * u[i * 6 + j]));
+      const m = v.map((row, i) => row.map((x, j) => x * u[i * a + j]));
       const y = mat(mat(t.AT, m), T(t.AT));
-      for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) {
+      for (let i = 0; i < t.m; i++) for (let j = 0; j < t.m; j++) {
         let direct = 0;
         for (let ky = 0; ky < 3; ky++) for (let kx = 0; kx < 3; kx++) direct += d[i + ky][j + kx] * g[ky * 3 + kx];
         expect(y[i][j]).toBeCloseTo(direct, 10);

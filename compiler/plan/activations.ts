@@ -8,8 +8,7 @@ import type { MapShape } from '../graph/graph.js';
 import type { ArenaTensor, Scratch, TensorLayout } from '../program.js';
 import type { ScheduledStep } from '../schedule/schedule.js';
 import { MAX_BATCH, MAX_WORKERS } from '../schedule/schedule.js';
-import { roundUp, TENSOR_ALIGN, WINOGRAD_F4X4_POINTS } from '../weights/layout.js';
-import { F4X4_3X3 } from '../winograd/winograd.js';
+import { roundUp, TENSOR_ALIGN } from '../weights/layout.js';
 import type { OutputStep } from './outputs.js';
 
 /** Start of the arena: below it, AssemblyScript's own static data and the run parameters. */
@@ -67,7 +66,7 @@ function mapLayout(shape: MapShape, channelStride: number, consumer: ScheduledSt
   let cols = shape.w + 2;
   if (consumer?.kind === 'conv-winograd') {
     // Whole α×α input tiles at a stride of m: the last tile reaches α − m = 2 pixels past its outputs.
-    const { m, alpha } = F4X4_3X3;
+    const { m, alpha } = consumer.winograd.transform;
     rows = Math.max(rows, m * consumer.winograd.tileRows + alpha - m);
     cols = Math.max(cols, m * consumer.winograd.tileCols + alpha - m);
   }
@@ -77,7 +76,7 @@ function mapLayout(shape: MapShape, channelStride: number, consumer: ScheduledSt
 /** Winograd: transformed input V [α²][tiles][Cin] and GEMM result M [α²][tiles][Cout] for one block. */
 function scratchBytesPerWorker(s: ScheduledStep): number {
   if (s.kind !== 'conv-winograd') return 0;
-  return roundUp(WINOGRAD_F4X4_POINTS * s.winograd.tilesPerBlock * (s.inStride + s.outStride) * 4, TENSOR_ALIGN);
+  return roundUp(s.winograd.transform.alpha ** 2 * s.winograd.tilesPerBlock * (s.inStride + s.outStride) * 4, TENSOR_ALIGN);
 }
 
 function outputLayout(s: ScheduledStep, consumer: ScheduledStep | undefined): TensorLayout {

@@ -20,7 +20,7 @@ export interface StepWeightChoice {
   readonly weight: WeightChoice;
   readonly bias: WeightChoice;
   readonly scale: WeightChoice | null;
-  /** f16/int8 Winograd layers: U = G g Gᵀ in f32 (winograd-f4x4), computed at load from `weight`. */
+  /** f16/int8 Winograd layers: U = G g Gᵀ in f32 (winograd layout), computed at load from `weight`. */
   readonly prepared: { readonly layout: WeightLayout; readonly spec: KernelSpec; readonly workItems: number } | null;
 }
 
@@ -45,11 +45,12 @@ export function weightsOf(step: ScheduledStep, dtype: WeightsDtype): StepWeightC
     }
     case 'conv-winograd': {
       const { weight, bias } = step.layer.conv;
-      const transformed: WeightLayout = { op: 'winograd-f4x4', dtype: 'f32', inChannelsPadded: step.inStride };
+      const tile = step.winograd.transform.name;
+      const transformed: WeightLayout = { op: 'winograd', tile, dtype: 'f32', inChannelsPadded: step.inStride };
       // The weights hold the 3×3 filters, in the dtype (f32: 4× smaller than the transformed U with its
-      // 36 values per filter, 16× for int8, whose values the dtype could not represent anyway); U is
+      // α² values per filter, 16× for int8, whose values the dtype could not represent anyway); U is
       // computed from them at load.
-      const spec: KernelSpec = { dtype: 'f32', weights: weightsTag(dtype), op: 'filter-transform', algo: 'winograd-f4x4', tile: null, epilogue: [], isa: 'wasmsimd', variant: null };
+      const spec: KernelSpec = { dtype: 'f32', weights: weightsTag(dtype), op: 'filter-transform', algo: `winograd-${tile}`, tile: null, epilogue: [], isa: 'wasmsimd', variant: null };
       return {
         weight: { param: weight, layout: { op: 'conv3x3', dtype } },
         bias: { param: bias, layout: BIAS },

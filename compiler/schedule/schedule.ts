@@ -10,7 +10,7 @@ import type { FusedConv, FusedGraph, FusedLinear, FusedMapActivation, FusedOutpu
 import { OUT_BLOCK, roundUp, type WeightsDtype } from '../weights/layout.js';
 import { weightsTag, type Epilogue, type KernelSpec } from '../program.js';
 import { fitsInMemory } from './budget.js';
-import { planWinograd, WINOGRAD_GEMM_ROWS, type WinogradPlan } from './winograd-plan.js';
+import { planWinograd, WINOGRAD_GEMM_ROWS, type WinogradPlan, type WinogradTileChoice } from './winograd-plan.js';
 import { CONV_TILE_PIXELS, FC_BATCH_TILE, GEMV_BLOCKS, MAX_BATCH, WINOGRAD_MIN_CHANNELS } from './tuning.js';
 
 export { MAX_BATCH, MAX_WORKERS } from './tuning.js';
@@ -25,6 +25,8 @@ export type ConvAlgorithmChoice = 'auto' | 'direct' | 'winograd';
 export interface ScheduleOptions {
   readonly variant?: KernelVariant;
   readonly conv?: ConvAlgorithmChoice;
+  /** Winograd tile size: `auto` (the default) lets the cost model choose per layer. */
+  readonly winogradTile?: WinogradTileChoice;
   /** How weights are stored (default f32); fully-connected kernels dequantise f16/int8 as they stream. */
   readonly weights?: WeightsDtype;
 }
@@ -96,10 +98,15 @@ export const storedChannels = (n: number): number => roundUp(n, OUT_BLOCK);
 
 export function schedule(fused: FusedGraph, opts: ScheduleOptions = {}): Schedule {
   const chosen = scheduleWith(fused, opts);
-  // Winograd stores α² = 36 instead of 9 values per filter. When that is what overflows wasm memory
-  // under `auto`, every convolution is scheduled direct instead of refusing the model.
-  if ((opts.conv ?? 'auto') === 'auto' && !fitsInMemory(chosen)) return scheduleWith(fused, { ...opts, conv: 'direct' });
-  return chosen;
+  // Winograd keeps α² (36 for F(4×4), 64 for F(6×6)) values per 3×3 filter beside the filter. When
+  // that is what overflows wasm memory under `auto`, the smallest tile is tried, then every
+  // convolution is scheduled direct, instead of refusing the model.
+  if ((opts.conv ?? 'auto') !== 'auto' || fitsInMemory(chosen)) return chosen;
+  if ((opts.winogradTile ?? 'auto') === 'auto') {
+    const smallest = scheduleWith(fused, { ...opts, winogradTile: 'f4x4' });
+    if (fitsInMemory(smallest)) return smallest;
+  }
+  return scheduleWith(fused, { ...opts, conv: 'direct' });
 }
 
 function scheduleWith(fused: FusedGraph, opts: ScheduleOptions): Schedule {
@@ -113,7 +120,7 @@ function scheduleWith(fused: FusedGraph, opts: ScheduleOptions): Schedule {
       // Winograd reads a map another layer stored (channels padded to whole blocks), never the packed input.
       const inputIsMap = i > 0 && (fused.steps[i - 1].kind === 'conv' || fused.steps[i - 1].kind === 'map-activation');
       const winograd = variant === 'wasmsimd' && opts.conv !== 'direct' && inputIsMap && (opts.conv === 'winograd' || step.conv.input.c >= WINOGRAD_MIN_CHANNELS);
-      steps.push(winograd ? scheduleWinograd(step, inStride) : scheduleDirect(step, inStride, variant));
+      steps.push(winograd ? scheduleWinograd(step, inStride, opts.winogradTile ?? 'auto') : scheduleDirect(step, inStride, variant));
     } else if (step.kind === 'pool-flatten') steps.push(schedulePoolFlatten(step, inStride));
     else if (step.kind === 'linear') steps.push(scheduleLinear(step, variant, weightsDtype));
     else if (step.kind === 'map-activation') steps.push(scheduleMapActivation(step, inStride, variant));
@@ -156,12 +163,12 @@ function directMacs(step: FusedConv): number {
   return rows * cols * output.c * input.c * 9;
 }
 
-function scheduleWinograd(step: FusedConv, inStride: number): WinogradConvSchedule {
+function scheduleWinograd(step: FusedConv, inStride: number, tile: WinogradTileChoice): WinogradConvSchedule {
   const outStride = storedChannels(step.conv.output.c);
-  const winograd = planWinograd(step, inStride, outStride);
+  const winograd = planWinograd(step, inStride, outStride, tile);
   return {
     kind: 'conv-winograd',
-    spec: spec({ op: 'conv3x3p1', algo: 'winograd-f4x4', tile: [WINOGRAD_GEMM_ROWS, OUT_BLOCK], epilogue: convEpilogue(step), isa: 'wasmsimd' }),
+    spec: spec({ op: 'conv3x3p1', algo: `winograd-${winograd.transform.name}`, tile: [WINOGRAD_GEMM_ROWS, OUT_BLOCK], epilogue: convEpilogue(step), isa: 'wasmsimd' }),
     phase: 'image', layer: step, winograd, inStride, outStride,
     workItems: winograd.blocks * winograd.coGroups,
     macs: directMacs(step),

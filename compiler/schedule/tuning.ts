@@ -39,6 +39,17 @@ export const WINOGRAD_BLOCK_BYTES = 4 * 1024 * 1024;
  * and every layer with U ≥ 9 MB is slower with more blocks than the fewest (U read again at ~20 GB/s).
  */
 export const WINOGRAD_FILTER_REREAD_BYTES = 24 * 1024 * 1024;
+/**
+ * The Winograd tile choice's cost model (schedule/winograd-plan.ts, estimatedCost): what each value of
+ * V and M (one frequency of one tile, one channel) costs beyond the GEMM, in multiply-add equivalents —
+ * its share of the input or output transform, and its trip through the scratch buffers.
+ * F(4×4): conv2_1 (64→128) spends 30 % of its time outside the GEMM, the 512-channel layers 7 %; both
+ * give 18–19. The wider tiles were fitted to per-layer A/B runs of VGG-11 against F(4×4)
+ * (docs/performance.md, "Winograd tile per layer"): F(5×5) on conv5_1 ran at 0.77 (20 fits it);
+ * F(6×6) at 0.86 on conv2_1, 0.94–0.95 on conv3_2 and conv4_x, but 1.04 on conv3_1, which 30 is the
+ * smallest value to keep at F(4×4) (its 8×8 transforms keep 64 values live in 16 registers and spill).
+ */
+export const WINOGRAD_TRANSFORM_COST = { f4x4: 18.5, f5x5: 20, f6x6: 30 } as const;
 /** Rows of the Winograd GEMM register tile (tiles × 8 output channels). 6 rows measured slower (spills). */
 export const WINOGRAD_GEMM_ROWS = 4;
 /**

@@ -1,13 +1,17 @@
 /**
- * How a Winograd F(4×4,3×3) layer is cut into work: 4×4 output tiles, in blocks of whole tile rows,
- * each block's output channels split into groups so that small maps can still be shared between
- * threads. Block size is a per-layer trade (tileRowsPerBlock below): small blocks keep the transformed
- * input V and the GEMM result M in cache, but every block reads all of the transformed filters U.
+ * How a Winograd F(m×m,3×3) layer is cut into work: its tile size (chooseTransform below), m×m output
+ * tiles in blocks of whole tile rows, each block's output channels split into groups so that small
+ * maps can still be shared between threads. Block size is a per-layer trade (tileRowsPerBlock below):
+ * small blocks keep the transformed input V and the GEMM result M in cache, but every block reads all
+ * of the transformed filters U.
  */
 import type { FusedConv } from '../fuse/fuse.js';
-import { OUT_BLOCK, WINOGRAD_F4X4_POINTS } from '../weights/layout.js';
-import { F4X4_3X3 } from '../winograd/winograd.js';
-import { MAX_WORKERS, WINOGRAD_BLOCK_BYTES, WINOGRAD_FILTER_REREAD_BYTES, WINOGRAD_GEMM_ROWS, WINOGRAD_GEMM_ROWS_WIDE } from './tuning.js';
+import { OUT_BLOCK } from '../weights/layout.js';
+import { WINOGRAD_TRANSFORMS, type WinogradTileName, type WinogradTransform } from '../winograd/winograd.js';
+import { MAX_WORKERS, WINOGRAD_BLOCK_BYTES, WINOGRAD_FILTER_REREAD_BYTES, WINOGRAD_GEMM_ROWS, WINOGRAD_GEMM_ROWS_WIDE, WINOGRAD_TRANSFORM_COST } from './tuning.js';
+
+/** `auto`: the cost model below picks each layer's tile; otherwise every Winograd layer that can takes this one. */
+export type WinogradTileChoice = 'auto' | WinogradTileName;
 
 export { WINOGRAD_GEMM_ROWS, WINOGRAD_GEMM_ROWS_WIDE } from './tuning.js';
 
@@ -24,6 +28,7 @@ export interface BlockRowTiles {
 }
 
 export interface WinogradPlan {
+  readonly transform: WinogradTransform;
   readonly tileRows: number;
   readonly tileCols: number;
   readonly tileRowsPerBlock: number;
@@ -40,15 +45,39 @@ export interface WinogradPlan {
   readonly coBlocksPerGroup: number;
 }
 
-export function planWinograd(step: FusedConv, inStride: number, outStride: number): WinogradPlan {
-  const m = F4X4_3X3.m;
+export function planWinograd(step: FusedConv, inStride: number, outStride: number, choice: WinogradTileChoice = 'auto'): WinogradPlan {
+  const candidates = usableTransforms(step).filter((t) => choice === 'auto' || t.name === choice);
+  // A forced tile this layer cannot use (F(5×5) with a fused pool) leaves it at F(4×4).
+  const plans = (candidates.length ? candidates : [WINOGRAD_TRANSFORMS.f4x4]).map((t) => planWith(t, step, inStride, outStride));
+  return plans.reduce((best, p) => (estimatedCost(p, inStride, outStride) < estimatedCost(best, inStride, outStride) ? p : best));
+}
+
+/** Tiles that fit the layer: a fused 2×2 pool needs an even m, so that no pooling window straddles two tiles. */
+function usableTransforms(step: FusedConv): WinogradTransform[] {
+  return Object.values(WINOGRAD_TRANSFORMS).filter((t) => !step.pool || t.m % 2 === 0);
+}
+
+/**
+ * The scheduler's cost of a plan, in multiply-add equivalents: the GEMMs' multiply-adds (every tile,
+ * those that cover pixels past the map's edge included) plus, per transformed value (α² per tile, each
+ * input and output channel), the transforms and their scratch traffic, WINOGRAD_TRANSFORM_COST
+ * multiply-adds each (measured per tile size, tuning.ts).
+ */
+export function estimatedCost(p: WinogradPlan, inStride: number, outStride: number): number {
+  const values = p.tileRows * p.tileCols * p.transform.alpha ** 2;
+  return values * (inStride * outStride + WINOGRAD_TRANSFORM_COST[p.transform.name] * (inStride + outStride));
+}
+
+function planWith(transform: WinogradTransform, step: FusedConv, inStride: number, outStride: number): WinogradPlan {
+  const { m, alpha } = transform;
+  const points = alpha * alpha;
   // With the pool fused, conv rows/cols that the floor-mode pool drops are not computed.
   const convRows = step.pool ? step.output.h * 2 : step.conv.output.h;
   const convCols = step.pool ? step.output.w * 2 : step.conv.output.w;
   const tileRows = Math.ceil(convRows / m);
   const tileCols = Math.ceil(convCols / m);
-  const rowBytes = WINOGRAD_F4X4_POINTS * tileCols * inStride * 4;
-  const filterBytes = WINOGRAD_F4X4_POINTS * inStride * outStride * 4;
+  const rowBytes = points * tileCols * inStride * 4;
+  const filterBytes = points * inStride * outStride * 4;
   const tileRowsPerBlock = blockRows(tileRows, Math.max(1, Math.min(tileRows, Math.floor(WINOGRAD_BLOCK_BYTES / rowBytes))), filterBytes);
   const blocks = Math.ceil(tileRows / tileRowsPerBlock);
   const tilesPerBlock = tileRowsPerBlock * tileCols;
@@ -57,8 +86,8 @@ export function planWinograd(step: FusedConv, inStride: number, outStride: numbe
   const coBlocks = outStride / OUT_BLOCK;
   const coBlocksPerGroup = Math.ceil(coBlocks / Math.min(MAX_WORKERS, coBlocks));
   const coGroups = Math.ceil(coBlocks / coBlocksPerGroup);
-  const gemmMacs = tileRows * tileCols * WINOGRAD_F4X4_POINTS * inStride * outStride;
-  return { tileRows, tileCols, tileRowsPerBlock, tilesPerBlock, rowTiles, gemmMacs, blocks, coGroups, coBlocksPerGroup };
+  const gemmMacs = tileRows * tileCols * points * inStride * outStride;
+  return { transform, tileRows, tileCols, tileRowsPerBlock, tilesPerBlock, rowTiles, gemmMacs, blocks, coGroups, coBlocksPerGroup };
 }
 
 /**

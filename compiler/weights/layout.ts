@@ -5,7 +5,7 @@
  * short name model.json shows, and nothing parses that name back.
  */
 import type { ParamTensor } from '../graph/graph.js';
-import { F4X4_3X3 } from '../winograd/winograd.js';
+import { WINOGRAD_TRANSFORMS, type WinogradTileName } from '../winograd/winograd.js';
 
 /** Output channels / features are grouped in blocks of this many, one pair of f32x4 registers. */
 export const OUT_BLOCK = 8;
@@ -27,8 +27,6 @@ export const WEIGHTS_DTYPES: readonly WeightsDtype[] = ['f32', 'f16', 'int8'];
 export const INT8_MAX = 127;
 /** Bytes per stored element of each dtype. */
 export const ELEMENT_BYTES: Record<WeightsDtype, number> = { f32: 4, f16: 2, int8: 1 };
-/** Frequencies of the Winograd F(4×4,3×3) filter: α² values per 3×3 filter. */
-export const WINOGRAD_F4X4_POINTS = F4X4_3X3.alpha ** 2;
 
 export type WeightLayout =
   /**
@@ -41,12 +39,12 @@ export type WeightLayout =
   /** Linear weight [O][I] → [ceil(O/8)][I][8] of `dtype`; element (ob,i,j) = W[ob*8+j][i], 0 where ob*8+j ≥ O. */
   | { readonly op: 'linear'; readonly dtype: WeightsDtype }
   /**
-   * Conv weight [Co][Ci][3][3] → Winograd F(4×4,3×3) filter transform U = G g Gᵀ, stored
+   * Conv weight [Co][Ci][3][3] → Winograd F(m×m,3×3) filter transform U = G g Gᵀ (`tile`), stored
    * [α²][ceil(Co/8)][CiP][8] (frequency-major, then one [CiP][8] panel per 8-channel output block);
    * element (ξ,cb,ci,j) = U(W[cb*8+j][ci])[ξ], 0 for padded ci ≥ Ci or cb*8+j ≥ Co. CiP = the input
    * map's stored channel count.
    */
-  | { readonly op: 'winograd-f4x4'; readonly dtype: 'f32'; readonly inChannelsPadded: number }
+  | { readonly op: 'winograd'; readonly tile: WinogradTileName; readonly dtype: 'f32'; readonly inChannelsPadded: number }
   /** The per-output-row int8 scales of a weight [O][…] → [ceil(O/8)*8] float32, zero padded. */
   | { readonly op: 'int8-scales'; readonly dtype: 'f32' }
   /** Bias [N] → [ceil(N/8)*8] float32, zero padded. */
@@ -72,8 +70,8 @@ export function layoutName(l: WeightLayout): string {
       return `conv3x3${element}-oc8`;
     case 'linear':
       return `fc${element}-oc8`;
-    case 'winograd-f4x4':
-      return 'winograd-f4x4-oc8';
+    case 'winograd':
+      return `winograd-${l.tile}-oc8`;
     case 'int8-scales':
       return 'scale-q8-pad8';
     case 'bias':
@@ -86,8 +84,8 @@ export function packedByteLength(param: ParamTensor, layout: WeightLayout): numb
   const rows = roundUp(s[0], OUT_BLOCK);
   const element = ELEMENT_BYTES[layout.dtype];
   switch (layout.op) {
-    case 'winograd-f4x4':
-      return WINOGRAD_F4X4_POINTS * rows * layout.inChannelsPadded * element;
+    case 'winograd':
+      return WINOGRAD_TRANSFORMS[layout.tile].alpha ** 2 * rows * layout.inChannelsPadded * element;
     case 'conv3x3':
       return rows * s[1] * 9 * element;
     case 'linear':

@@ -100,7 +100,7 @@ async function packTensor(source: WeightSource, t: PackedTensor, write: (b: Uint
     case 'bias':
       write(bytesOf(read(0, rows, 1)));
       return;
-    case 'winograd-f4x4':
+    case 'winograd':
       // Transformed filters are computed at load from the 3×3 ones (plan/weights.ts), never stored.
       throw new Error(`${key}: the planner asked to pack transformed Winograd filters, which are computed at load`);
     case 'int8-scales': {
@@ -173,9 +173,9 @@ function checkPlan(tensors: readonly PackedTensor[], payloadBytes: number): void
     const key = t.param.key;
     const s = t.param.shape;
     const op = t.layout.op;
-    const shapeOk = op === 'conv3x3' || op === 'winograd-f4x4' ? s.length === 4 && s[2] === 3 && s[3] === 3 : op === 'int8-scales' ? s.length >= 2 : s.length === (op === 'linear' ? 2 : 1);
+    const shapeOk = op === 'conv3x3' || op === 'winograd' ? s.length === 4 && s[2] === 3 && s[3] === 3 : op === 'int8-scales' ? s.length >= 2 : s.length === (op === 'linear' ? 2 : 1);
     if (!shapeOk) throw new Error(`${key}: shape [${s}] does not fit layout ${layoutName(t.layout)}`);
-    if (t.layout.op === 'winograd-f4x4' && t.layout.inChannelsPadded < s[1]) throw new Error(`${key}: inChannelsPadded ${t.layout.inChannelsPadded} < ${s[1]} input channels`);
+    if (t.layout.op === 'winograd' && t.layout.inChannelsPadded < s[1]) throw new Error(`${key}: inChannelsPadded ${t.layout.inChannelsPadded} < ${s[1]} input channels`);
     const expected = packedByteLength(t.param, t.layout);
     if (t.byteLength !== expected) throw new Error(`${key}: byteLength ${t.byteLength} ≠ packed size ${expected}`);
     if (!Number.isSafeInteger(t.offset) || t.offset % TENSOR_ALIGN !== 0) throw new Error(`${key}: offset ${t.offset} is not a multiple of ${TENSOR_ALIGN}`);

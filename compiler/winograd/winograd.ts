@@ -1,19 +1,29 @@
 /**
  * Winograd minimal filtering F(m×m, 3×3) (Lavin & Gray, 2015): a 3×3 convolution over an m×m output
  * tile computed as Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A on an α×α input tile, α = m + 2. The filter
- * transform U = G g Gᵀ is done once: at compile time for f32 weights (weights/pack.ts, in float64,
- * rounded to float32 once), at load for f16/int8 weights (codegen/kernels/winograd-filter.ts, in
- * float32, from the quantised 3×3 filters). The input and output transforms are generated as
- * straight-line f32x4 code from these matrices.
+ * transform U = G g Gᵀ is done once, at load (codegen/kernels/winograd-filter.ts, in float32, from the
+ * stored 3×3 filters). The input and output transforms are generated as straight-line f32x4 code
+ * from these matrices.
  *
- * F(4×4, 3×3) with interpolation points 0, ±1, ±2, ∞: 36 multiplies per 16 outputs instead of 144
- * (4× fewer). Float32 error: vggc's full-size VGG-11/13/16/19 are within 3e-6 · max|y| of PyTorch
- * (test/parity-torch.test.ts); a PyTorch emulation of F(4×4) on VGG-11/16 measured ≤ 6.2e-6
- * (docs/performance.md, "Winograd in float32").
+ * The matrices are Toom-Cook's for correlation: Aᵀ is the Vandermonde matrix of the interpolation
+ * points (plus the point at infinity), G row j is point j's powers over Π_{l≠j}(p_j − p_l), and Bᵀ row j
+ * holds the coefficients of Π_{l≠j}(x − p_l) (the last row those of Π_l(x − p_l)). test/winograd.test.ts
+ * checks each against the direct correlation.
+ *
+ * - F(4×4, 3×3), points 0, ±1, ±2, ∞: 36 multiplies per 16 outputs instead of 144.
+ * - F(6×6, 3×3), points 0, ±1, ±2, ±1/2, ∞: 64 per 36 (5.1× fewer than direct on exact tiles).
+ * - F(5×5, 3×3), points 0, ±1, ±2, 1/2, ∞: 49 per 25; m is odd, so it cannot fuse a 2×2 pool, but
+ *   it covers a 14×14 map with 3×3 tiles (441 multiplies per channel pair where F(4×4) needs 576).
+ *
+ * Float32 error: vggc's full-size VGG-11/13/16/19 are within 3e-6 · max|y| of PyTorch with F(4×4)
+ * (test/parity-torch.test.ts); F(6×6) measured 5.7e-6 (docs/performance.md, "Winograd in float32").
  */
 
+/** The tile sizes vggc generates; the scheduler picks one per layer (schedule/winograd-plan.ts). */
+export type WinogradTileName = 'f4x4' | 'f5x5' | 'f6x6';
+
 export interface WinogradTransform {
-  readonly name: string;
+  readonly name: WinogradTileName;
   /** Output tile side. */
   readonly m: number;
   /** Input tile side, m + 2. */
@@ -53,6 +63,73 @@ export const F4X4_3X3: WinogradTransform = {
     [0, 1, -1, 8, -8, 1],
   ],
 };
+
+export const F6X6_3X3: WinogradTransform = {
+  name: 'f6x6',
+  m: 6,
+  alpha: 8,
+  BT: [
+    [-1, 0, 21 / 4, 0, -21 / 4, 0, 1, 0],
+    [0, 1, 1, -17 / 4, -17 / 4, 1, 1, 0],
+    [0, -1, 1, 17 / 4, -17 / 4, -1, 1, 0],
+    [0, 1 / 2, 1 / 4, -5 / 2, -5 / 4, 2, 1, 0],
+    [0, -1 / 2, 1 / 4, 5 / 2, -5 / 4, -2, 1, 0],
+    [0, 2, 4, -5 / 2, -5, 1 / 2, 1, 0],
+    [0, -2, 4, 5 / 2, -5, -1 / 2, 1, 0],
+    [0, -1, 0, 21 / 4, 0, -21 / 4, 0, 1],
+  ],
+  G: [
+    [-1, 0, 0],
+    [-2 / 9, -2 / 9, -2 / 9],
+    [-2 / 9, 2 / 9, -2 / 9],
+    [1 / 90, 1 / 45, 2 / 45],
+    [1 / 90, -1 / 45, 2 / 45],
+    [32 / 45, 16 / 45, 8 / 45],
+    [32 / 45, -16 / 45, 8 / 45],
+    [0, 0, 1],
+  ],
+  AT: [
+    [1, 1, 1, 1, 1, 1, 1, 0],
+    [0, 1, -1, 2, -2, 1 / 2, -1 / 2, 0],
+    [0, 1, 1, 4, 4, 1 / 4, 1 / 4, 0],
+    [0, 1, -1, 8, -8, 1 / 8, -1 / 8, 0],
+    [0, 1, 1, 16, 16, 1 / 16, 1 / 16, 0],
+    [0, 1, -1, 32, -32, 1 / 32, -1 / 32, 1],
+  ],
+};
+
+export const F5X5_3X3: WinogradTransform = {
+  name: 'f5x5',
+  m: 5,
+  alpha: 7,
+  BT: [
+    [-2, 4, 5 / 2, -5, -1 / 2, 1, 0],
+    [0, 2, -2, -9 / 2, 1 / 2, 1, 0],
+    [0, -2, 6, -7 / 2, -3 / 2, 1, 0],
+    [0, 1, -3 / 2, -2, 3 / 2, 1, 0],
+    [0, -1, 5 / 2, 0, -5 / 2, 1, 0],
+    [0, 4, 0, -5, 0, 1, 0],
+    [0, -2, 4, 5 / 2, -5, -1 / 2, 1],
+  ],
+  G: [
+    [-1 / 2, 0, 0],
+    [-1 / 3, -1 / 3, -1 / 3],
+    [1 / 9, -1 / 9, 1 / 9],
+    [1 / 36, 1 / 18, 1 / 9],
+    [-1 / 60, 1 / 30, -1 / 15],
+    [32 / 45, 16 / 45, 8 / 45],
+    [0, 0, 1],
+  ],
+  AT: [
+    [1, 1, 1, 1, 1, 1, 0],
+    [0, 1, -1, 2, -2, 1 / 2, 0],
+    [0, 1, 1, 4, 4, 1 / 4, 0],
+    [0, 1, -1, 8, -8, 1 / 8, 0],
+    [0, 1, 1, 16, 16, 1 / 16, 1],
+  ],
+};
+
+export const WINOGRAD_TRANSFORMS: Readonly<Record<WinogradTileName, WinogradTransform>> = { f4x4: F4X4_3X3, f5x5: F5X5_3X3, f6x6: F6X6_3X3 };
 
 /**
  * U = G g Gᵀ for one 3×3 filter g (row-major), as α·α values row-major (frequency ξ = i·α + j).

@@ -1,27 +1,25 @@
 /**
  * Load-time Winograd filter transform (`prepare…` functions, run once by the runtime after the
  * weights are in memory, before any layer): the weights keep the 3×3 filters — 4× (f32), 8× (f16) or
- * 16× (int8) fewer bytes than the f32 transformed filter U, which has 36 values per 3×3 filter — and
+ * 16× (int8) fewer bytes than the f32 transformed filter U, which has α² values per 3×3 filter (36 for F(4×4)) — and
  * this kernel dequantises them (f16/int8) and computes U = G g Gᵀ in f32 into the layer's `prepared`
  * tensor, in the layout the Winograd GEMM reads.
  *
  * Work item = one 8-channel output block; for each input channel, the 9 taps of the 8 filters are
  * loaded as two f32x4 (int8: × the channels' scales, giving exactly the f32 values q·scale the compiler
- * rounds direct convolutions to), then G g (6×3) and (G g) Gᵀ (6×6) are straight-line f32x4 code.
+ * rounds direct convolutions to), then G g (α×3) and (G g) Gᵀ (α×α) are straight-line f32x4 code.
  * Padded input channels (ci ≥ Ci, up to the input map's stored channel count) get zero filters.
  */
 import type { WinogradConvStep } from '../../program.js';
 import { ELEMENT_BYTES, OUT_BLOCK, type WeightsDtype } from '../../weights/layout.js';
-import { F4X4_3X3 } from '../../winograd/winograd.js';
 import { constant, indent, layerHeader, range, stepPrefix } from '../text.js';
 import { F32_BYTES as F32, V128_BYTES as HALF } from './simd.js';
 import { combo } from './winograd-transforms.js';
 
-const T = F4X4_3X3;
-const A = T.alpha;
-
 export function emitPrepareFilter(step: WinogradConvStep, dtype: WeightsDtype): string[] {
   const s = step.schedule;
+  const T = s.winograd.transform;
+  const A = T.alpha;
   if (!step.prepared || (dtype === 'int8' && !step.scale)) throw new Error('codegen: filter transform without its 3×3 filters (or their int8 scales)');
   const { conv } = s.layer;
   const ci = conv.input.c;

@@ -1,5 +1,6 @@
 /**
- * 3×3 pad-1 convolution + bias + ReLU (+ fused 2×2 max-pool) by Winograd F(4×4, 3×3). Its reference
+ * 3×3 pad-1 convolution + bias + ReLU (+ fused 2×2 max-pool) by Winograd F(m×m, 3×3), the tile size
+ * the scheduler chose for the layer (F(4×4), F(5×5) or F(6×6); schedule/winograd-plan.ts). Its reference
  * is the direct scalar kernel (conv3x3-ref.ts): the tests hold the two to the transforms' float32 error.
  *
  * Per block of whole tile rows (the work item), in the worker's scratch:
@@ -16,20 +17,18 @@
 import type { WinogradConvStep } from '../../program.js';
 import { type BlockRowTiles, describeRowTiles, WINOGRAD_GEMM_ROWS, WINOGRAD_GEMM_ROWS_WIDE } from '../../schedule/winograd-plan.js';
 import { OUT_BLOCK, type WeightsDtype } from '../../weights/layout.js';
-import { F4X4_3X3 } from '../../winograd/winograd.js';
 import { constant, grouped, layerHeader, stepPrefix } from '../text.js';
 import { emitZeroFrame, mapConstants, mapGeometry } from './border.js';
 import { F32_BYTES } from './simd.js';
 import { emitPrepareFilter } from './winograd-filter.js';
 import { gemmTile, inputTransform, outputTransform } from './winograd-transforms.js';
 
-const T = F4X4_3X3;
-/** The α² frequencies of one tile. */
-const XI = T.alpha * T.alpha;
-
 export function emitWinograd(step: WinogradConvStep, dtype: WeightsDtype): string[] {
   const s = step.schedule;
   const wg = s.winograd;
+  const T = wg.transform;
+  /** The α² frequencies of one tile. */
+  const XI = T.alpha * T.alpha;
   const { conv, pool } = s.layer;
   const p = stepPrefix(step.index);
   const inMap = mapGeometry(step.input);
