@@ -85,12 +85,27 @@ for (let i = 0; i < la.length; i++) {
 console.log(`A = ${a.dir}, B = ${b.dir}: ${rounds} rounds after ${warmupRounds}, ${threads} thread(s); min / median ms`);
 console.log('| step | A | B | B / A (min) |');
 console.log('| --- | --- | --- | --- |');
-const steps = Math.max(a.per.length, b.per.length);
-for (let i = 0; i < steps; i++) {
-  const name = a.names[i] === b.names[i] ? a.names[i] : `${a.names[i] ?? '–'} / ${b.names[i] ?? '–'}`;
+// Steps are matched by the layer they run (the description's first word: conv2_1, pool5, fc1), so that
+// builds that split a step in two (a pool taken off a conv) still line up.
+const layerOf = (/** @type {string} */ d) => d.split(' ')[0].replace(/:$/, '');
+/** @type {string[]} */
+const layers = [];
+for (const m of [a, b]) m.names.forEach((/** @type {string} */ n, /** @type {number} */ i) => {
+  const key = `${i === 0 ? 'input' : layerOf(n)}`;
+  if (!layers.includes(key)) layers.splice(m === a ? layers.length : Math.max(0, ...a.names.map((/** @type {string} */ x, /** @type {number} */ j) => (j < i ? layers.indexOf(j === 0 ? 'input' : layerOf(x)) + 1 : 0))), 0, key);
+});
+const stepsOf = (/** @type {typeof a} */ m, /** @type {string} */ key) => m.names.map((/** @type {string} */ n, /** @type {number} */ i) => ((i === 0 ? 'input' : layerOf(n)) === key ? i : -1)).filter((/** @type {number} */ i) => i >= 0);
+for (const key of layers) {
+  const ia = stepsOf(a, key), ib = stepsOf(b, key);
+  const label = (ia.length ? ia : ib).map((/** @type {number} */ i) => (ia.length ? a : b).names[i]).join(' / ');
+  const kernels = (/** @type {typeof a} */ m, /** @type {number[]} */ is) => is.map((i) => m.kernels[i]).join(' + ');
+  const changed = kernels(a, ia) !== kernels(b, ib);
   const cell = (/** @type {number[] | undefined} */ xs) => (xs ? `${min(xs).toFixed(2)} / ${median(xs).toFixed(2)}` : '–');
-  const ratio = a.per[i] && b.per[i] ? (min(b.per[i]) / min(a.per[i])).toFixed(2) : '–';
-  console.log(`| ${i} ${name}${a.kernels[i] !== b.kernels[i] ? ` (${a.kernels[i]} → ${b.kernels[i]})` : ''} | ${cell(a.per[i])} | ${cell(b.per[i])} | ${ratio} |`);
+  // A layer run as several steps: the per-round sum of its steps.
+  const summed = (/** @type {typeof a} */ m, /** @type {number[]} */ is) => (is.length ? m.per[is[0]].map((/** @type {number} */ _, /** @type {number} */ r) => is.reduce((t, i) => t + m.per[i][r], 0)) : undefined);
+  const ta = summed(a, ia), tb = summed(b, ib);
+  const ratio = ta && tb ? (min(tb) / min(ta)).toFixed(2) : '–';
+  console.log(`| ${key}: ${label}${changed ? ` (${kernels(a, ia) || '–'} → ${kernels(b, ib) || '–'})` : ''} | ${cell(ta)} | ${cell(tb)} | ${ratio} |`);
 }
 console.log(`| whole inference | ${min(a.totals).toFixed(1)} / ${median(a.totals).toFixed(1)} | ${min(b.totals).toFixed(1)} / ${median(b.totals).toFixed(1)} | ${(min(b.totals) / min(a.totals)).toFixed(3)} |`);
 console.log(`logits: max |B − A| = ${maxD.toExponential(2)} (${(maxD / maxY).toExponential(2)} · max |A|)${maxD === 0 ? ', bit for bit' : ''}`);

@@ -14,6 +14,10 @@
  * - a tap before ReLU (convB_J, fc6_pre): the conv or Linear without its ReLU, then a ReLU step
  *   (with the block's pool, when it has one and the post-ReLU map is not asked for);
  * - a tap on a block end's post-ReLU, pre-pool map (reluB_J): the conv with ReLU, then a pool step.
+ *
+ * One decision is revisited later: the scheduler takes a fused pool off a conv when an odd Winograd
+ * tile, which cannot pool its own tiles, is cheaper with a pool step after it (schedule/schedule.ts,
+ * scheduleWinogradSteps; VGG-11's conv5_2).
  */
 import type { AdaptivePoolOp, BatchNormOp, Conv3x3Op, LayerGraph, LinearOp, MapShape, Op, OutputActivationOp } from '../graph/graph.js';
 import type { ResolvedOutput } from '../outputs/names.js';

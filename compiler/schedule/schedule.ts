@@ -10,8 +10,8 @@ import type { FusedConv, FusedGraph, FusedLinear, FusedMapActivation, FusedOutpu
 import { OUT_BLOCK, roundUp, type WeightsDtype } from '../weights/layout.js';
 import { weightsTag, type Epilogue, type KernelSpec } from '../program.js';
 import { fitsInMemory } from './budget.js';
-import { planWinograd, WINOGRAD_GEMM_ROWS, type WinogradPlan, type WinogradTileChoice } from './winograd-plan.js';
-import { CONV_TILE_PIXELS, FC_BATCH_TILE, GEMV_BLOCKS, MAX_BATCH, WINOGRAD_MIN_CHANNELS } from './tuning.js';
+import { estimatedCost, planWinograd, WINOGRAD_GEMM_ROWS, type WinogradPlan, type WinogradTileChoice } from './winograd-plan.js';
+import { CONV_TILE_PIXELS, FC_BATCH_TILE, GEMV_BLOCKS, MAX_BATCH, POOL_PASS_COST, WINOGRAD_MIN_CHANNELS } from './tuning.js';
 
 export { MAX_BATCH, MAX_WORKERS } from './tuning.js';
 export type { WinogradPlan } from './winograd-plan.js';
@@ -120,7 +120,8 @@ function scheduleWith(fused: FusedGraph, opts: ScheduleOptions): Schedule {
       // Winograd reads a map another layer stored (channels padded to whole blocks), never the packed input.
       const inputIsMap = i > 0 && (fused.steps[i - 1].kind === 'conv' || fused.steps[i - 1].kind === 'map-activation');
       const winograd = variant === 'wasmsimd' && opts.conv !== 'direct' && inputIsMap && (opts.conv === 'winograd' || step.conv.input.c >= WINOGRAD_MIN_CHANNELS);
-      steps.push(winograd ? scheduleWinograd(step, inStride, opts.winogradTile ?? 'auto') : scheduleDirect(step, inStride, variant));
+      if (!winograd) steps.push(scheduleDirect(step, inStride, variant));
+      else steps.push(...scheduleWinogradSteps(fused, step, inStride, opts.winogradTile ?? 'auto', variant));
     } else if (step.kind === 'pool-flatten') steps.push(schedulePoolFlatten(step, inStride));
     else if (step.kind === 'linear') steps.push(scheduleLinear(step, variant, weightsDtype));
     else if (step.kind === 'map-activation') steps.push(scheduleMapActivation(step, inStride, variant));
@@ -162,6 +163,27 @@ function directMacs(step: FusedConv): number {
   const cols = step.pool ? step.output.w * 2 : output.w;
   return rows * cols * output.c * input.c * 9;
 }
+
+/**
+ * A Winograd conv, or — where the cost model finds an odd tile (F(5×5)) cheaper than any even one that
+ * can fuse the pool — the conv unpooled followed by its pool as a step of its own: the one place
+ * where the scheduler undoes a fusion that fuse/ made. The pool pass reads the unpooled map once
+ * (a 14×14×512 map: 0.4 MB against conv5's 462 M multiply-adds).
+ */
+function scheduleWinogradSteps(fused: FusedGraph, step: FusedConv, inStride: number, tile: WinogradTileChoice, variant: KernelVariant): ScheduledStep[] {
+  const fusedConv = scheduleWinograd(step, inStride, tile);
+  if (!step.pool || tile !== 'auto') return [fusedConv];
+  const poolAt = step.ops[0];
+  const unpooled: FusedConv = { ...step, pool: false, output: step.conv.output, ops: [poolAt - 1] };
+  const split = scheduleWinograd(unpooled, inStride, tile);
+  const splitCost = estimatedCost(split.winograd, inStride, split.outStride) + POOL_PASS_COST * mapValues(step.conv.output, split.outStride);
+  if (split.winograd.transform.m % 2 === 0 || splitCost >= estimatedCost(fusedConv.winograd, inStride, fusedConv.outStride)) return [fusedConv];
+  const poolOp = fused.graph.ops[poolAt];
+  const pool: FusedMapActivation = { kind: 'map-activation', id: poolOp.id, input: step.conv.output, relu: false, pool: true, output: step.output, ops: [poolAt] };
+  return [split, scheduleMapActivation(pool, split.outStride, variant)];
+}
+
+const mapValues = (m: MapShape, stride: number): number => m.h * m.w * stride;
 
 function scheduleWinograd(step: FusedConv, inStride: number, tile: WinogradTileChoice): WinogradConvSchedule {
   const outStride = storedChannels(step.conv.output.c);

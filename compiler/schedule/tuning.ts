@@ -45,11 +45,20 @@ export const WINOGRAD_FILTER_REREAD_BYTES = 24 * 1024 * 1024;
  * its share of the input or output transform, and its trip through the scratch buffers.
  * F(4×4): conv2_1 (64→128) spends 30 % of its time outside the GEMM, the 512-channel layers 7 %; both
  * give 18–19. The wider tiles were fitted to per-layer A/B runs of VGG-11 against F(4×4)
- * (docs/performance.md, "Winograd tile per layer"): F(5×5) on conv5_1 ran at 0.77 (20 fits it);
- * F(6×6) at 0.86 on conv2_1, 0.94–0.95 on conv3_2 and conv4_x, but 1.04 on conv3_1, which 30 is the
- * smallest value to keep at F(4×4) (its 8×8 transforms keep 64 values live in 16 registers and spill).
+ * (docs/performance.md, "Winograd tile per layer"). Their transforms keep 49 or 64 values live in 16
+ * registers and spill, which costs more per value where there are fewer channels to share it:
+ * F(5×5) fits 20 on conv5_1 (512→512, 0.77 of F(4×4)) but 29 on conv2_1 (64→128, 1.10 of F(6×6)),
+ * and 29 is kept, which still gives conv5_x F(5×5); F(6×6) ran at 0.86 on conv2_1 and 0.92–0.95 on
+ * conv3_2 and conv4_x but 1.04 on conv3_1, for which 30 is the smallest value that keeps F(4×4).
  */
-export const WINOGRAD_TRANSFORM_COST = { f4x4: 18.5, f5x5: 20, f6x6: 30 } as const;
+export const WINOGRAD_TRANSFORM_COST = { f4x4: 18.5, f5x5: 29, f6x6: 30 } as const;
+/**
+ * What splitting a fused 2×2 max-pool off a conv costs (so that it can take an odd Winograd tile), per
+ * value of the unpooled map, in the same units: the conv stores 4× the values, and a pool pass reads
+ * them back. Fitted like the above: conv5_2 (14×14×512) split to F(5×5) ran at 0.84 of F(4×4) fused,
+ * conv2_1 (112×112×128) split to F(5×5) at 1.13 of F(6×6) fused; 16 keeps the second fused.
+ */
+export const POOL_PASS_COST = 16;
 /** Rows of the Winograd GEMM register tile (tiles × 8 output channels). 6 rows measured slower (spills). */
 export const WINOGRAD_GEMM_ROWS = 4;
 /**
