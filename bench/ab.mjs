@@ -9,7 +9,7 @@
  *   npm run build && node tools/runtimes/exec.mjs node24 bench/ab.mjs A_DIR B_DIR [--threads 1] [--rounds 15]
  */
 import { parseArgs } from 'node:util';
-import { benchInput, importDist } from './common.mjs';
+import { loadForSteps, timeSteps } from './common.mjs';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { threads: { type: 'string', default: '1' }, rounds: { type: 'string', default: '15' }, warmup: { type: 'string', default: '2' } } });
 if (positionals.length !== 2) {
@@ -19,21 +19,10 @@ if (positionals.length !== 2) {
 const threads = Number(values.threads);
 const rounds = Number(values.rounds);
 const warmupRounds = Number(values.warmup);
-const { loadInstance } = await importDist('runtime/load/node.js');
-const { stepRunners, warmUp } = await importDist('runtime/steps.js');
-const { runParams } = await importDist('runtime/instance.js');
-const { WorkerPool } = await importDist('runtime/threads/node-pool.js');
 
 /** @param {string} dir */
 async function open(dir) {
-  const inst = await loadInstance(dir, {});
-  const pool = threads > 1 ? await WorkerPool.start(inst.module, inst.memory, inst.steps.map((/** @type {any} */ s) => s.info.function), threads) : undefined;
-  await warmUp(inst, pool);
-  const [c, h, w] = inst.manifest.input.shape;
-  const input = benchInput(1, c, h, w);
-  const inputView = new Float32Array(inst.memory.buffer, inst.manifest.input.offset, c * h * w);
-  const params = runParams(inst.memory, inst.manifest);
-  const runners = stepRunners(inst, pool);
+  const { inst, runners, resetInput, close } = await loadForSteps(dir, threads);
   /** @type {number[][]} */
   const per = runners.map(() => []);
   /** @type {number[]} */
@@ -48,22 +37,13 @@ async function open(dir) {
     logits: () => Float32Array.from(new Float32Array(inst.memory.buffer, logits.tensor.offset, logits.tensor.imageStride)),
     /** @param {boolean} record */
     async round(record) {
-      // As infer() does: the planner reuses the input's memory once it has been read.
-      inputView.set(input);
-      params.image(0);
-      params.images(1);
-      const t0 = performance.now();
-      let t = t0;
-      for (let i = 0; i < runners.length; i++) {
-        const waiting = runners[i]();
-        if (waiting) await waiting;
-        const now = performance.now();
-        if (record) per[i].push(now - t);
-        t = now;
-      }
-      if (record) totals.push(t - t0);
+      resetInput();
+      const { steps, total } = await timeSteps(runners);
+      if (!record) return;
+      steps.forEach((ms, i) => per[i].push(ms));
+      totals.push(total);
     },
-    close: () => pool?.terminate(),
+    close,
   };
 }
 

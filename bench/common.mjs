@@ -71,3 +71,54 @@ export function argmaxRows(v, cols) {
   }
   return out;
 }
+
+/**
+ * A compiled folder loaded for step-by-step timing (bench/ab.mjs, bench/threads.mjs): its instance,
+ * warmed up, on `threads` threads; one runner per step; and resetInput(), which every run must call
+ * first, as infer() does, because the planner reuses the input's memory once it has been read.
+ * @param {string} dir
+ * @param {number} threads
+ */
+export async function loadForSteps(dir, threads) {
+  const { loadInstance } = await importDist('runtime/load/node.js');
+  const { stepRunners, warmUp } = await importDist('runtime/steps.js');
+  const { runParams } = await importDist('runtime/instance.js');
+  const { WorkerPool } = await importDist('runtime/threads/node-pool.js');
+  const inst = await loadInstance(dir, {});
+  const pool = threads > 1 ? await WorkerPool.start(inst.module, inst.memory, inst.steps.map((/** @type {any} */ s) => s.info.function), threads) : undefined;
+  await warmUp(inst, pool);
+  const [c, h, w] = inst.manifest.input.shape;
+  const input = benchInput(1, c, h, w);
+  const inputView = new Float32Array(inst.memory.buffer, inst.manifest.input.offset, c * h * w);
+  const params = runParams(inst.memory, inst.manifest);
+  return {
+    inst,
+    /** @type {(() => void | Promise<void>)[]} */
+    runners: stepRunners(inst, pool),
+    resetInput() {
+      inputView.set(input);
+      params.image(0);
+      params.images(1);
+    },
+    close: async () => pool?.terminate(),
+  };
+}
+
+/**
+ * One inference step by step: each step's ms (in order) and the whole run's, measured back to back.
+ * @param {(() => void | Promise<void>)[]} runners
+ */
+export async function timeSteps(runners) {
+  const t0 = performance.now();
+  let t = t0;
+  /** @type {number[]} */
+  const steps = [];
+  for (const run of runners) {
+    const waiting = run();
+    if (waiting) await waiting;
+    const now = performance.now();
+    steps.push(now - t);
+    t = now;
+  }
+  return { steps, total: t - t0 };
+}

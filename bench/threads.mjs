@@ -8,46 +8,25 @@
  *   npm run build && node tools/runtimes/exec.mjs node24 bench/threads.mjs [build/vgg11] [--threads 2] [--rounds 25]
  */
 import { parseArgs } from 'node:util';
-import { benchInput, importDist } from './common.mjs';
+import { loadForSteps, timeSteps } from './common.mjs';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { threads: { type: 'string', default: '2' }, rounds: { type: 'string', default: '25' } } });
 const dir = positionals[0] ?? 'build/vgg11';
 const rounds = Number(values.rounds);
-const { loadInstance } = await importDist('runtime/load/node.js');
-const { stepRunners, warmUp } = await importDist('runtime/steps.js');
-const { WorkerPool } = await importDist('runtime/threads/node-pool.js');
-const { runParams } = await importDist('runtime/instance.js');
 
 /** @param {number} threads */
 async function measure(threads) {
-  const inst = await loadInstance(dir, {});
-  const pool = threads > 1 ? await WorkerPool.start(inst.module, inst.memory, inst.steps.map((/** @type {any} */ s) => s.info.function), threads) : undefined;
-  await warmUp(inst, pool);
-  const runners = stepRunners(inst, pool);
-  const [c, h, w] = inst.manifest.input.shape;
-  const input = benchInput(1, c, h, w);
-  const inputView = new Float32Array(inst.memory.buffer, inst.manifest.input.offset, c * h * w);
-  const params = runParams(inst.memory, inst.manifest);
+  const { inst, runners, resetInput, close } = await loadForSteps(dir, threads);
   /** @type {number[][]} */
   const per = runners.map(() => []);
   const totals = [];
   for (let r = 0; r < rounds; r++) {
-    // As infer() does: the planner reuses the input's memory once it has been read.
-    inputView.set(input);
-    params.image(0);
-    params.images(1);
-    const t0 = performance.now();
-    let t = t0;
-    for (let i = 0; i < runners.length; i++) {
-      const waiting = runners[i]();
-      if (waiting) await waiting;
-      const now = performance.now();
-      per[i].push(now - t);
-      t = now;
-    }
-    totals.push(t - t0);
+    resetInput();
+    const { steps, total } = await timeSteps(runners);
+    steps.forEach((ms, i) => per[i].push(ms));
+    totals.push(total);
   }
-  await pool?.terminate();
+  await close();
   return { names: inst.steps.map((/** @type {any} */ s) => s.info.description), per, totals };
 }
 

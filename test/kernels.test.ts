@@ -78,17 +78,7 @@ const TOLERANCE = { direct: 1e-6, winograd: 2e-5 };
 
 describe.each(Object.entries(CONFIGS).flatMap(([name, config]) => (['direct', 'winograd'] as const).map((conv) => [`${name} (${conv})`, name, config, conv] as const)))('config %s', (_, name, config, conv) => {
   it('each SIMD step equals its scalar reference, and writes a zero frame', async () => {
-    const path = join(work, `${name}.json`);
-    writeFileSync(path, JSON.stringify({ name, ...config }));
-    const dirs = { simd: join(work, `${name}-${conv}-simd`), ref: join(work, `${name}-${conv}-ref`) };
-    await compileModel({ configPath: path, outDir: dirs.simd, seed: 7, kernels: 'wasmsimd', conv });
-    await compileModel({ configPath: path, outDir: dirs.ref, seed: 7, kernels: 'scalar-ref' });
-    const simd = await loadInstance(dirs.simd);
-    const ref = await loadInstance(dirs.ref);
-    // Dirty the arenas first: kernels must not rely on memory starting out zeroed.
-    for (const inst of [simd, ref]) new Float32Array(inst.memory.buffer, inst.manifest.memory.arenaBase, inst.manifest.memory.arenaBytes / 4).fill(Number.NaN);
-    fillInput(simd, 42);
-    fillInput(ref, 42);
+    const { simd, ref } = await simdAndReference(name, config, conv, { conv });
     expect(simd.steps.map((s) => s.info.kernel)).not.toEqual(ref.steps.map((s) => s.info.kernel));
     if (conv === 'winograd') expect(simd.steps.some((s) => s.info.kernel.includes('winograd'))).toBe(true);
     if (name === 'odd-tiles-pool' && conv === 'winograd') expect(simd.steps.map((s) => s.info.kernel).slice(-4, -1)).toEqual(['f32-conv3x3p1-winograd-f5x5-4x8-bias-relu-wasmsimd', 'f32-maxpool2x2-wasmsimd', 'f32-flatten-nchw-scalar']);
@@ -104,22 +94,31 @@ const FORCED_TILES = [
 ] as const;
 describe.each(FORCED_TILES.map(([name, tile]) => [`${name} (${tile})`, name, tile] as const))('config %s', (_, name, tile) => {
   it('each SIMD step equals its scalar reference, and writes a zero frame', async () => {
-    const path = join(work, `${name}.json`);
-    writeFileSync(path, JSON.stringify({ name, ...CONFIGS[name] }));
-    const dirs = { simd: join(work, `${name}-${tile}-simd`), ref: join(work, `${name}-${tile}-ref`) };
-    await compileModel({ configPath: path, outDir: dirs.simd, seed: 7, kernels: 'wasmsimd', conv: 'winograd', winogradTile: tile });
-    await compileModel({ configPath: path, outDir: dirs.ref, seed: 7, kernels: 'scalar-ref' });
-    const simd = await loadInstance(dirs.simd);
-    const ref = await loadInstance(dirs.ref);
-    for (const inst of [simd, ref]) new Float32Array(inst.memory.buffer, inst.manifest.memory.arenaBase, inst.manifest.memory.arenaBytes / 4).fill(Number.NaN);
-    fillInput(simd, 42);
-    fillInput(ref, 42);
+    const { simd, ref, simdDir } = await simdAndReference(name, CONFIGS[name], tile, { conv: 'winograd', winogradTile: tile });
     expect(simd.steps.some((s) => s.info.kernel.includes(`winograd-${tile}-`))).toBe(true);
     // The 5-row GEMM tiles, and a last block shorter than the others, are really generated here.
-    if (name === 'five-row-tiles' && tile === 'f4x4') expect(readFileSync(join(dirs.simd, 'model.ts'), 'utf8')).toContain('GEMM register tiles 10 tiles = 2 × 5 rows, 5 tiles = 1 × 5 rows');
+    if (name === 'five-row-tiles' && tile === 'f4x4') expect(readFileSync(join(simdDir, 'model.ts'), 'utf8')).toContain('GEMM register tiles 10 tiles = 2 × 5 rows, 5 tiles = 1 × 5 rows');
     compareSteps(simd, ref, TOLERANCE.winograd);
   });
 });
+
+/**
+ * `config` compiled twice (seed 7): SIMD kernels with `options`, and the scalar reference; both loaded
+ * with their arenas dirtied (kernels must not rely on memory starting out zeroed) and the same input.
+ */
+async function simdAndReference(name: string, config: object, label: string, options: Pick<Parameters<typeof compileModel>[0], 'conv' | 'winogradTile'>): Promise<{ simd: ModelInstance; ref: ModelInstance; simdDir: string }> {
+  const path = join(work, `${name}.json`);
+  writeFileSync(path, JSON.stringify({ name, ...config }));
+  const dirs = { simd: join(work, `${name}-${label}-simd`), ref: join(work, `${name}-${label}-ref`) };
+  await compileModel({ configPath: path, outDir: dirs.simd, seed: 7, kernels: 'wasmsimd', ...options });
+  await compileModel({ configPath: path, outDir: dirs.ref, seed: 7, kernels: 'scalar-ref' });
+  const simd = await loadInstance(dirs.simd);
+  const ref = await loadInstance(dirs.ref);
+  for (const inst of [simd, ref]) new Float32Array(inst.memory.buffer, inst.manifest.memory.arenaBase, inst.manifest.memory.arenaBytes / 4).fill(Number.NaN);
+  fillInput(simd, 42);
+  fillInput(ref, 42);
+  return { simd, ref, simdDir: dirs.simd };
+}
 
 /**
  * Runs every step of both builds side by side and compares each output, relative to the reference's
