@@ -67,16 +67,17 @@ console.log('| step | A | B | B / A (min) |');
 console.log('| --- | --- | --- | --- |');
 // Steps are matched by the layer they run (the description's first word: conv2_1, pool5, fc1), so that
 // builds that split a step in two (a pool taken off a conv) still line up.
-const layerOf = (/** @type {string} */ d) => d.split(' ')[0].replace(/:$/, '');
-/** @type {string[]} */
-const layers = [];
-for (const m of [a, b]) m.names.forEach((/** @type {string} */ n, /** @type {number} */ i) => {
-  const key = `${i === 0 ? 'input' : layerOf(n)}`;
-  if (!layers.includes(key)) layers.splice(m === a ? layers.length : Math.max(0, ...a.names.map((/** @type {string} */ x, /** @type {number} */ j) => (j < i ? layers.indexOf(j === 0 ? 'input' : layerOf(x)) + 1 : 0))), 0, key);
+/** @param {typeof a} m */
+const keysOf = (m) => m.names.map((/** @type {string} */ n, /** @type {number} */ i) => (i === 0 ? 'input' : n.split(' ')[0].replace(/:$/, '')));
+const keysA = keysOf(a), keysB = keysOf(b);
+// A's layers in order, with each layer only B has inserted after the one B runs before it.
+const layers = [...keysA];
+keysB.forEach((key, i) => {
+  if (!layers.includes(key)) layers.splice(i === 0 ? 0 : layers.indexOf(keysB[i - 1]) + 1, 0, key);
 });
-const stepsOf = (/** @type {typeof a} */ m, /** @type {string} */ key) => m.names.map((/** @type {string} */ n, /** @type {number} */ i) => ((i === 0 ? 'input' : layerOf(n)) === key ? i : -1)).filter((/** @type {number} */ i) => i >= 0);
+const stepsOf = (/** @type {string[]} */ keys, /** @type {string} */ key) => keys.flatMap((k, i) => (k === key ? [i] : []));
 for (const key of layers) {
-  const ia = stepsOf(a, key), ib = stepsOf(b, key);
+  const ia = stepsOf(keysA, key), ib = stepsOf(keysB, key);
   const label = (ia.length ? ia : ib).map((/** @type {number} */ i) => (ia.length ? a : b).names[i]).join(' / ');
   const kernels = (/** @type {typeof a} */ m, /** @type {number[]} */ is) => is.map((i) => m.kernels[i]).join(' + ');
   const changed = kernels(a, ia) !== kernels(b, ib);

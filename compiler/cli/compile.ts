@@ -3,6 +3,7 @@ import { Option, type Command } from 'commander';
 import { compileModel, type ProgressEvent } from '../pipeline.js';
 import type { ConvAlgorithmChoice } from '../schedule/schedule.js';
 import type { WinogradTileChoice } from '../schedule/winograd-plan.js';
+import { WINOGRAD_TRANSFORMS } from '../winograd/winograd.js';
 import { WEIGHTS_DTYPES, type WeightsDtype } from '../weights/layout.js';
 import { modelOptions, parseByteSize, parseNonNegativeInt, type ModelOptionValues } from './options.js';
 import { DEFAULT_SHARD_BYTES, MIN_SHARD_BYTES } from '../weights/shards.js';
@@ -31,7 +32,7 @@ export function registerCompile(program: Command): void {
     .option('--seed <n>', 'seed for random weights when --weights is not given', parseNonNegativeInt, 0)
     .addOption(new Option('--kernels <variant>', 'kernel variant: wasmsimd (fast) or scalar-ref (plain reference loops)').choices(['wasmsimd', 'scalar-ref']).default('wasmsimd'))
     .addOption(new Option('--conv <algorithm>', '3×3 convolution algorithm: auto (the scheduler decides per layer), direct, or winograd').choices(['auto', 'direct', 'winograd']).default('auto'))
-    .addOption(new Option('--winograd-tile <tile>', 'Winograd tile size: auto (a cost model picks F(4×4,3×3), F(5×5) or F(6×6) per layer; vggc summary shows it), or one for every layer that can take it (F(5×5) cannot fuse a 2×2 pool)').choices(['auto', 'f4x4', 'f5x5', 'f6x6']).default('auto'))
+    .addOption(new Option('--winograd-tile <tile>', 'Winograd tile size: auto (a cost model picks F(4×4,3×3), F(5×5) or F(6×6) per layer; vggc summary shows it), or one for every layer that can take it (F(5×5) cannot fuse a 2×2 pool)').choices(['auto', ...Object.keys(WINOGRAD_TRANSFORMS)]).default('auto'))
     .addOption(new Option('--weights-dtype <dtype>', 'how weights are stored: f32, f16, or int8 (weight-only, symmetric, one scale per output channel); fully-connected layers dequantise in the kernels').choices(WEIGHTS_DTYPES).default('f32'))
     .option('--allow-nonfinite', 'accept NaN/Inf weight values instead of refusing them')
     .option('--labels <file>', 'class names (JSON list or one per line), overriding the config; 1000-class models get the ImageNet names by default')

@@ -1,5 +1,5 @@
 /**
- * How a Winograd F(m×m,3×3) layer is cut into work: its tile size (chooseTransform below), m×m output
+ * How a Winograd F(m×m,3×3) layer is cut into work: its tile size (planWinograd below), m×m output
  * tiles in blocks of whole tile rows, each block's output channels split into groups so that small
  * maps can still be shared between threads. Block size is a per-layer trade (tileRowsPerBlock below):
  * small blocks keep the transformed input V and the GEMM result M in cache, but every block reads all
