@@ -304,6 +304,13 @@ describe('compile errors: one line, exit 1', () => {
     expect(existsSync(join(tmp, 'x'))).toBe(false);
   });
 
+  it('a folder where a model file belongs (compile and summary)', () => {
+    const expected = `${tmp} is a folder; expected a model file: a config JSON, .pth/.pt/.bin, a TF.js model.json, .onnx or .safetensors (a folder vggc compiled is what run, predict and bench take)`;
+    expect(expectUserError(vggc('compile', tmp, '-q', '-o', join(tmp, 'y')))).toBe(expected);
+    expect(existsSync(join(tmp, 'y'))).toBe(false);
+    expect(expectUserError(vggc('summary', tmp))).toBe(expected);
+  });
+
   const badConfigs: [file: string, message: string][] = [
     ['syntax-missing-comma.json', "invalid JSON at line 3, column 3: Expected ',' or '}' after property value"],
     ['not-object.json', 'expected a JSON object with a "blocks" field, found [[3,1,8],[8,1,16]]'],

@@ -13,7 +13,7 @@
  * A model file gives its own weights, so --weights goes with a config JSON only. --input-size and
  * --preprocessing override what a model file implies.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { extname } from 'node:path';
 import { readConfigFile, validateConfig } from './config/parse.js';
 import type { VggConfig } from './config/config.js';
@@ -65,6 +65,7 @@ export function modelFormat(file: string): ModelFormat {
 }
 
 export function readModelInput(file: string, opts: ModelInputOptions = {}): ModelInput {
+  if (isFolder(file)) throw new VggcError(`${file} is a folder; expected a model file: a config JSON, .pth/.pt/.bin, a TF.js model.json, .onnx or .safetensors (a folder vggc compiled is what run, predict and bench take)`);
   const format = modelFormat(file);
   if (format === 'config') {
     if (opts.inputSize || opts.preprocessing || opts.outputs || opts.outputLayout) return configWithOverrides(file, opts);
@@ -134,6 +135,14 @@ function configWithOverrides(file: string, opts: NetworkOverrides): ModelInput {
   if (opts.outputs) raw.outputs = [...opts.outputs];
   if (opts.outputLayout) raw.outputLayout = opts.outputLayout;
   return { format: 'config', config: validateConfig(raw, file), openWeights: null, layerNames: new Map() };
+}
+
+function isFolder(file: string): boolean {
+  try {
+    return statSync(file).isDirectory();
+  } catch {
+    return false; // a missing file gets its front end's own "cannot read" error
+  }
 }
 
 function firstBytes(file: string, n: number): Uint8Array | null {
