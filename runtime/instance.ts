@@ -24,6 +24,8 @@ export function exportedFunctions(instance: WebAssembly.Instance, names: readonl
 export interface InstanceStep {
   readonly fn: StepFn;
   readonly workItems: number;
+  /** Items that share set-up work (ManifestStep.workGrain; 1 when model.json has none). */
+  readonly workGrain: number;
   readonly info: Manifest['steps'][number];
 }
 
@@ -38,7 +40,7 @@ export interface ModelInstance {
 
 /** The instance's steps from its functions, in manifest order. */
 export function instanceSteps(manifest: Manifest, fns: readonly StepFn[]): InstanceStep[] {
-  return manifest.steps.map((info, i) => ({ fn: fns[i], workItems: info.workItems, info }));
+  return manifest.steps.map((info, i) => ({ fn: fns[i], workItems: info.workItems, workGrain: info.workGrain ?? 1, info }));
 }
 
 /** Writes the run parameters: the image `per-image` steps work on, the images `batch` steps work on. */

@@ -14,7 +14,7 @@ export function stepRunners(inst: ModelInstance, executor?: StepExecutor, items:
     const count = items(step.workItems);
     if (!executor) return () => step.fn(0, count, 0);
     const own = (start: number, end: number): void => step.fn(start, end, 0);
-    return () => executor.run(index, count, own);
+    return () => executor.run(index, count, step.workGrain, own);
   });
 }
 

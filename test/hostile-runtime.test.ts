@@ -123,7 +123,7 @@ describe('a worker of the pool that dies', () => {
     const pool = await WorkerPool.start(inst.module, inst.memory, inst.steps.map((s) => s.info.function), 2);
     try {
       const step = inst.steps[1];
-      const run = () => pool.run(1, step.workItems, (a, b) => step.fn(a, b, 0));
+      const run = () => pool.run(1, step.workItems, step.workGrain, (a, b) => step.fn(a, b, 0));
       await run(); // healthy (a loaded machine may return the waiting promise: it must settle here, not reject later unhandled)
       await (pool as unknown as { workers: { terminate(): Promise<number> }[] }).workers[0].terminate();
       await new Promise((r) => setImmediate(r)); // let the 'exit' event be delivered
@@ -168,7 +168,7 @@ const inst = await loadInstance(process.argv[2], { build: 'deterministic' });
 const pool = await WorkerPool.start(inst.module, inst.memory, inst.steps.map((s) => s.info.function), 2);
 const step = inst.steps[1];
 pool.workers[0].terminate();
-try { await pool.run(1, step.workItems, (a, b) => step.fn(a, b, 0)); console.log('no error'); }
+try { await pool.run(1, step.workItems, step.workGrain, (a, b) => step.fn(a, b, 0)); console.log('no error'); }
 catch (e) { console.log(e.constructor.name + ' ' + e.message); }
 process.exit(0);
 `,

@@ -63,6 +63,7 @@ export function manifestBody(program: Program, weights: WeightsFacts, labels: re
       phase: s.schedule.phase,
       kernel: s.kernel,
       workItems: s.schedule.workItems,
+      workGrain: s.schedule.workGrain,
       macs: s.schedule.macs,
       description: describeStep(s),
       output: stepTensor(s.output),

@@ -37,6 +37,12 @@ interface ScheduledCommon {
   readonly phase: 'image' | 'batch';
   /** Independent work items: any range of them can run on any thread. */
   readonly workItems: number;
+  /**
+   * Consecutive items that share set-up work when one call runs them: a Winograd block's output-channel
+   * groups (one input transform per call and block); 1 elsewhere. Threads claim whole grains where they
+   * can (runtime/threads/protocol.ts).
+   */
+  readonly workGrain: number;
   /** Multiply-adds of the direct algorithm per image: the network's work, whatever algorithm runs it (0 for data movement). */
   readonly macs: number;
   /** Floats per stored output pixel (maps) or per stored output vector (vectors): the one definition of the stored channel count. */
@@ -135,7 +141,7 @@ const spec = (s: Partial<KernelSpec> & Pick<KernelSpec, 'op' | 'isa'>): KernelSp
 
 function scheduleInput(input: MapShape): PackInputSchedule {
   // Stored unpadded: the first convolution reads a pixel's (kx, ci) run of 3·C floats contiguously.
-  return { kind: 'pack-input', spec: spec({ op: 'pack-nchw-to-nhwc-pad1', isa: 'scalar' }), phase: 'image', input, workItems: input.h, macs: 0, outStride: input.c };
+  return { kind: 'pack-input', spec: spec({ op: 'pack-nchw-to-nhwc-pad1', isa: 'scalar' }), phase: 'image', input, workItems: input.h, workGrain: 1, macs: 0, outStride: input.c };
 }
 
 function convEpilogue(step: FusedConv): Epilogue[] {
@@ -146,14 +152,14 @@ function convEpilogue(step: FusedConv): Epilogue[] {
 function scheduleMapActivation(step: FusedMapActivation, inStride: number, variant: KernelVariant): MapActivationSchedule {
   const simd = variant === 'wasmsimd';
   const kernel = spec({ op: step.pool ? 'maxpool2x2' : 'vrelu', epilogue: step.pool && step.relu ? ['relu'] : [], isa: simd ? 'wasmsimd' : 'scalar', variant: simd ? null : 'ref' });
-  return { kind: 'map-activation', spec: kernel, phase: 'image', layer: step, inStride, outStride: inStride, workItems: step.output.h, macs: 0 };
+  return { kind: 'map-activation', spec: kernel, phase: 'image', layer: step, inStride, outStride: inStride, workItems: step.output.h, workGrain: 1, macs: 0 };
 }
 
 /** Work item = one 8-feature block, for all images of the group. */
 function scheduleVectorRelu(step: FusedVectorRelu, variant: KernelVariant): VectorReluSchedule {
   const simd = variant === 'wasmsimd';
   const outStride = storedChannels(step.features);
-  return { kind: 'vector-relu', spec: spec({ op: 'vrelu', isa: simd ? 'wasmsimd' : 'scalar', variant: simd ? null : 'ref' }), phase: 'batch', layer: step, outStride, workItems: outStride / OUT_BLOCK, macs: 0 };
+  return { kind: 'vector-relu', spec: spec({ op: 'vrelu', isa: simd ? 'wasmsimd' : 'scalar', variant: simd ? null : 'ref' }), phase: 'batch', layer: step, outStride, workItems: outStride / OUT_BLOCK, workGrain: 1, macs: 0 };
 }
 
 /** Multiply-adds of the direct algorithm; with the pool fused, conv rows/cols the floor-mode pool drops are not computed. */
@@ -193,6 +199,7 @@ function scheduleWinograd(step: FusedConv, inStride: number, tile: WinogradTileC
     spec: spec({ op: 'conv3x3p1', algo: `winograd-${winograd.transform.name}`, tile: [WINOGRAD_GEMM_ROWS, OUT_BLOCK], epilogue: convEpilogue(step), isa: 'wasmsimd' }),
     phase: 'image', layer: step, winograd, inStride, outStride,
     workItems: winograd.blocks * winograd.coGroups,
+    workGrain: winograd.coGroups,
     macs: directMacs(step),
   };
 }
@@ -205,19 +212,20 @@ function scheduleDirect(step: FusedConv, inStride: number, variant: KernelVarian
     spec: spec({ op: 'conv3x3p1', tile: simd ? (step.pool ? [2, 2, OUT_BLOCK] : [tile.cols, OUT_BLOCK]) : null, epilogue: convEpilogue(step), isa: simd ? 'wasmsimd' : 'scalar', variant: simd ? null : 'ref' }),
     phase: 'image', layer: step, tile, inStride, outStride: storedChannels(step.conv.output.c),
     workItems: step.output.h, // output rows (pooled rows when the pool is fused)
+    workGrain: 1,
     macs: directMacs(step),
   };
 }
 
 function schedulePoolFlatten(step: FusedPoolFlatten, inStride: number): PoolFlattenSchedule {
   const op = step.pool ? (step.pool.mode === 'avg' ? 'adaptiveavgpool-flatten-nchw' : 'adaptivemaxpool-flatten-nchw') : 'flatten-nchw';
-  return { kind: 'pool-flatten', spec: spec({ op, isa: 'scalar' }), phase: 'image', layer: step, inStride, workItems: step.flattened.c, macs: 0, outStride: storedChannels(step.features) };
+  return { kind: 'pool-flatten', spec: spec({ op, isa: 'scalar' }), phase: 'image', layer: step, inStride, workItems: step.flattened.c, workGrain: 1, macs: 0, outStride: storedChannels(step.features) };
 }
 
 /** Per image of the group (work item = one image; items past the group's images do nothing). */
 function scheduleOutputActivation(step: FusedOutputActivation): OutputActivationSchedule {
   const features = step.activation.features;
-  return { kind: 'output-activation', spec: spec({ op: step.activation.fn, isa: 'scalar' }), phase: 'batch', layer: step, workItems: MAX_BATCH, macs: 0, outStride: storedChannels(features) };
+  return { kind: 'output-activation', spec: spec({ op: step.activation.fn, isa: 'scalar' }), phase: 'batch', layer: step, workItems: MAX_BATCH, workGrain: 1, macs: 0, outStride: storedChannels(features) };
 }
 
 function scheduleLinear(step: FusedLinear, variant: KernelVariant, dtype: WeightsDtype): LinearSchedule {
@@ -227,5 +235,5 @@ function scheduleLinear(step: FusedLinear, variant: KernelVariant, dtype: Weight
   const kernel = spec({ weights: weightsTag(dtype), op: 'gemm', tile: simd ? [FC_BATCH_TILE, OUT_BLOCK] : null, epilogue, isa: simd ? 'wasmsimd' : 'scalar', variant: simd ? `tail-1x${GEMV_BLOCKS * OUT_BLOCK}` : 'ref' });
   const { inFeatures, outFeatures } = step.linear;
   const outStride = storedChannels(outFeatures);
-  return { kind: 'linear', spec: kernel, phase: 'batch', layer: step, outStride, workItems: outStride / OUT_BLOCK, macs: inFeatures * outFeatures };
+  return { kind: 'linear', spec: kernel, phase: 'batch', layer: step, outStride, workItems: outStride / OUT_BLOCK, workGrain: 1, macs: inFeatures * outFeatures };
 }

@@ -49,6 +49,7 @@ export function checkManifest(raw: unknown, file: string): Manifest {
     if (typeof s !== 'object' || s === null) fail(`steps[${i}] must be an object, found ${JSON.stringify(s)}`);
     if (typeof s.function !== 'string') fail(`steps[${i}].function must be a string`);
     int(s.workItems, `steps[${i}].workItems`, 1);
+    if (s.workGrain !== undefined) int(s.workGrain, `steps[${i}].workGrain`, 1);
     if (s.phase !== 'image' && s.phase !== 'batch') fail(`steps[${i}].phase must be "image" or "batch", found ${JSON.stringify(s.phase)}`);
   });
   if (m.prepare !== undefined && !Array.isArray(m.prepare)) fail('prepare must be a list');

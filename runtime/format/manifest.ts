@@ -43,6 +43,12 @@ export interface ManifestStep {
   readonly phase: 'image' | 'batch';
   readonly kernel: string;
   readonly workItems: number;
+  /**
+   * Consecutive items that share set-up work when one call runs them together (a Winograd block's
+   * output-channel groups share its input transform): threads claim whole grains where they can.
+   * Optional (written since the work-sharing threads; 1 when absent), so older model folders load.
+   */
+  readonly workGrain?: number;
   readonly macs: number;
   readonly description: string;
   /** Where the step writes its result (for debugging and per-layer tests). */

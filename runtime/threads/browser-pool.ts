@@ -10,7 +10,7 @@
  * (BarrierExecutor, used by browser-worker.ts).
  */
 import { VggcError } from '../format/errors.js';
-import { CONTROL, controlInts, pollHelpers, postStep, shutDown, STEP_TIMEOUT_MS } from './protocol.js';
+import { CONTROL, controlInts, pollHelpers, postStep, rangeWords, shareStep, shutDown, STEP_TIMEOUT_MS } from './protocol.js';
 import { checkInferInput, namedOutputs } from '../infer.js';
 import { outputCopiers } from '../outputs.js';
 import type { ModelInstance } from '../instance.js';
@@ -46,23 +46,26 @@ export type FromWorker =
   | { readonly type: 'error'; readonly id?: number; readonly message: string; readonly vggc: boolean };
 
 /**
- * The leader's executor: the same barrier as the Node WorkerPool. Per step it writes each helper's
- * range into the control block, bumps GENERATION and notifies, runs its own range, then waits until
- * PENDING is 0. Only valid inside a worker (it blocks in Atomics.wait).
+ * The leader's executor: the same barrier as the Node WorkerPool. Per step it posts the work items in
+ * the control block, bumps GENERATION and notifies, runs its share (protocol.ts, shareStep), then
+ * waits until PENDING is 0. Only valid inside a worker (it blocks in Atomics.wait).
  */
 export class BarrierExecutor implements StepExecutor {
   private failure: string | null = null;
+  private readonly ranges: BigInt64Array;
 
   constructor(
     private readonly control: Int32Array,
     readonly threads: number,
-  ) {}
+  ) {
+    this.ranges = rangeWords(control, threads);
+  }
 
-  run(step: number, items: number, own: (start: number, end: number) => void): void {
+  run(step: number, items: number, grain: number, own: (start: number, end: number) => void): void {
     if (this.failure) throw new VggcError(`the thread pool is broken: ${this.failure}`);
     const c = this.control;
-    const ownEnd = postStep(c, this.threads, step, items);
-    if (ownEnd > 0) own(0, ownEnd);
+    postStep(c, this.ranges, this.threads, step, items, grain);
+    shareStep(c, this.ranges, this.threads, 0, own);
     pollHelpers(c);
     // A worker may block here (the leader is one); the main thread of a page never runs this.
     const deadline = Date.now() + STEP_TIMEOUT_MS;

@@ -1,15 +1,15 @@
 /**
  * A persistent pool of worker_threads running layer functions on the model's one shared
- * WebAssembly.Memory. Per step the main thread (worker 0) hands each worker a contiguous range of the
- * step's work items through a small control block in a SharedArrayBuffer, wakes them with
- * Atomics.notify, runs its own range, and waits (Atomics.wait) until every worker has finished: one
- * barrier per step, no messages on the hot path.
+ * WebAssembly.Memory. Per step the main thread (worker 0) posts the step's work items through a small
+ * control block in a SharedArrayBuffer, wakes the workers with Atomics.notify, runs its share (its own
+ * range, then what is left of the others': protocol.ts), and waits (Atomics.wait) until every worker
+ * has finished: one barrier per step, no messages on the hot path.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { VggcError } from '../format/errors.js';
-import { CONTROL, controlInts, pollHelpers, postStep, shutDown, STEP_TIMEOUT_MS } from './protocol.js';
+import { CONTROL, controlInts, pollHelpers, postStep, rangeWords, shareStep, shutDown, STEP_TIMEOUT_MS } from './protocol.js';
 import type { StepExecutor } from './executor.js';
 
 
@@ -25,12 +25,14 @@ function workerScript(): URL {
 
 export class WorkerPool implements StepExecutor {
   private readonly control: Int32Array;
+  private readonly ranges: BigInt64Array;
   private readonly workers: Worker[] = [];
   private failure: string | null = null;
   private shuttingDown = false;
 
   private constructor(readonly threads: number) {
     this.control = new Int32Array(new SharedArrayBuffer(controlInts(threads) * 4));
+    this.ranges = rangeWords(this.control, threads);
   }
 
   /** Starts `size - 1` workers (the calling thread is worker 0) on `module` and `memory`. */
@@ -39,7 +41,7 @@ export class WorkerPool implements StepExecutor {
     const url = workerScript();
     const ready: Promise<void>[] = [];
     for (let w = 1; w < size; w++) {
-      const worker = new Worker(url, { workerData: { module, memory, functions, control: pool.control, worker: w } });
+      const worker = new Worker(url, { workerData: { module, memory, functions, control: pool.control, threads: size, worker: w } });
       ready.push(
         new Promise((resolve, reject) => {
           worker.once('message', (m: { ready?: boolean; error?: string }) => (m.ready ? resolve() : reject(new VggcError(`worker ${w} failed to start: ${m.error}`))));
@@ -67,15 +69,16 @@ export class WorkerPool implements StepExecutor {
   }
 
   /**
-   * Runs step `step` over work items [0, items): worker 0 (this thread) calls `own` for its range.
+   * Runs step `step` over work items [0, items) in grains of `grain`: worker 0 (this thread) calls
+   * `own` for each range it claims.
    * Returns once all workers are done (usually at once, after a short poll), or a promise when they
    * are still running: then it waits with Atomics.waitAsync, so that the event loop can report a
    * worker that died (its exit handler wakes the wait). Throws if a worker failed.
    */
-  run(step: number, items: number, own: (start: number, end: number) => void): void | Promise<void> {
+  run(step: number, items: number, grain: number, own: (start: number, end: number) => void): void | Promise<void> {
     if (this.failure) throw new VggcError(`the thread pool is broken: ${this.failure}`);
-    const ownEnd = postStep(this.control, this.threads, step, items);
-    if (ownEnd > 0) own(0, ownEnd);
+    postStep(this.control, this.ranges, this.threads, step, items, grain);
+    shareStep(this.control, this.ranges, this.threads, 0, own);
     // Poll briefly (workers usually finish within a fraction of a step), then wait.
     if (pollHelpers(this.control)) return this.checkStep(step);
     return this.waitForWorkers(step);

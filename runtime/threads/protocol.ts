@@ -1,4 +1,11 @@
-/** Layout of the Int32 control block shared by the main thread and the workers. */
+/**
+ * Layout of the Int32 control block shared by the main thread and the workers. Work is shared per step
+ * by claims: every thread starts with a contiguous range of the step's work items (the even split a
+ * static schedule would give it) and claims chunks of it from the front; a thread whose range is used
+ * up claims chunks from the back of the others' ranges. On a quiet machine that is the static split;
+ * when one core is held up (another tenant, a slow wake-up), the other takes over the end of its work
+ * instead of waiting for it at the barrier (docs/performance.md, "Threads").
+ */
 export const CONTROL = {
   /** Bumped by the main thread to start a step (workers Atomics.wait on it). */
   GENERATION: 0,
@@ -10,11 +17,31 @@ export const CONTROL = {
   ERROR: 3,
   /** Set when the pool shuts down. */
   SHUTDOWN: 4,
-  /** [start, end) of work items for worker w at RANGES + 2w. */
+  /** Items per claim this step: a multiple of the step's grain, and claims end on multiples of it. */
+  CHUNK: 5,
+  /**
+   * From here (byte 32, 8-byte aligned), one 64-bit word per thread w: the items of w's range not yet
+   * claimed, front (high 32 bits) to back (low 32 bits). Claims are compare-exchanges of the word.
+   */
   RANGES: 8,
 } as const;
 
-export const controlInts = (workers: number): number => CONTROL.RANGES + 2 * workers;
+export const controlInts = (threads: number): number => CONTROL.RANGES + 2 * threads;
+
+/** The per-thread range words of a control block (a view on the same shared memory). */
+export const rangeWords = (control: Int32Array, threads: number): BigInt64Array => new BigInt64Array(control.buffer, control.byteOffset + CONTROL.RANGES * 4, threads);
+
+/**
+ * Claims per thread a step is cut into at most (fewer when its grain is coarser): enough that a thread
+ * held up leaves at most about an eighth of its share to the other, few enough that the claims (one
+ * compare-exchange each) cost nothing beside the work.
+ */
+export const CLAIMS_PER_THREAD = 8;
+
+/** Items per claim for a step of `items` items whose items come in grains of `grain` (manifest.ts, workGrain). */
+export function claimChunk(items: number, grain: number, threads: number): number {
+  return grain * Math.max(1, Math.floor(items / (grain * threads * CLAIMS_PER_THREAD)));
+}
 
 /** A step that takes longer than this is treated as a hung worker rather than waited on forever. */
 export const STEP_TIMEOUT_MS = 120_000;
@@ -25,21 +52,57 @@ export const STEP_TIMEOUT_MS = 120_000;
  */
 export const SPIN_MS = 5;
 
+const pack = (front: number, back: number): bigint => (BigInt(front) << 32n) | BigInt(back);
+const frontOf = (word: bigint): number => Number(word >> 32n);
+const backOf = (word: bigint): number => Number(word & 0xffffffffn);
+
 /**
- * Posts step `step` over work items [0, items) to `threads − 1` helpers (thread 0 is the caller) and
- * wakes them; returns the end of the caller's own range [0, end).
+ * Posts step `step` over work items [0, items), in grains of `grain` items, to `threads − 1` helpers
+ * (thread 0 is the caller) and wakes them. Each thread's range starts as the even split
+ * [⌊items·w/threads⌋, ⌊items·(w+1)/threads⌋).
  */
-export function postStep(control: Int32Array, threads: number, step: number, items: number): number {
+export function postStep(control: Int32Array, ranges: BigInt64Array, threads: number, step: number, items: number, grain: number): void {
   const split = (w: number): number => Math.floor((items * w) / threads);
-  for (let w = 1; w < threads; w++) {
-    control[CONTROL.RANGES + 2 * w] = split(w);
-    control[CONTROL.RANGES + 2 * w + 1] = split(w + 1);
-  }
+  for (let w = 0; w < threads; w++) Atomics.store(ranges, w, pack(split(w), split(w + 1)));
+  control[CONTROL.CHUNK] = claimChunk(items, grain, threads);
   control[CONTROL.STEP] = step;
   Atomics.store(control, CONTROL.PENDING, threads - 1);
   Atomics.add(control, CONTROL.GENERATION, 1);
   Atomics.notify(control, CONTROL.GENERATION);
-  return split(1);
+}
+
+/**
+ * One claim for thread `me`: the next chunk from the front of its own range or, once that is used up,
+ * the last chunk of another's (the next thread's first). Writes [start, end) to `claimed`; false when
+ * nothing is left anywhere. A claim ends on a multiple of `chunk` (or at a range's end), so a grain is
+ * cut between two calls only where the even split cuts it.
+ */
+export function claimWork(ranges: BigInt64Array, threads: number, me: number, chunk: number, claimed: Int32Array): boolean {
+  for (let k = 0; k < threads; k++) {
+    const w = (me + k) % threads;
+    for (;;) {
+      const word = Atomics.load(ranges, w);
+      const front = frontOf(word);
+      const back = backOf(word);
+      if (front >= back) break;
+      const [start, end] = k === 0 ? [front, Math.min(back, (Math.floor(front / chunk) + 1) * chunk)] : [Math.max(front, Math.floor((back - 1) / chunk) * chunk), back];
+      const next = k === 0 ? pack(end, back) : pack(front, start);
+      if (Atomics.compareExchange(ranges, w, word, next) === word) {
+        claimed[0] = start;
+        claimed[1] = end;
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+const claimed = new Int32Array(2);
+
+/** Thread `me`'s part of the current step: `run` on each range it claims until none is left. */
+export function shareStep(control: Int32Array, ranges: BigInt64Array, threads: number, me: number, run: (start: number, end: number) => void): void {
+  const chunk = control[CONTROL.CHUNK];
+  while (claimWork(ranges, threads, me, chunk, claimed)) run(claimed[0], claimed[1]);
 }
 
 /** Polls up to SPIN_MS for the helpers; true when they are all done. */
@@ -58,15 +121,17 @@ export function shutDown(control: Int32Array): void {
 
 /**
  * A helper thread's life (Node worker_threads and Web Workers alike): say ready, then sleep on the
- * control block, run this worker's range of each step it is woken for, and count itself out.
+ * control block, share each step it is woken for (shareStep), and count itself out.
  */
 export function helperLoop(
   control: Int32Array,
+  threads: number,
   worker: number,
   fns: readonly ((start: number, end: number, worker: number) => void)[],
   ready: () => void,
   failed: (message: string) => void,
 ): void {
+  const ranges = rangeWords(control, threads);
   // Read the generation before saying ready: the first step may be posted the moment we do.
   let generation = Atomics.load(control, CONTROL.GENERATION);
   ready();
@@ -76,10 +141,9 @@ export function helperLoop(
     Atomics.wait(control, CONTROL.GENERATION, generation);
     generation = Atomics.load(control, CONTROL.GENERATION);
     if (Atomics.load(control, CONTROL.SHUTDOWN)) return;
-    const start = control[CONTROL.RANGES + 2 * worker];
-    const end = control[CONTROL.RANGES + 2 * worker + 1];
+    const fn = fns[control[CONTROL.STEP]];
     try {
-      if (start < end) fns[control[CONTROL.STEP]](start, end, worker);
+      shareStep(control, ranges, threads, worker, (start, end) => fn(start, end, worker));
     } catch (e) {
       Atomics.store(control, CONTROL.ERROR, 1);
       failed(String((e as Error)?.message ?? e));
