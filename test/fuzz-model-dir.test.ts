@@ -153,7 +153,7 @@ const focused = fc.record({
     ['memory', 'pages'], ['memory', 'arenaBase'], ['memory', 'arenaBytes'], ['memory', 'weightsBase'], ['memory', 'params'], ['memory', 'maxWorkers'], ['memory', 'shared'],
     ['input', 'offset'], ['input', 'shape', 0], ['input', 'shape', 1], ['input', 'shape', 2], ['outputs', 0, 'tensor', 'offset'], ['outputs', 0, 'shape', 0], ['outputs', 0, 'tensor', 'imageStride'], ['outputs', 0, 'phase'], ['outputs', 0, 'layout'], ['outputs', 0, 'name'],
     ['outputs', 0, 'tensor', 'layout'], ['outputs', 0, 'tensor', 'shape', 0],
-    ['maxBatch'], ['weights', 'payloadBytes'], ['steps', 0, 'workItems'], ['steps', 8, 'workItems'], ['steps', 3, 'phase'], ['steps', 8, 'phase'],
+    ['maxBatch'], ['weights', 'payloadBytes'], ['steps', 0, 'workItems'], ['steps', 8, 'workItems'], ['steps', 2, 'workGrain'], ['steps', 3, 'phase'], ['steps', 8, 'phase'],
     ['steps', 2, 'function'], ['wasm', 'file'], ['wasm', 'relaxed'], ['formatVersion'],
     ['weights', 'shards'], ['weights', 'shards', 0], ['weights', 'shards', 0, 'offset'], ['weights', 'shards', 1, 'offset'], ['weights', 'shards', 0, 'bytes'], ['weights', 'shards', 2, 'bytes'],
     ['weights', 'shards', 1, 'file'], ['weights', 'shards', 1, 'sha256'], ['weights', 'shards', 1, 'xxh64'], ['weights', 'shards', 3],
@@ -334,6 +334,31 @@ describe('fuzz: model folders', () => {
     );
     expect(loaded).toBeGreaterThan(0);
   }, 180_000);
+});
+
+describe('steps[].workGrain: a hint for sharing work between threads (model.json edited)', () => {
+  it('0 or more than the step\'s work items is refused; absent (an older model folder) gives the same bits on 2 threads', async () => {
+    const base = await compileGolden('small-rect', 'wasmsimd', join(tmp, 'grain'));
+    const original = JSON.parse(readFileSync(join(base, 'model.json'), 'utf8'));
+    const i = original.steps.findIndex((s: { workGrain: number }) => s.workGrain > 1);
+    expect(i, 'small-rect has a Winograd step whose blocks have more than one channel group').toBeGreaterThanOrEqual(0);
+    const attempt = (name: string, edit: (m: Record<string, any>) => void): Promise<string> => loadError(editedCopy(base, `grain-${name}`, JSON.stringify(original), edit));
+    expect(await attempt('zero', (m) => (m.steps[i].workGrain = 0))).toMatch(new RegExp(`steps\\[${i}\\]\\.workGrain must be an integer ≥ 1, found 0$`));
+    expect(await attempt('more', (m) => (m.steps[i].workGrain = m.steps[i].workItems + 1))).toMatch(new RegExp(`steps\\[${i}\\]\\.workGrain is \\d+, more than the step's \\d+ work items$`));
+    const absent = editedCopy(base, 'grain-absent', JSON.stringify(original), (m) => m.steps.forEach((s: Record<string, unknown>) => delete s.workGrain));
+    const input = new Float32Array(3 * 64 * 48).map((_, k) => Math.sin(k));
+    const run = async (d: string, threads: number): Promise<Float32Array> => {
+      const m = await loadModel(d, { threads, build: 'deterministic' });
+      try {
+        return await m.infer(input);
+      } finally {
+        m.dispose();
+      }
+    };
+    const one = await run(base, 1);
+    expect(one.some((v) => v !== 0)).toBe(true);
+    for (const y of [await run(base, 2), await run(absent, 2)]) expect(new Uint32Array(y.buffer)).toEqual(new Uint32Array(one.buffer));
+  });
 });
 
 /** A copy of model folder `from` whose model.json is `manifestJson` changed by `edit`. */

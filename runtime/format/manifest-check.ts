@@ -48,8 +48,9 @@ export function checkManifest(raw: unknown, file: string): Manifest {
   m.steps.forEach((s, i) => {
     if (typeof s !== 'object' || s === null) fail(`steps[${i}] must be an object, found ${JSON.stringify(s)}`);
     if (typeof s.function !== 'string') fail(`steps[${i}].function must be a string`);
-    int(s.workItems, `steps[${i}].workItems`, 1);
-    if (s.workGrain !== undefined) int(s.workGrain, `steps[${i}].workGrain`, 1);
+    const items = int(s.workItems, `steps[${i}].workItems`, 1);
+    // A hint for sharing work between threads (any value gives the same results), so not in the wasm tag.
+    if (s.workGrain !== undefined && int(s.workGrain, `steps[${i}].workGrain`, 1) > items) fail(`steps[${i}].workGrain is ${s.workGrain}, more than the step's ${items} work items`);
     if (s.phase !== 'image' && s.phase !== 'batch') fail(`steps[${i}].phase must be "image" or "batch", found ${JSON.stringify(s.phase)}`);
   });
   if (m.prepare !== undefined && !Array.isArray(m.prepare)) fail('prepare must be a list');
