@@ -118,7 +118,7 @@ async function main() {
   const machine = machineInfo();
   const load = os.loadavg()[0];
   if (load > 0.5) note(`load average ${load.toFixed(2)} before starting: other processes are using the CPU, absolute times will be inflated (ratios within this run remain comparable)`);
-  console.log(`vggc bench — ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.date}`);
+  console.log(`vggc bench — ${machine.cpu}${machine.cpuFeatures ? ` (family ${machine.cpuFeatures.family} model ${machine.cpuFeatures.model}; ${machine.cpuFeatures.simd.join(', ')})` : ''}, ${machine.cores} cores, Node ${machine.node}, ${machine.date}`);
   console.log(`models ${opts.models.join(',')}, batches ${opts.batches.join(',')}, ${opts.runs} timed runs after ${opts.warmup} warm-up, engines ${opts.engines.join(',')}\n`);
 
   mkdirSync(CACHE_DIR, { recursive: true });
@@ -426,6 +426,21 @@ function warnIfDistStale(note) {
 
 // ---------------------------------------------------------------- reporting
 
+/**
+ * What the CPU can run, from /proc/cpuinfo (Linux; null elsewhere): a VM's model name is often just
+ * "AMD EPYC", and whether native code gets AVX-512 decides how it compares with wasm's 128-bit SIMD.
+ */
+function cpuFeatures() {
+  try {
+    const info = readFileSync('/proc/cpuinfo', 'utf8');
+    const field = (/** @type {string} */ name) => info.match(new RegExp(`^${name}\\s*:\\s*(.*)$`, 'm'))?.[1] ?? null;
+    const flags = new Set((field('flags') ?? '').split(' '));
+    return { family: field('cpu family'), model: field('model'), simd: ['sse4_2', 'avx2', 'fma', 'avx512f', 'avx512_bf16'].filter((f) => flags.has(f)) };
+  } catch {
+    return null;
+  }
+}
+
 function machineInfo() {
   const cpus = os.cpus();
   const version = (pkg) => {
@@ -438,6 +453,7 @@ function machineInfo() {
   };
   return {
     cpu: cpus[0]?.model ?? 'unknown',
+    cpuFeatures: cpuFeatures(),
     cores: cpus.length,
     totalMemGB: Math.round(os.totalmem() / 2 ** 30),
     platform: `${os.platform()} ${os.release()} ${os.arch()}`,
