@@ -85,7 +85,9 @@ export function claimWork(ranges: BigInt64Array, threads: number, me: number, ch
       const front = frontOf(word);
       const back = backOf(word);
       if (front >= back) break;
-      const [start, end] = k === 0 ? [front, Math.min(back, (Math.floor(front / chunk) + 1) * chunk)] : [Math.max(front, Math.floor((back - 1) / chunk) * chunk), back];
+      // Our own range from the front, another's from the back; the compare-exchange gives each item to one claim.
+      const start = k === 0 ? front : Math.max(front, Math.floor((back - 1) / chunk) * chunk);
+      const end = k === 0 ? Math.min(back, (Math.floor(front / chunk) + 1) * chunk) : back;
       const next = k === 0 ? pack(end, back) : pack(front, start);
       if (Atomics.compareExchange(ranges, w, word, next) === word) {
         claimed[0] = start;
