@@ -8,13 +8,17 @@ import type { StepExecutor } from './threads/executor.js';
 /** Runs one step; returns a promise only when it had to wait for other threads. */
 export type StepRunner = () => void | Promise<void>;
 
-/** One runner per step of `inst`, over `items(step)` work items (all of them by default). */
-export function stepRunners(inst: ModelInstance, executor?: StepExecutor, items: (workItems: number) => number = (n) => n): StepRunner[] {
+/**
+ * One runner per step of `inst`, over `items(step)` work items (all of them by default); with an
+ * executor, threads that run out of work take over the others' (`steal`, protocol.ts) unless told not to.
+ */
+export function stepRunners(inst: ModelInstance, executor?: StepExecutor, items: (workItems: number) => number = (n) => n, steal = true): StepRunner[] {
   return inst.steps.map((step, index): StepRunner => {
     const count = items(step.workItems);
     if (!executor) return () => step.fn(0, count, 0);
     const own = (start: number, end: number): void => step.fn(start, end, 0);
-    return () => executor.run(index, count, step.workGrain, own);
+    const work = { items: count, grain: step.workGrain, steal };
+    return () => executor.run(index, work, own);
   });
 }
 
@@ -34,5 +38,6 @@ export async function runAll(runners: readonly StepRunner[]): Promise<void> {
  */
 export async function warmUp(inst: ModelInstance, executor?: StepExecutor): Promise<void> {
   const threads = executor?.threads ?? 1;
-  await runAll(stepRunners(inst, executor, (n) => Math.min(n, threads)));
+  // No stealing: the thread that finishes its item first would take the others' and leave them cold.
+  await runAll(stepRunners(inst, executor, (n) => Math.min(n, threads), false));
 }

@@ -123,7 +123,7 @@ describe('a worker of the pool that dies', () => {
     const pool = await WorkerPool.start(inst.module, inst.memory, inst.steps.map((s) => s.info.function), 2);
     try {
       const step = inst.steps[1];
-      const run = () => pool.run(1, step.workItems, step.workGrain, (a, b) => step.fn(a, b, 0));
+      const run = () => pool.run(1, { items: step.workItems, grain: step.workGrain, steal: true }, (a, b) => step.fn(a, b, 0));
       await run(); // healthy (a loaded machine may return the waiting promise: it must settle here, not reject later unhandled)
       await (pool as unknown as { workers: { terminate(): Promise<number> }[] }).workers[0].terminate();
       await new Promise((r) => setImmediate(r)); // let the 'exit' event be delivered
@@ -138,6 +138,25 @@ describe('a worker of the pool that dies', () => {
       expect(expectOneLineVggcError(err)).toMatch(/^the thread pool is broken: worker 1 exited \(code \d+\)$/);
       // And it stays broken rather than hanging on the next call.
       expect(() => run()).toThrow(VggcError);
+    } finally {
+      await pool.terminate();
+    }
+  });
+
+  it('the main thread\'s own share throwing breaks the pool: no later step is posted over helpers still in that one', async () => {
+    const inst = await loadInstance(dir, { build: 'deterministic' });
+    const pool = await WorkerPool.start(inst.module, inst.memory, inst.steps.map((s) => s.info.function), 2);
+    try {
+      const step = inst.steps[1];
+      const work = { items: step.workItems, grain: step.workGrain, steal: true };
+      expect(() => pool.run(1, work, () => { throw new Error('trap'); })).toThrow(/^trap$/);
+      let err: unknown;
+      try {
+        await pool.run(1, work, (a, b) => step.fn(a, b, 0));
+      } catch (e) {
+        err = e;
+      }
+      expect(expectOneLineVggcError(err)).toBe('the thread pool is broken: step 1 failed on the main thread: trap');
     } finally {
       await pool.terminate();
     }
@@ -168,7 +187,7 @@ const inst = await loadInstance(process.argv[2], { build: 'deterministic' });
 const pool = await WorkerPool.start(inst.module, inst.memory, inst.steps.map((s) => s.info.function), 2);
 const step = inst.steps[1];
 pool.workers[0].terminate();
-try { await pool.run(1, step.workItems, step.workGrain, (a, b) => step.fn(a, b, 0)); console.log('no error'); }
+try { await pool.run(1, { items: step.workItems, grain: step.workGrain, steal: true }, (a, b) => step.fn(a, b, 0)); console.log('no error'); }
 catch (e) { console.log(e.constructor.name + ' ' + e.message); }
 process.exit(0);
 `,

@@ -4,6 +4,7 @@
  * has the end of its range taken over by the others. The model-level checks (2 threads give 1 thread's
  * bits) are in bit-identity.test.ts and the browser tests.
  */
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
@@ -17,7 +18,7 @@ function controlBlock(threads: number): { control: Int32Array; ranges: BigInt64A
 /** Threads claim one chunk each in turn (a deterministic interleaving) until nothing is left. */
 function roundRobin(threads: number, items: number, grain: number): { owner: number[]; claims: [number, number, number][] } {
   const { control, ranges } = controlBlock(threads);
-  postStep(control, ranges, threads, 0, items, grain);
+  postStep(control, ranges, threads, 0, { items, grain, steal: true });
   const chunk = control[CONTROL.CHUNK];
   const owner = new Array<number>(items).fill(-1);
   const claims: [number, number, number][] = [];
@@ -26,7 +27,7 @@ function roundRobin(threads: number, items: number, grain: number): { owner: num
   // range stolen.
   for (let turn = 0, idle = 0; idle < threads; turn++) {
     const me = turn < 3 ? 0 : turn % threads;
-    if (!claimWork(ranges, threads, me, chunk, claimed)) {
+    if (!claimWork(ranges, threads, me, chunk, true, claimed)) {
       idle++;
       continue;
     }
@@ -41,7 +42,7 @@ function roundRobin(threads: number, items: number, grain: number): { owner: num
 }
 
 describe('work sharing: claims', () => {
-  it('claimChunk is a whole number of grains, about CLAIMS_PER_THREAD claims per thread', () => {
+  it('claimChunk is a whole number of grains, CLAIMS_PER_THREAD to twice that many claims per thread', () => {
     expect(claimChunk(512, 1, 2)).toBe(32);
     expect(claimChunk(40, 4, 2)).toBe(4);
     expect(claimChunk(4, 4, 2)).toBe(4);
@@ -73,16 +74,27 @@ describe('work sharing: claims', () => {
 
   it('on its own, a thread claims its range front to back, then the others\' back to front', () => {
     const { control, ranges } = controlBlock(2);
-    postStep(control, ranges, 2, 0, 20, 4);
+    postStep(control, ranges, 2, 0, { items: 20, grain: 4, steal: true });
     const calls: [number, number][] = [];
     shareStep(control, ranges, 2, 0, (s, e) => calls.push([s, e]));
     // Thread 0's even share [0, 10) in whole grains (the split cuts the third), then thread 1's from the back.
     expect(calls).toEqual([[0, 4], [4, 8], [8, 10], [16, 20], [12, 16], [10, 12]]);
   });
+
+  it('without stealing (the warm-up), a thread runs its own range only', () => {
+    const { control, ranges } = controlBlock(2);
+    postStep(control, ranges, 2, 0, { items: 2, grain: 1, steal: false });
+    const calls: [number, number][] = [];
+    shareStep(control, ranges, 2, 0, (s, e) => calls.push([s, e]));
+    expect(calls).toEqual([[0, 1]]);
+    shareStep(control, ranges, 2, 1, (s, e) => calls.push([s, e]));
+    expect(calls).toEqual([[0, 1], [1, 2]]);
+  });
 });
 
 /** A helper on a real worker thread running `helperLoop` on a JS step that records who ran each item. */
 const helperSource = (protocolUrl: string): string => `
+  const BY_HELPER = ${BY_HELPER};
   const { workerData, parentPort } = require('node:worker_threads');
   import(${JSON.stringify(protocolUrl)}).then(({ helperLoop }) => {
     const { control, threads, worker, owner, delayMs } = workerData;
@@ -91,17 +103,19 @@ const helperSource = (protocolUrl: string): string => `
       for (let i = start; i < end; i++) {
         const until = performance.now() + delayMs;
         while (performance.now() < until);
-        Atomics.add(seen, i, w + 1);
+        Atomics.add(seen, i, BY_HELPER);
       }
     };
     helperLoop(control, threads, worker, [step], () => parentPort.postMessage('ready'), (e) => parentPort.postMessage('error ' + e));
   });
 `;
+/** What the helper adds to an item it runs (the main thread adds 1): any sum but 1 or this is an item run twice. */
+const BY_HELPER = 16;
 
 describe('work sharing: real threads', () => {
   it('a held-up helper has the end of its range run by the main thread; every item once', async () => {
     const protocolUrl = new URL('../dist/runtime/threads/protocol.js', import.meta.url).href;
-    expect(fileURLToPath(protocolUrl)).toMatch(/protocol\.js$/);
+    expect(existsSync(fileURLToPath(protocolUrl)), 'npm test builds dist/ first').toBe(true);
     const threads = 2;
     const items = 64;
     const { control, ranges } = controlBlock(threads);
@@ -114,14 +128,14 @@ describe('work sharing: real threads', () => {
         worker.once('error', reject);
       });
       const seen = new Int32Array(owner);
-      postStep(control, ranges, threads, 0, items, 1);
+      postStep(control, ranges, threads, 0, { items, grain: 1, steal: true });
       shareStep(control, ranges, threads, 0, (s, e) => {
         for (let i = s; i < e; i++) Atomics.add(seen, i, 1);
       });
       while (Atomics.load(control, CONTROL.PENDING) !== 0) Atomics.wait(control, CONTROL.PENDING, 1, 50);
       expect(Atomics.load(control, CONTROL.ERROR)).toBe(0);
       const runBy = [...seen];
-      expect(runBy.every((w) => w === 1 || w === 2), `items run twice or never: ${runBy.join(',')}`).toBe(true);
+      expect(runBy.every((w) => w === 1 || w === BY_HELPER), `items run twice or never: ${runBy.join(',')}`).toBe(true);
       const byMain = runBy.filter((w) => w === 1).length;
       expect(byMain, 'the main thread ran no more than its half').toBeGreaterThan(items / 2);
     } finally {

@@ -1,7 +1,7 @@
 /**
  * Threads in the browser. The page's main thread may not block in Atomics.wait, so the layer loop and
  * its barrier run in a dedicated "leader" Web Worker (compute thread 0) that blocks while the helper
- * workers (1 … threads − 1) run their ranges of each step; all of them share the model's one
+ * workers (1 … threads − 1) share the work of each step; all of them share the model's one
  * WebAssembly.Memory. The main thread only posts the input and receives the outputs: one message each
  * way per inference, and the page stays responsive while the network runs.
  *
@@ -10,7 +10,7 @@
  * (BarrierExecutor, used by browser-worker.ts).
  */
 import { VggcError } from '../format/errors.js';
-import { CONTROL, controlInts, pollHelpers, postStep, rangeWords, shareStep, shutDown, STEP_TIMEOUT_MS } from './protocol.js';
+import { CONTROL, controlInts, pollHelpers, postStep, rangeWords, shareStep, shutDown, STEP_TIMEOUT_MS, type StepWork } from './protocol.js';
 import { checkInferInput, namedOutputs } from '../infer.js';
 import { outputCopiers } from '../outputs.js';
 import type { ModelInstance } from '../instance.js';
@@ -61,11 +61,17 @@ export class BarrierExecutor implements StepExecutor {
     this.ranges = rangeWords(control, threads);
   }
 
-  run(step: number, items: number, grain: number, own: (start: number, end: number) => void): void {
+  run(step: number, work: StepWork, own: (start: number, end: number) => void): void {
     if (this.failure) throw new VggcError(`the thread pool is broken: ${this.failure}`);
     const c = this.control;
-    postStep(c, this.ranges, this.threads, step, items, grain);
-    shareStep(c, this.ranges, this.threads, 0, own);
+    postStep(c, this.ranges, this.threads, step, work);
+    try {
+      shareStep(c, this.ranges, this.threads, 0, own);
+    } catch (e) {
+      // The helpers may still be in this step: no later step may be posted over them.
+      this.failure ??= `step ${step} failed on the leader: ${String((e as Error)?.message ?? e)}`;
+      throw e;
+    }
     pollHelpers(c);
     // A worker may block here (the leader is one); the main thread of a page never runs this.
     const deadline = Date.now() + STEP_TIMEOUT_MS;

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { VggcError } from '../format/errors.js';
-import { CONTROL, controlInts, pollHelpers, postStep, rangeWords, shareStep, shutDown, STEP_TIMEOUT_MS } from './protocol.js';
+import { CONTROL, controlInts, pollHelpers, postStep, rangeWords, shareStep, shutDown, STEP_TIMEOUT_MS, type StepWork } from './protocol.js';
 import type { StepExecutor } from './executor.js';
 
 
@@ -69,16 +69,22 @@ export class WorkerPool implements StepExecutor {
   }
 
   /**
-   * Runs step `step` over work items [0, items) in grains of `grain`: worker 0 (this thread) calls
-   * `own` for each range it claims.
+   * Runs step `step` over its work items: worker 0 (this thread) calls `own` for each range it claims.
    * Returns once all workers are done (usually at once, after a short poll), or a promise when they
    * are still running: then it waits with Atomics.waitAsync, so that the event loop can report a
    * worker that died (its exit handler wakes the wait). Throws if a worker failed.
    */
-  run(step: number, items: number, grain: number, own: (start: number, end: number) => void): void | Promise<void> {
+  run(step: number, work: StepWork, own: (start: number, end: number) => void): void | Promise<void> {
     if (this.failure) throw new VggcError(`the thread pool is broken: ${this.failure}`);
-    postStep(this.control, this.ranges, this.threads, step, items, grain);
-    shareStep(this.control, this.ranges, this.threads, 0, own);
+    postStep(this.control, this.ranges, this.threads, step, work);
+    try {
+      shareStep(this.control, this.ranges, this.threads, 0, own);
+    } catch (e) {
+      // The helpers may still be in this step: no later step may be posted over them.
+      this.failure ??= `step ${step} failed on the main thread: ${String((e as Error)?.message ?? e)}`;
+      Atomics.store(this.control, CONTROL.ERROR, 1);
+      throw e;
+    }
     // Poll briefly (workers usually finish within a fraction of a step), then wait.
     if (pollHelpers(this.control)) return this.checkStep(step);
     return this.waitForWorkers(step);

@@ -19,6 +19,8 @@ export const CONTROL = {
   SHUTDOWN: 4,
   /** Items per claim this step: a multiple of the step's grain, and claims end on multiples of it. */
   CHUNK: 5,
+  /** 1: a thread whose range is used up takes from the others'; 0: each runs its own range only (warm-up). */
+  STEAL: 6,
   /**
    * From here (byte 32, 8-byte aligned), one 64-bit word per thread w: the items of w's range not yet
    * claimed, front (high 32 bits) to back (low 32 bits). Claims are compare-exchanges of the word.
@@ -32,15 +34,23 @@ export const controlInts = (threads: number): number => CONTROL.RANGES + 2 * thr
 export const rangeWords = (control: Int32Array, threads: number): BigInt64Array => new BigInt64Array(control.buffer, control.byteOffset + CONTROL.RANGES * 4, threads);
 
 /**
- * Claims per thread a step is cut into at most (fewer when its grain is coarser): enough that a thread
- * held up leaves at most about an eighth of its share to the other, few enough that the claims (one
- * compare-exchange each) cost nothing beside the work.
+ * Claims per thread a step is cut into, at least (up to twice as many, from the rounding down of the
+ * chunk; fewer when the step has fewer grains): enough that a thread held up leaves at most about an
+ * eighth of its share to the other, few enough that the claims (one compare-exchange each) cost
+ * nothing beside the work.
  */
 export const CLAIMS_PER_THREAD = 8;
 
 /** Items per claim for a step of `items` items whose items come in grains of `grain` (manifest.ts, workGrain). */
 export function claimChunk(items: number, grain: number, threads: number): number {
   return grain * Math.max(1, Math.floor(items / (grain * threads * CLAIMS_PER_THREAD)));
+}
+
+/** One step's work: `items` independent items in grains of `grain`; `steal: false` keeps every thread on its own range. */
+export interface StepWork {
+  readonly items: number;
+  readonly grain: number;
+  readonly steal: boolean;
 }
 
 /** A step that takes longer than this is treated as a hung worker rather than waited on forever. */
@@ -57,14 +67,14 @@ const frontOf = (word: bigint): number => Number(word >> 32n);
 const backOf = (word: bigint): number => Number(word & 0xffffffffn);
 
 /**
- * Posts step `step` over work items [0, items), in grains of `grain` items, to `threads − 1` helpers
- * (thread 0 is the caller) and wakes them. Each thread's range starts as the even split
- * [⌊items·w/threads⌋, ⌊items·(w+1)/threads⌋).
+ * Posts step `step` over its work items [0, items) to `threads − 1` helpers (thread 0 is the caller)
+ * and wakes them. Each thread's range starts as the even split [⌊items·w/threads⌋, ⌊items·(w+1)/threads⌋).
  */
-export function postStep(control: Int32Array, ranges: BigInt64Array, threads: number, step: number, items: number, grain: number): void {
-  const split = (w: number): number => Math.floor((items * w) / threads);
+export function postStep(control: Int32Array, ranges: BigInt64Array, threads: number, step: number, work: StepWork): void {
+  const split = (w: number): number => Math.floor((work.items * w) / threads);
   for (let w = 0; w < threads; w++) Atomics.store(ranges, w, pack(split(w), split(w + 1)));
-  control[CONTROL.CHUNK] = claimChunk(items, grain, threads);
+  control[CONTROL.CHUNK] = claimChunk(work.items, work.grain, threads);
+  control[CONTROL.STEAL] = work.steal ? 1 : 0;
   control[CONTROL.STEP] = step;
   Atomics.store(control, CONTROL.PENDING, threads - 1);
   Atomics.add(control, CONTROL.GENERATION, 1);
@@ -72,13 +82,13 @@ export function postStep(control: Int32Array, ranges: BigInt64Array, threads: nu
 }
 
 /**
- * One claim for thread `me`: the next chunk from the front of its own range or, once that is used up,
- * the last chunk of another's (the next thread's first). Writes [start, end) to `claimed`; false when
- * nothing is left anywhere. A claim ends on a multiple of `chunk` (or at a range's end), so a grain is
+ * One claim for thread `me`: the next chunk from the front of its own range or, once that is used up
+ * and when `steal`, the last chunk of another's (the next thread's first). Writes [start, end) to
+ * `claimed`; false when nothing is left that it may take. A claim ends on a multiple of `chunk` (or at a range's end), so a grain is
  * cut between two calls only where the even split cuts it.
  */
-export function claimWork(ranges: BigInt64Array, threads: number, me: number, chunk: number, claimed: Int32Array): boolean {
-  for (let k = 0; k < threads; k++) {
+export function claimWork(ranges: BigInt64Array, threads: number, me: number, chunk: number, steal: boolean, claimed: Int32Array): boolean {
+  for (let k = 0; k < (steal ? threads : 1); k++) {
     const w = (me + k) % threads;
     for (;;) {
       const word = Atomics.load(ranges, w);
@@ -104,7 +114,8 @@ const claimed = new Int32Array(2);
 /** Thread `me`'s part of the current step: `run` on each range it claims until none is left. */
 export function shareStep(control: Int32Array, ranges: BigInt64Array, threads: number, me: number, run: (start: number, end: number) => void): void {
   const chunk = control[CONTROL.CHUNK];
-  while (claimWork(ranges, threads, me, chunk, claimed)) run(claimed[0], claimed[1]);
+  const steal = control[CONTROL.STEAL] === 1;
+  while (claimWork(ranges, threads, me, chunk, steal, claimed)) run(claimed[0], claimed[1]);
 }
 
 /** Polls up to SPIN_MS for the helpers; true when they are all done. */
