@@ -12,13 +12,13 @@ import { claimChunk, claimWork, CONTROL, controlInts, postStep, rangeWords, shar
 
 function controlBlock(threads: number): { control: Int32Array; ranges: BigInt64Array } {
   const control = new Int32Array(new SharedArrayBuffer(controlInts(threads) * 4));
-  return { control, ranges: rangeWords(control, threads) };
+  return { control, ranges: rangeWords(control) };
 }
 
 /** Threads claim one chunk each in turn (a deterministic interleaving) until nothing is left. */
 function roundRobin(threads: number, items: number, grain: number): { owner: number[]; claims: [number, number, number][] } {
   const { control, ranges } = controlBlock(threads);
-  postStep(control, ranges, threads, 0, { items, grain, steal: true });
+  postStep(control, ranges, 0, { items, grain, steal: true });
   const chunk = control[CONTROL.CHUNK];
   const owner = new Array<number>(items).fill(-1);
   const claims: [number, number, number][] = [];
@@ -27,7 +27,7 @@ function roundRobin(threads: number, items: number, grain: number): { owner: num
   // range stolen.
   for (let turn = 0, idle = 0; idle < threads; turn++) {
     const me = turn < 3 ? 0 : turn % threads;
-    if (!claimWork(ranges, threads, me, chunk, true, claimed)) {
+    if (!claimWork(ranges, me, chunk, true, claimed)) {
       idle++;
       continue;
     }
@@ -74,20 +74,20 @@ describe('work sharing: claims', () => {
 
   it('on its own, a thread claims its range front to back, then the others\' back to front', () => {
     const { control, ranges } = controlBlock(2);
-    postStep(control, ranges, 2, 0, { items: 20, grain: 4, steal: true });
+    postStep(control, ranges, 0, { items: 20, grain: 4, steal: true });
     const calls: [number, number][] = [];
-    shareStep(control, ranges, 2, 0, (s, e) => calls.push([s, e]));
+    shareStep(control, ranges, 0, (s, e) => calls.push([s, e]));
     // Thread 0's even share [0, 10) in whole grains (the split cuts the third), then thread 1's from the back.
     expect(calls).toEqual([[0, 4], [4, 8], [8, 10], [16, 20], [12, 16], [10, 12]]);
   });
 
   it('without stealing (the warm-up), a thread runs its own range only', () => {
     const { control, ranges } = controlBlock(2);
-    postStep(control, ranges, 2, 0, { items: 2, grain: 1, steal: false });
+    postStep(control, ranges, 0, { items: 2, grain: 1, steal: false });
     const calls: [number, number][] = [];
-    shareStep(control, ranges, 2, 0, (s, e) => calls.push([s, e]));
+    shareStep(control, ranges, 0, (s, e) => calls.push([s, e]));
     expect(calls).toEqual([[0, 1]]);
-    shareStep(control, ranges, 2, 1, (s, e) => calls.push([s, e]));
+    shareStep(control, ranges, 1, (s, e) => calls.push([s, e]));
     expect(calls).toEqual([[0, 1], [1, 2]]);
   });
 });
@@ -97,7 +97,7 @@ const helperSource = (protocolUrl: string): string => `
   const BY_HELPER = ${BY_HELPER};
   const { workerData, parentPort } = require('node:worker_threads');
   import(${JSON.stringify(protocolUrl)}).then(({ helperLoop }) => {
-    const { control, threads, worker, owner, delayMs } = workerData;
+    const { control, worker, owner, delayMs } = workerData;
     const seen = new Int32Array(owner);
     const step = (start, end, w) => {
       for (let i = start; i < end; i++) {
@@ -106,7 +106,7 @@ const helperSource = (protocolUrl: string): string => `
         Atomics.add(seen, i, BY_HELPER);
       }
     };
-    helperLoop(control, threads, worker, [step], () => parentPort.postMessage('ready'), (e) => parentPort.postMessage('error ' + e));
+    helperLoop(control, worker, [step], () => parentPort.postMessage('ready'), (e) => parentPort.postMessage('error ' + e));
   });
 `;
 /** What the helper adds to an item it runs (the main thread adds 1): any sum but 1 or this is an item run twice. */
@@ -121,15 +121,15 @@ describe('work sharing: real threads', () => {
     const { control, ranges } = controlBlock(threads);
     const owner = new SharedArrayBuffer(items * 4);
     // The helper takes 2 ms an item, the main thread nothing: static halves would leave main idle.
-    const worker = new Worker(helperSource(protocolUrl), { eval: true, workerData: { control, threads, worker: 1, owner, delayMs: 2 } });
+    const worker = new Worker(helperSource(protocolUrl), { eval: true, workerData: { control, worker: 1, owner, delayMs: 2 } });
     try {
       await new Promise<void>((resolve, reject) => {
         worker.once('message', (m) => (m === 'ready' ? resolve() : reject(new Error(String(m)))));
         worker.once('error', reject);
       });
       const seen = new Int32Array(owner);
-      postStep(control, ranges, threads, 0, { items, grain: 1, steal: true });
-      shareStep(control, ranges, threads, 0, (s, e) => {
+      postStep(control, ranges, 0, { items, grain: 1, steal: true });
+      shareStep(control, ranges, 0, (s, e) => {
         for (let i = s; i < e; i++) Atomics.add(seen, i, 1);
       });
       while (Atomics.load(control, CONTROL.PENDING) !== 0) Atomics.wait(control, CONTROL.PENDING, 1, 50);

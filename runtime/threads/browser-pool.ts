@@ -58,15 +58,15 @@ export class BarrierExecutor implements StepExecutor {
     private readonly control: Int32Array,
     readonly threads: number,
   ) {
-    this.ranges = rangeWords(control, threads);
+    this.ranges = rangeWords(control);
   }
 
   run(step: number, work: StepWork, own: (start: number, end: number) => void): void {
     if (this.failure) throw new VggcError(`the thread pool is broken: ${this.failure}`);
     const c = this.control;
-    postStep(c, this.ranges, this.threads, step, work);
+    postStep(c, this.ranges, step, work);
     try {
-      shareStep(c, this.ranges, this.threads, 0, own);
+      shareStep(c, this.ranges, 0, own);
     } catch (e) {
       // The helpers may still be in this step: no later step may be posted over them.
       this.failure ??= `step ${step} failed on the leader: ${String((e as Error)?.message ?? e)}`;

@@ -34,7 +34,7 @@ self.onmessage = (e: MessageEvent<ToWorker>): void => {
         warm = () => warmUp(inst, executor);
         post({ type: 'ready' });
       } else {
-        runHelper(m.control, m.size, m.worker, fns);
+        runHelper(m.control, m.worker, fns);
       }
     } catch (err) {
       post({ type: 'error', message: String((err as Error)?.message ?? err), vggc: err instanceof VggcError });
@@ -65,6 +65,6 @@ self.onmessage = (e: MessageEvent<ToWorker>): void => {
 };
 
 /** A helper never returns to the event loop: it sleeps in Atomics.wait until the pool shuts down. */
-function runHelper(control: Int32Array, threads: number, worker: number, fns: readonly StepFn[]): void {
-  helperLoop(control, threads, worker, fns, () => post({ type: 'ready' }), (message) => post({ type: 'error', message, vggc: false }));
+function runHelper(control: Int32Array, worker: number, fns: readonly StepFn[]): void {
+  helperLoop(control, worker, fns, () => post({ type: 'ready' }), (message) => post({ type: 'error', message, vggc: false }));
 }

@@ -32,7 +32,7 @@ export class WorkerPool implements StepExecutor {
 
   private constructor(readonly threads: number) {
     this.control = new Int32Array(new SharedArrayBuffer(controlInts(threads) * 4));
-    this.ranges = rangeWords(this.control, threads);
+    this.ranges = rangeWords(this.control);
   }
 
   /** Starts `size - 1` workers (the calling thread is worker 0) on `module` and `memory`. */
@@ -41,7 +41,7 @@ export class WorkerPool implements StepExecutor {
     const url = workerScript();
     const ready: Promise<void>[] = [];
     for (let w = 1; w < size; w++) {
-      const worker = new Worker(url, { workerData: { module, memory, functions, control: pool.control, threads: size, worker: w } });
+      const worker = new Worker(url, { workerData: { module, memory, functions, control: pool.control, worker: w } });
       ready.push(
         new Promise((resolve, reject) => {
           worker.once('message', (m: { ready?: boolean; error?: string }) => (m.ready ? resolve() : reject(new VggcError(`worker ${w} failed to start: ${m.error}`))));
@@ -76,9 +76,9 @@ export class WorkerPool implements StepExecutor {
    */
   run(step: number, work: StepWork, own: (start: number, end: number) => void): void | Promise<void> {
     if (this.failure) throw new VggcError(`the thread pool is broken: ${this.failure}`);
-    postStep(this.control, this.ranges, this.threads, step, work);
+    postStep(this.control, this.ranges, step, work);
     try {
-      shareStep(this.control, this.ranges, this.threads, 0, own);
+      shareStep(this.control, this.ranges, 0, own);
     } catch (e) {
       // The helpers may still be in this step: no later step may be posted over them.
       this.failure ??= `step ${step} failed on the main thread: ${String((e as Error)?.message ?? e)}`;

@@ -5,19 +5,18 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { helperLoop } from './protocol.js';
 import { exportedFunctions } from '../instance.js';
-const { module, memory, functions, control, threads, worker } = workerData as {
+const { module, memory, functions, control, worker } = workerData as {
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
   functions: string[];
   control: Int32Array;
-  threads: number;
   worker: number;
 };
 
 try {
   const instance = new WebAssembly.Instance(module, { env: { memory } });
   const fns = exportedFunctions(instance, functions, 'worker');
-  helperLoop(control, threads, worker, fns, () => parentPort!.postMessage({ ready: true }), (error) => parentPort!.postMessage({ error }));
+  helperLoop(control, worker, fns, () => parentPort!.postMessage({ ready: true }), (error) => parentPort!.postMessage({ error }));
 } catch (e) {
   parentPort!.postMessage({ error: String((e as Error)?.message ?? e) });
 }

@@ -30,8 +30,8 @@ export const CONTROL = {
 
 export const controlInts = (threads: number): number => CONTROL.RANGES + 2 * threads;
 
-/** The per-thread range words of a control block (a view on the same shared memory). */
-export const rangeWords = (control: Int32Array, threads: number): BigInt64Array => new BigInt64Array(control.buffer, control.byteOffset + CONTROL.RANGES * 4, threads);
+/** The per-thread range words of a control block (a view on the same shared memory): one per thread of the block. */
+export const rangeWords = (control: Int32Array): BigInt64Array => new BigInt64Array(control.buffer, control.byteOffset + CONTROL.RANGES * 4, (control.length - CONTROL.RANGES) / 2);
 
 /**
  * Claims per thread a step is cut into, at least (up to twice as many, from the rounding down of the
@@ -67,10 +67,12 @@ const frontOf = (word: bigint): number => Number(word >> 32n);
 const backOf = (word: bigint): number => Number(word & 0xffffffffn);
 
 /**
- * Posts step `step` over its work items [0, items) to `threads − 1` helpers (thread 0 is the caller)
- * and wakes them. Each thread's range starts as the even split [⌊items·w/threads⌋, ⌊items·(w+1)/threads⌋).
+ * Posts step `step` over its work items [0, items) to the helpers (thread 0 is the caller; one range
+ * word per thread) and wakes them. Each thread's range starts as the even split
+ * [⌊items·w/threads⌋, ⌊items·(w+1)/threads⌋).
  */
-export function postStep(control: Int32Array, ranges: BigInt64Array, threads: number, step: number, work: StepWork): void {
+export function postStep(control: Int32Array, ranges: BigInt64Array, step: number, work: StepWork): void {
+  const threads = ranges.length;
   const split = (w: number): number => Math.floor((work.items * w) / threads);
   for (let w = 0; w < threads; w++) Atomics.store(ranges, w, pack(split(w), split(w + 1)));
   control[CONTROL.CHUNK] = claimChunk(work.items, work.grain, threads);
@@ -84,10 +86,11 @@ export function postStep(control: Int32Array, ranges: BigInt64Array, threads: nu
 /**
  * One claim for thread `me`: the next chunk from the front of its own range or, once that is used up
  * and when `steal`, the last chunk of another's (the next thread's first). Writes [start, end) to
- * `claimed`; false when nothing is left that it may take. A claim ends on a multiple of `chunk` (or at a range's end), so a grain is
- * cut between two calls only where the even split cuts it.
+ * `claimed`; false when nothing is left that it may take. A claim ends on a multiple of `chunk` (or
+ * at a range's end), so a grain is cut between two calls only where the even split cuts it.
  */
-export function claimWork(ranges: BigInt64Array, threads: number, me: number, chunk: number, steal: boolean, claimed: Int32Array): boolean {
+export function claimWork(ranges: BigInt64Array, me: number, chunk: number, steal: boolean, claimed: Int32Array): boolean {
+  const threads = ranges.length;
   for (let k = 0; k < (steal ? threads : 1); k++) {
     const w = (me + k) % threads;
     for (;;) {
@@ -112,10 +115,10 @@ export function claimWork(ranges: BigInt64Array, threads: number, me: number, ch
 const claimed = new Int32Array(2);
 
 /** Thread `me`'s part of the current step: `run` on each range it claims until none is left. */
-export function shareStep(control: Int32Array, ranges: BigInt64Array, threads: number, me: number, run: (start: number, end: number) => void): void {
+export function shareStep(control: Int32Array, ranges: BigInt64Array, me: number, run: (start: number, end: number) => void): void {
   const chunk = control[CONTROL.CHUNK];
   const steal = control[CONTROL.STEAL] === 1;
-  while (claimWork(ranges, threads, me, chunk, steal, claimed)) run(claimed[0], claimed[1]);
+  while (claimWork(ranges, me, chunk, steal, claimed)) run(claimed[0], claimed[1]);
 }
 
 /** Polls up to SPIN_MS for the helpers; true when they are all done. */
@@ -138,13 +141,12 @@ export function shutDown(control: Int32Array): void {
  */
 export function helperLoop(
   control: Int32Array,
-  threads: number,
   worker: number,
   fns: readonly ((start: number, end: number, worker: number) => void)[],
   ready: () => void,
   failed: (message: string) => void,
 ): void {
-  const ranges = rangeWords(control, threads);
+  const ranges = rangeWords(control);
   // Read the generation before saying ready: the first step may be posted the moment we do.
   let generation = Atomics.load(control, CONTROL.GENERATION);
   ready();
@@ -156,7 +158,7 @@ export function helperLoop(
     if (Atomics.load(control, CONTROL.SHUTDOWN)) return;
     const fn = fns[control[CONTROL.STEP]];
     try {
-      shareStep(control, ranges, threads, worker, (start, end) => fn(start, end, worker));
+      shareStep(control, ranges, worker, (start, end) => fn(start, end, worker));
     } catch (e) {
       Atomics.store(control, CONTROL.ERROR, 1);
       failed(String((e as Error)?.message ?? e));
