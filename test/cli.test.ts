@@ -1,7 +1,7 @@
 // The command line, exercised through the BUILT file dist/compiler/cli.js (`npm test` runs tsc first).
 // User errors: exactly one stderr line `error: …`, exit 1, no stack trace. Usage errors: exit 2.
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readConfigFile } from '../compiler/frontend/config/parse.js';
@@ -241,6 +241,42 @@ describe('compile and run the small-rect golden', () => {
     expect(typo.stderr).toMatch(/Allowed choices are deterministic, relaxed, fastest, auto/);
   });
 
+  it('summary of the compiled folder: what its model.json records, the same kernels as the model file\'s summary', () => {
+    const r = vggc('summary', dir);
+    expect(r.status, r.stderr).toBe(0);
+    const manifest = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
+    expect(r.stdout.split('\n')[0]).toBe(`${dir}: ${manifest.name}, compiled by vggc ${manifest.vggcVersion} (model.json format ${manifest.formatVersion}); input 3×64×48 → 10 classes (logits)`);
+    const fromFile = vggc('summary', SMALL_CONFIG);
+    expect(fromFile.status, fromFile.stderr).toBe(0);
+    // The layer table comes from the config the folder records, the steps from model.json: both agree
+    // with planning the model file afresh (compiled with the default options).
+    const table = (out: string): string => out.slice(out.indexOf('Layer (type)'), out.indexOf('Compiled steps'));
+    expect(table(r.stdout)).toBe(table(fromFile.stdout));
+    const kernels = (out: string): string[] => [...out.matchAll(/^ {2}[ \d]\d {2}.{44} (f32-\S+)/gm)].map((m) => m[1]);
+    expect(kernels(r.stdout)).toEqual(manifest.steps.map((s: { kernel: string }) => s.kernel));
+    expect(kernels(r.stdout)).toEqual(kernels(fromFile.stdout));
+    expect(r.stdout).toMatch(/^ {2}model\.wasm +[\d.]+ KB \(the deterministic build/m);
+    expect(r.stdout).toMatch(/^ {2}weights-000\.bin: 1 shard\(s\)/m);
+    expect(r.stdout).not.toMatch(/missing/);
+  });
+
+  it('summary of a compiled folder: a missing shard is shown, planning options and a damaged model.json are one-line errors', () => {
+    const copy = join(tmp, 'summary-copy');
+    cpSync(dir, copy, { recursive: true });
+    rmSync(join(copy, 'weights-000.bin'));
+    const r = vggc('summary', copy);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^ {2}missing: weights-000\.bin \(the folder will not load\)$/m);
+    expect(expectUserError(vggc('summary', copy, '--weights-dtype', 'int8', '--outputs', 'fc1'))).toBe(
+      `--weights-dtype, --outputs apply to a model file, not to a compiled folder (vggc summary ${copy} shows what it was compiled with)`,
+    );
+    const manifest = JSON.parse(readFileSync(join(copy, 'model.json'), 'utf8'));
+    writeFileSync(join(copy, 'model.json'), JSON.stringify({ ...manifest, formatVersion: 3 }));
+    expect(expectUserError(vggc('summary', copy))).toBe(`${join(copy, 'model.json')}: manifest version 3 is not supported by this runtime (expected 4); recompile the model`);
+    writeFileSync(join(copy, 'model.json'), '{"format": ');
+    expect(expectUserError(vggc('summary', copy))).toMatch(new RegExp(`^${join(copy, 'model.json')}: invalid JSON \\(`));
+  });
+
   it('run on an input of the wrong shape', () => {
     const input = join(GOLDEN, 'notebook/input.npy');
     expect(expectUserError(vggc('run', dir, '-i', input, '-o', join(tmp, 'o.npy')))).toBe(
@@ -304,11 +340,13 @@ describe('compile errors: one line, exit 1', () => {
     expect(existsSync(join(tmp, 'x'))).toBe(false);
   });
 
-  it('a folder where a model file belongs (compile and summary)', () => {
-    const expected = `${tmp} is a folder; expected a model file: a config JSON, .pth/.pt/.bin, a TF.js model.json, .onnx or .safetensors (a folder vggc compiled is what run, predict and bench take)`;
+  it('a folder where a model file belongs (compile), a folder without model.json (summary)', () => {
+    const expected = `${tmp} is a folder; expected a model file: a config JSON, .pth/.pt/.bin, a TF.js model.json, .onnx or .safetensors (a folder vggc compiled is what run, predict, bench and summary take)`;
     expect(expectUserError(vggc('compile', tmp, '-q', '-o', join(tmp, 'y')))).toBe(expected);
     expect(existsSync(join(tmp, 'y'))).toBe(false);
-    expect(expectUserError(vggc('summary', tmp))).toBe(expected);
+    expect(expectUserError(vggc('summary', tmp))).toBe(
+      `${tmp} is a folder without model.json; expected a folder written by vggc compile, or a model file: a config JSON, .pth/.pt/.bin, a TF.js model.json, .onnx or .safetensors`,
+    );
   });
 
   const badConfigs: [file: string, message: string][] = [

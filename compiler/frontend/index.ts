@@ -65,7 +65,7 @@ export function modelFormat(file: string): ModelFormat {
 }
 
 export function readModelInput(file: string, opts: ModelInputOptions = {}): ModelInput {
-  if (isFolder(file)) throw new VggcError(`${file} is a folder; expected a model file: a config JSON, .pth/.pt/.bin, a TF.js model.json, .onnx or .safetensors (a folder vggc compiled is what run, predict and bench take)`);
+  if (isFolder(file)) throw new VggcError(`${file} is a folder; expected a model file: a config JSON, .pth/.pt/.bin, a TF.js model.json, .onnx or .safetensors (a folder vggc compiled is what run, predict, bench and summary take)`);
   const format = modelFormat(file);
   if (format === 'config') {
     if (opts.inputSize || opts.preprocessing || opts.outputs || opts.outputLayout) return configWithOverrides(file, opts);

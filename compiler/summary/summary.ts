@@ -3,7 +3,7 @@
  * count, numbered the same way), plus multiply-adds, totals, the fused steps with their kernels, and
  * the memory plan.
  */
-import type { Op } from '../graph/graph.js';
+import type { LayerGraph, Op } from '../graph/graph.js';
 import { paramCount } from '../graph/graph.js';
 import { describeStep, type Program } from '../program.js';
 import { grouped } from '../codegen/text.js';
@@ -21,36 +21,18 @@ const MB = 1e6;
 export function renderSummary(plan: Program, weightsFileBytes?: Partial<Record<WeightsDtype, number>>, layerNames: ReadonlyMap<string, string> = new Map()): string {
   const graph = plan.graph;
   const { config, input } = graph;
-  const rows: Array<[string, string, number, number]> = [];
-  let n = 0;
-  const add = (type: string, shape: number[], params: number, macs: number): void => {
-    rows.push([`${type}-${++n}`, `[-1, ${shape.join(', ')}]`, params, macs]);
-  };
-  for (const op of graph.ops) addOp(op, add);
-  const line = '-'.repeat(86);
+  const line = '-'.repeat(SUMMARY_WIDTH);
   const out: string[] = [];
   const head = plan.outputs.some((o) => o.canonical === 'logits' || o.canonical === 'probabilities');
   const cutAfter = plan.outputs.reduce((last, o) => (o.step > last.step ? o : last)).canonical;
   out.push(`${config.name}: input ${input.c}×${input.h}×${input.w} → ${head ? `${graph.numClasses} classes` : `outputs ${plan.outputs.map((o) => o.name).join(', ')} (cut after ${cutAfter}: the layers after it are not compiled)`}`);
-  out.push(line);
-  out.push(`${'Layer (type)'.padStart(25)}  ${'Output Shape'.padStart(25)}  ${'Param #'.padStart(15)}  ${'MACs'.padStart(15)}`);
-  out.push('='.repeat(86));
-  for (const [name, shape, params, macs] of rows) {
-    out.push(`${name.padStart(25)}  ${shape.padStart(25)}  ${grouped(params).padStart(15)}  ${(macs ? grouped(macs) : '').padStart(15)}`);
-  }
-  out.push('='.repeat(86));
-  const total = paramCount(graph);
-  const macs = rows.reduce((s, r) => s + r[3], 0);
-  out.push(`Total params: ${grouped(total)}`);
-  out.push(`Trainable params: ${grouped(total)}`);
-  out.push(`Non-trainable params: 0`);
-  out.push(`Multiply-adds: ${grouped(macs)} (${(macs / 1e9).toFixed(2)} G per image)`);
+  out.push(...layerTable(graph));
   out.push(line);
   out.push(`Compiled steps (${plan.variant} kernels; fusion and tiling decided by vggc):`);
   for (const s of plan.steps) {
     const blocks = s.schedule.kind === 'conv-winograd' ? `, ${s.schedule.winograd.blocks} block(s) of ${s.schedule.winograd.tileRowsPerBlock} tile row(s), GEMM tiles ${s.schedule.winograd.rowTiles.map(describeRowTiles).join(', ')}` : '';
     const m = s.schedule.macs ? `${(s.schedule.macs / 1e6).toFixed(1)} M MACs${blocks}` : '';
-    out.push(`  ${String(s.index).padStart(2)}  ${describeStep(s).padEnd(44)} ${s.kernel.padEnd(58)} ${m}`);
+    out.push(stepLine(s.index, describeStep(s), s.kernel, m));
   }
   for (const s of plan.splits) out.push(`  fusion split: ${s}`);
   out.push(line);
@@ -76,6 +58,40 @@ export function renderSummary(plan: Program, weightsFileBytes?: Partial<Record<W
     }
   }
   return out.join('\n');
+}
+
+/** Width of the summary's rules and of its layer table. */
+export const SUMMARY_WIDTH = 86;
+
+/**
+ * The torchsummary-style table of a network's modules (numbered as the seed notebook's table is:
+ * `Conv2d-1`, `ReLU-2`, …) with output shapes, parameters and multiply-adds, and its totals. Both
+ * summaries print it: of a model file (renderSummary) and of a compiled folder (compiled.ts).
+ */
+export function layerTable(graph: LayerGraph): string[] {
+  const rows: Array<[string, string, number, number]> = [];
+  let n = 0;
+  const add = (type: string, shape: number[], params: number, macs: number): void => {
+    rows.push([`${type}-${++n}`, `[-1, ${shape.join(', ')}]`, params, macs]);
+  };
+  for (const op of graph.ops) addOp(op, add);
+  const out = ['-'.repeat(SUMMARY_WIDTH), `${'Layer (type)'.padStart(25)}  ${'Output Shape'.padStart(25)}  ${'Param #'.padStart(15)}  ${'MACs'.padStart(15)}`, '='.repeat(SUMMARY_WIDTH)];
+  for (const [name, shape, params, macs] of rows) {
+    out.push(`${name.padStart(25)}  ${shape.padStart(25)}  ${grouped(params).padStart(15)}  ${(macs ? grouped(macs) : '').padStart(15)}`);
+  }
+  out.push('='.repeat(SUMMARY_WIDTH));
+  const total = paramCount(graph);
+  const macs = rows.reduce((s, r) => s + r[3], 0);
+  out.push(`Total params: ${grouped(total)}`);
+  out.push(`Trainable params: ${grouped(total)}`);
+  out.push(`Non-trainable params: 0`);
+  out.push(`Multiply-adds: ${grouped(macs)} (${(macs / 1e9).toFixed(2)} G per image)`);
+  return out;
+}
+
+/** One compiled step: its index, what it computes, its kernel, then any detail (multiply-adds, tiling). */
+export function stepLine(index: number, description: string, kernel: string, detail: string): string {
+  return `  ${String(index).padStart(2)}  ${description.padEnd(44)} ${kernel.padEnd(58)} ${detail}`.trimEnd();
 }
 
 function addOp(op: Op, add: (type: string, shape: number[], params: number, macs: number) => void): void {
