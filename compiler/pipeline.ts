@@ -108,7 +108,7 @@ export async function compileModel(opts: CompileOptions): Promise<CompileResult>
     ? openConfigWeights(opts.weightsPath, graph.params, { allowNonfinite: opts.allowNonfinite, ignoredKeys: graph.ignoredKeys })
     : seededRandomWeights(graph.params, opts.seed ?? 0);
   const source = foldBatchNorm(raw, program);
-  const staging = stageOutputDir(opts.outDir);
+  const staging = stageOutputDir(opts.outDir, [opts.configPath, opts.weightsPath, opts.labelsPath].filter((f): f is string => f !== undefined));
   try {
     progress({ stage: 'codegen', message: `generating ${program.steps.length} kernels` });
     const asSource = emitModule(program);

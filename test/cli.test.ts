@@ -436,6 +436,43 @@ describe('atomic output folder', () => {
     expect(manifestOf(dir).weights.sha256).not.toBe(manifestOf(other).weights.sha256);
     expect(readdirSync(parent)).toEqual(['model']);
   });
+
+  it('never replaces a folder vggc did not write: the user\'s files, the current folder, the model\'s own folder', () => {
+    // A folder of the user's: refused, and left as it was.
+    const mine = join(tmp, 'mine');
+    mkdirSync(mine);
+    writeFileSync(join(mine, 'notes.txt'), 'important');
+    expect(expectUserError(vggc('compile', SMALL_CONFIG, '-q', '-o', mine))).toBe(
+      `${mine}: exists and is not a folder vggc compiled (notes.txt); compiling replaces the whole folder, so give a new or empty folder, or delete it first`,
+    );
+    expect(readdirSync(mine)).toEqual(['notes.txt']);
+    // An earlier compile with a file of the user's added to it: refused too.
+    const added = join(tmp, 'added');
+    cpSync(dir, added, { recursive: true });
+    writeFileSync(join(added, 'labels.txt'), 'a\nb\n');
+    expect(expectUserError(vggc('compile', SMALL_CONFIG, '-q', '-o', added))).toMatch(/exists and is not a folder vggc compiled \(labels\.txt\)/);
+    expect(existsSync(join(added, 'labels.txt'))).toBe(true);
+    // Files named like vggc's, but no vggc model.json (a TF.js model folder holds a model.json too).
+    const tfjsLike = join(tmp, 'tfjs-like');
+    mkdirSync(tfjsLike);
+    writeFileSync(join(tfjsLike, 'model.json'), '{"modelTopology": {}}');
+    expect(expectUserError(vggc('compile', SMALL_CONFIG, '-q', '-o', tfjsLike))).toMatch(/is not a folder vggc compiled \(no vggc model\.json\)/);
+    // The folder the model file is in, and the current folder (`-o .`, or an empty -o).
+    const own = join(tmp, 'own');
+    mkdirSync(own);
+    cpSync(SMALL_CONFIG, join(own, 'config.json'));
+    expect(expectUserError(vggc('compile', join(own, 'config.json'), '-q', '-o', own))).toBe(`${own}: holds ${join(own, 'config.json')}, which this compile reads; compiling replaces the whole output folder, so give another folder`);
+    expect(readdirSync(own)).toEqual(['config.json']);
+    const inCwd = spawnSync(process.execPath, [CLI, 'compile', 'config.json', '-q', '-o', '.'], { cwd: own, encoding: 'utf8' });
+    expect(expectUserError({ status: inCwd.status, stdout: inCwd.stdout, stderr: inCwd.stderr })).toBe('.: is the current folder; compiling replaces the whole output folder, so give a new or empty folder');
+    expect(expectUserError(vggc('compile', SMALL_CONFIG, '-q', '-o', ''))).toBe('the output folder is an empty string; give a folder to write the model into');
+    expect(readdirSync(own)).toEqual(['config.json']);
+    // An empty folder is fine.
+    const empty = join(tmp, 'empty');
+    mkdirSync(empty);
+    expect(vggc('compile', SMALL_CONFIG, '-q', '-o', empty).status).toBe(0);
+    expect(existsSync(join(empty, 'model.json'))).toBe(true);
+  });
 });
 
 // The model as users have it: a PyTorch checkpoint with a replaced head and a softmax-free classifier,

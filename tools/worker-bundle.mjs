@@ -13,8 +13,8 @@
  *
  * Single-threaded: a Worker has no Web Workers to share the memory with.
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, posix, relative } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, posix, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
@@ -28,8 +28,16 @@ const PAID_PLAN_BUNDLE_BYTES = 10 * 1024 * 1024;
  * @returns {{ files: string[], bytes: number }}
  */
 export function writeWorkerBundle({ modelDir, outDir, port = 8787 }) {
-  const manifest = JSON.parse(readFileSync(join(modelDir, 'model.json'), 'utf8'));
+  const manifestPath = join(modelDir, 'model.json');
+  /** @type {any} */
+  let manifest;
+  try {
+    manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
+  } catch (e) {
+    throw new Error(`${manifestPath}: ${e instanceof SyntaxError ? `invalid JSON (${e.message})` : `cannot read (${/** @type {any} */ (e).code ?? e}); is ${modelDir} a folder written by vggc compile?`}`);
+  }
   if (!existsSync(join(DIST, 'workers.js'))) throw new Error(`${DIST}/workers.js is missing: run \`npm run build\` first`);
+  checkReplaceable(outDir, modelDir);
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
   copyFileSync(join(modelDir, manifest.wasm.file), join(outDir, 'model.wasm'));
@@ -50,6 +58,24 @@ export function writeWorkerBundle({ modelDir, outDir, port = 8787 }) {
   const files = [...esModules, 'model.json', 'model.wasm', 'weights.bin'];
   const bytes = files.reduce((s, f) => s + readFileSync(join(outDir, f)).length, 0);
   return { files, bytes };
+}
+
+/** What a bundle folder holds: only such a folder (or an empty one) is replaced. */
+const BUNDLE_ENTRIES = new Set(['config.capnp', 'model.js', 'worker.js', 'model.json', 'model.wasm', 'weights.bin', 'vggc']);
+
+/**
+ * The bundle replaces OUT_DIR as a whole, so OUT_DIR must be new, empty or an earlier bundle, and
+ * neither the model folder nor a folder holding it.
+ * @param {string} outDir
+ * @param {string} modelDir
+ */
+function checkReplaceable(outDir, modelDir) {
+  const rel = relative(resolve(outDir), resolve(modelDir));
+  if (rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel))) throw new Error(`${outDir}: is or holds the model folder ${modelDir}; give another folder for the bundle`);
+  if (!existsSync(outDir)) return;
+  if (!statSync(outDir).isDirectory()) throw new Error(`${outDir}: exists and is not a directory`);
+  const foreign = readdirSync(outDir).filter((name) => !BUNDLE_ENTRIES.has(name));
+  if (foreign.length) throw new Error(`${outDir}: exists and is not a worker bundle (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', …' : ''}); give a new or empty folder, or delete it first`);
 }
 
 /** dist/runtime modules reachable from `entry` by relative imports (paths relative to dist/runtime). */
@@ -143,7 +169,20 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     process.exit(2);
   }
   const [modelDir, outDir] = positionals;
-  const { files, bytes } = writeWorkerBundle({ modelDir, outDir, port: Number(values.port) });
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    console.error(`error: --port must be an integer from 1 to 65535, found ${values.port}`);
+    process.exit(2);
+  }
+  /** @type {{ files: string[], bytes: number }} */
+  let written;
+  try {
+    written = writeWorkerBundle({ modelDir, outDir, port });
+  } catch (e) {
+    console.error(`error: ${/** @type {Error} */ (e).message}`);
+    process.exit(1);
+  }
+  const { files, bytes } = written;
   console.log(`wrote ${files.length} files, ${(bytes / 1e6).toFixed(2)} MB, into ${relative(process.cwd(), outDir) || '.'}`);
   if (bytes > PAID_PLAN_BUNDLE_BYTES) console.warn(`warning: ${(bytes / 1e6).toFixed(0)} MB is more than a Worker may upload (README, "Workers")`);
 }
