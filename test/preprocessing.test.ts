@@ -3,12 +3,14 @@
  * and pixel range, computed by hand from Keras's and torchvision's definitions and compared with what
  * imageToTensor (sharp) makes of a real PNG whose pixels are known.
  */
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../compiler/frontend/config/parse.js';
 import { preprocessingFor } from '../compiler/pipeline.js';
 import { imageToTensor } from '../runtime/images/node.js';
+import { isVggcError } from '../runtime/index.js';
 import { errorOf, tempDir } from './helpers.js';
 
 const work = tempDir('vggc-pre-');
@@ -57,5 +59,21 @@ describe('preprocessing conventions', () => {
     expect(bad({ resize: { shorterSide: 256 }, mean: [0, 0, 0], std: [1, 1, 1], channelOrder: 'grb' })).toBe('c.json: preprocessing.channelOrder must be "rgb" or "bgr", found "grb"');
     expect(bad({ resize: { shorterSide: 256 }, mean: [0, 0, 0], std: [1, 1, 1], pixelRange: [0, 128] })).toBe('c.json: preprocessing.pixelRange must be [0, 1] (pixel / 255) or [0, 255] (the pixel as it is), found [0,128]');
     expect(bad('caffe', [[1, 1, 8]])).toBe('c.json: preprocessing "caffe" is defined for 3-channel (RGB) models; this one takes 1 channel(s)');
+  });
+
+  it('an image whose pixels are cut off half-way is a one-line error, also where it is resized and cropped', async () => {
+    // Noise compresses badly, so half of each file is a whole header and part of the pixels.
+    const noise = Buffer.from(Array.from({ length: 100 * 80 * 3 }, (_, i) => (Math.imul(i + 1, 2654435761) >>> 24) & 255));
+    const torch = { channels: 3, resize: { shorterSide: 32 }, mean: [0, 0, 0], std: [1, 1, 1] };
+    for (const format of ['png', 'jpeg'] as const) {
+      const whole = await sharp(noise, { raw: { width: 100, height: 80, channels: 3 } }).toFormat(format).toBuffer();
+      const half = join(work, `half.${format}`);
+      writeFileSync(half, whole.subarray(0, whole.length >> 1));
+      for (const [pre, size] of [[torch, [32, 32]], [{ ...torch, resize: { fit: [80, 100] } }, [80, 100]]] as const) {
+        const error = await imageToTensor(half, pre, size).then(() => null, (e: unknown) => e);
+        expect(isVggcError(error), String(error)).toBe(true);
+        expect((error as Error).message).toMatch(new RegExp(`^${half}: cannot decode the image \\(`));
+      }
+    }
   });
 });

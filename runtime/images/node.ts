@@ -13,7 +13,7 @@ import { pixelsToPlanes } from './pixels.js';
 const SUPPORTED_FORMATS = ['png', 'jpeg', 'webp'];
 
 /** `source` is a path, or an image already in memory with the name its errors show (vggc serve's request bodies). */
-export async function imageToTensor(source: string | { readonly name: string; readonly bytes: Uint8Array }, pre: Preprocessing, inputSize: readonly [number, number]): Promise<Float32Array> {
+export async function imageToTensor(source: string | { readonly name: string; readonly bytes: Uint8Array }, pre: Preprocessing, inputSize: readonly [number, number] | readonly number[]): Promise<Float32Array> {
   const file = typeof source === 'string' ? source : source.name;
   const input = typeof source === 'string' ? source : source.bytes;
   const [H, W] = inputSize;
@@ -31,14 +31,15 @@ export async function imageToTensor(source: string | { readonly name: string; re
   img = channels === 1 ? img.grayscale() : img.toColourspace('srgb');
   const g = imageGeometry(meta.width, meta.height, pre, [H, W], file);
   if (g.width !== meta.width || g.height !== meta.height) img = img.resize(g.width, g.height, { fit: 'fill', kernel: 'linear' });
-  if (g.visibleWidth !== g.width || g.visibleHeight !== g.height) {
-    // The crop of the resized image (sharp applies extract before resize in one pipeline, so in two).
-    img = sharp(await img.raw().toBuffer(), { raw: { width: g.width, height: g.height, channels: channels as 1 | 3 } }).extract({ left: g.cropLeft, top: g.cropTop, width: g.visibleWidth, height: g.visibleHeight });
-  }
   const w = g.visibleWidth;
   const h = g.visibleHeight;
   let raw: Buffer;
+  // Decoding happens here (the header above can be whole while the pixels are cut off or damaged).
   try {
+    if (g.visibleWidth !== g.width || g.visibleHeight !== g.height) {
+      // The crop of the resized image (sharp applies extract before resize in one pipeline, so in two).
+      img = sharp(await img.raw().toBuffer(), { raw: { width: g.width, height: g.height, channels: channels as 1 | 3 } }).extract({ left: g.cropLeft, top: g.cropTop, width: g.visibleWidth, height: g.visibleHeight });
+    }
     raw = await img.raw().toBuffer();
   } catch (e) {
     throw new VggcError(`${file}: ${imageError(e)}`);
