@@ -410,3 +410,29 @@ describe('regressions found by this fuzzer (the gray-odd folder above, model.jso
     expect(await loadError(edited('batch', (m) => (m.maxBatch = 64)))).toMatch(/(its steps or memory layout differ|lies outside)/);
   });
 });
+
+describe('what predict, embed and serve read from model.json (found by a walkthrough: these crashed them or gave NaN)', () => {
+  const edited = (name: string, edit: (m: Record<string, any>) => void): string => editedCopy(dir, `described-${name}`, manifestText, edit);
+  const cases: [name: string, edit: (m: Record<string, any>) => void, message: RegExp][] = [
+    ['no-preprocessing', (m) => (m.preprocessing = null), /preprocessing must be an object, found null$/],
+    ['preprocessing-name', (m) => (m.preprocessing = 'bogus'), /preprocessing must be an object, found "bogus"$/],
+    ['channels', (m) => (m.preprocessing.channels = 3), /preprocessing\.channels must be the input's 1 channels, found 3$/],
+    ['std-zero', (m) => (m.preprocessing.std = [0]), /preprocessing\.std must not hold 0/],
+    ['mean-short', (m) => (m.preprocessing.mean = []), /preprocessing\.mean must be 1 finite numbers, found \[\]$/],
+    ['resize', (m) => (m.preprocessing.resize = { shorterSide: 0 }), /preprocessing\.resize must be \{ "shorterSide": N \} or \{ "fit": \[height, width\] \}/],
+    ['order', (m) => (m.preprocessing.channelOrder = 'grb'), /preprocessing\.channelOrder must be "rgb" or "bgr", found "grb"$/],
+    ['range', (m) => (m.preprocessing.pixelRange = [0, 128]), /preprocessing\.pixelRange must be \[0, 1\] or \[0, 255\], found \[0,128\]$/],
+    ['no-config', (m) => delete m.config, /config must be an object, found undefined$/],
+    ['input-size', (m) => (m.config.inputSize = [8, 8]), /config\.inputSize \[8,8\] is not the input's \d+×\d+$/],
+    ['labels-numbers', (m) => (m.labels = Array.from({ length: m.config.numClasses }, (_, i) => i)), /labels\[0\] must be a string, found 0$/],
+    ['labels-short', (m) => (m.labels = ['a']), /labels must be null or a list of \d+ names \(config\.numClasses\), found 1 entries$/],
+    ['labels-string', (m) => (m.labels = 'abc'), /labels must be null or a list of \d+ names \(config\.numClasses\), found "abc"$/],
+  ];
+  for (const [name, edit, message] of cases) {
+    it(`${name}: refused at load, naming model.json and the field`, async () => {
+      const msg = await loadError(edited(name, edit));
+      expect(msg).toMatch(/model\.json: /);
+      expect(msg).toMatch(message);
+    });
+  }
+});

@@ -64,8 +64,43 @@ export function checkManifest(raw: unknown, file: string): Manifest {
     if (!isPlainFileName(f)) fail(`file name ${JSON.stringify(f)} must be a plain name inside the model folder`);
   }
   checkShards(m.weights.shards, m.weights.payloadBytes, ['model.json', ...(wasmFiles as string[])], fail);
+  checkDescription(m, [c, h, w], fail, int);
   return m;
 }
+
+/**
+ * What predict, embed and serve read beside the kernels' layout: the config's input size and
+ * classes, the class names and the preprocessing, which must describe the model's own input.
+ */
+function checkDescription(m: Manifest, [c, h, w]: readonly number[], fail: Fail, int: Int): void {
+  if (typeof m.name !== 'string') fail(`name must be a string, found ${JSON.stringify(m.name)}`);
+  const config = m.config;
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) fail(`config must be an object, found ${JSON.stringify(config)}`);
+  const size = Array.isArray(config.inputSize) && config.inputSize.length === 2 ? config.inputSize : fail(`config.inputSize must be [height, width], found ${JSON.stringify(config.inputSize)}`);
+  if (int(size[0], 'config.inputSize[0]', 1) !== h || int(size[1], 'config.inputSize[1]', 1) !== w) fail(`config.inputSize ${JSON.stringify(size)} is not the input's ${h}×${w}`);
+  const classes = int(config.numClasses, 'config.numClasses', 1);
+  if (m.labels !== null) {
+    if (!Array.isArray(m.labels) || m.labels.length !== classes) fail(`labels must be null or a list of ${classes} names (config.numClasses), found ${describeList(m.labels)}`);
+    const bad = (m.labels as unknown[]).findIndex((l) => typeof l !== 'string');
+    if (bad >= 0) fail(`labels[${bad}] must be a string, found ${JSON.stringify(m.labels[bad])}`);
+  }
+  const p = m.preprocessing;
+  if (typeof p !== 'object' || p === null || Array.isArray(p)) fail(`preprocessing must be an object, found ${JSON.stringify(p)}`);
+  if (p.channels !== c) fail(`preprocessing.channels must be the input's ${c} channels, found ${JSON.stringify(p.channels)}`);
+  const r = p.resize as { shorterSide?: unknown; fit?: unknown } | undefined;
+  const resizeOk = typeof r === 'object' && r !== null && (('shorterSide' in r && Number.isSafeInteger(r.shorterSide) && (r.shorterSide as number) >= 1) || ('fit' in r && Array.isArray(r.fit) && r.fit.length === 2 && r.fit.every((n) => Number.isSafeInteger(n) && n >= 1)));
+  if (!resizeOk) fail(`preprocessing.resize must be { "shorterSide": N } or { "fit": [height, width] }, found ${JSON.stringify(r)}`);
+  for (const field of ['mean', 'std'] as const) {
+    const v = p[field] as unknown;
+    if (!Array.isArray(v) || v.length !== c || !v.every((x) => typeof x === 'number' && Number.isFinite(x))) fail(`preprocessing.${field} must be ${c} finite numbers, found ${JSON.stringify(v)}`);
+  }
+  if (p.std.some((x) => x === 0)) fail(`preprocessing.std must not hold 0 (every pixel would divide by it), found ${JSON.stringify(p.std)}`);
+  if (p.channelOrder !== undefined && p.channelOrder !== 'rgb' && p.channelOrder !== 'bgr') fail(`preprocessing.channelOrder must be "rgb" or "bgr", found ${JSON.stringify(p.channelOrder)}`);
+  const range = p.pixelRange;
+  if (range !== undefined && !(Array.isArray(range) && range.length === 2 && range[0] === 0 && (range[1] === 1 || range[1] === 255))) fail(`preprocessing.pixelRange must be [0, 1] or [0, 255], found ${JSON.stringify(range)}`);
+}
+
+const describeList = (v: unknown): string => (Array.isArray(v) ? `${v.length} entries` : JSON.stringify(v));
 
 type Fail = (msg: string) => never;
 type Int = (v: unknown, field: string, min?: number) => number;
