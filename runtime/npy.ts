@@ -60,5 +60,10 @@ export function writeNpy(path: string, shape: readonly number[], data: Float32Ar
   head.writeUInt16LE(header.length, 8);
   head.write(header, 10, 'latin1');
   // Float32Array is host-endian; every platform Node runs on is little-endian.
-  writeFileSync(path, Buffer.concat([head, Buffer.from(data.buffer, data.byteOffset, data.byteLength)]));
+  try {
+    writeFileSync(path, Buffer.concat([head, Buffer.from(data.buffer, data.byteOffset, data.byteLength)]));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new VggcError(`${path}: cannot write (${code ?? e}${code === 'ENOENT' ? ': its folder does not exist' : code === 'EISDIR' ? ': it is a folder' : ''})`);
+  }
 }

@@ -181,11 +181,13 @@ describe('compile --shard-size', () => {
     expect(logits[0].equals(logits[1])).toBe(true);
   });
 
-  it('a malformed size is a usage error; one below 4 KiB a one-line error', () => {
+  it('a malformed size, or one below 4 KiB, is a usage error naming the option', () => {
     const bad = vggc('compile', SMALL_CONFIG, '-o', join(tmp, 'bad'), '--shard-size', '16 megs');
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/option '--shard-size <size>' argument '16 megs' is invalid\. expected a size in bytes, or with KiB or MiB/);
-    expect(expectUserError(vggc('compile', SMALL_CONFIG, '-o', join(tmp, 'tiny'), '--shard-size', '100'))).toBe('shard size must be 0 (one weights file) or at least 4096 bytes, found 100');
+    const tiny = vggc('compile', SMALL_CONFIG, '-o', join(tmp, 'tiny'), '--shard-size', '100');
+    expect(tiny.status).toBe(2);
+    expect(tiny.stderr).toMatch(/option '--shard-size <size>' argument '100' is invalid\. expected 0 \(one weights file\) or at least 4096 bytes/);
     expect(existsSync(join(tmp, 'tiny'))).toBe(false);
   });
 });
@@ -287,6 +289,19 @@ describe('compile and run the small-rect golden', () => {
 
   it('run on a non-npy input', () => {
     expect(expectUserError(vggc('run', dir, '-i', SMALL_CONFIG, '-o', join(tmp, 'o.npy')))).toBe(`${SMALL_CONFIG}: not a .npy file`);
+  });
+
+  it('run: no output asked for is a usage error; an output that cannot be written is a one-line error', () => {
+    const input = join(SMALL, 'input.npy');
+    const none = vggc('run', dir, '-i', input);
+    expect(none.status).toBe(2);
+    expect(none.stderr.split('\n')[0]).toBe('error: run: give --output FILE (the first output) and/or --outputs-dir DIR (every output)');
+    const nowhere = join(tmp, 'no-such-folder', 'y.npy');
+    expect(expectUserError(vggc('run', dir, '-i', input, '-o', nowhere))).toBe(`${nowhere}: cannot write (ENOENT: its folder does not exist)`);
+    expect(expectUserError(vggc('run', dir, '-i', input, '-o', tmp))).toBe(`${tmp}: cannot write (EISDIR: it is a folder)`);
+    const file = join(tmp, 'a-file');
+    writeFileSync(file, 'x');
+    expect(expectUserError(vggc('run', dir, '-i', input, '--outputs-dir', file))).toBe(`${file}: cannot create the folder (EEXIST: a file of that name exists)`);
   });
 
   it('run on a missing input', () => {

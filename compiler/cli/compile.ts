@@ -1,5 +1,5 @@
 /** `vggc compile MODEL -o DIR`. */
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { compileModel, type ProgressEvent } from '../pipeline.js';
 import type { ConvAlgorithmChoice } from '../schedule/schedule.js';
 import type { WinogradTileChoice } from '../schedule/winograd-plan.js';
@@ -36,7 +36,7 @@ export function registerCompile(program: Command): void {
     .addOption(new Option('--weights-dtype <dtype>', 'how weights are stored: f32, f16, or int8 (weight-only, symmetric, one scale per output channel); fully-connected layers dequantise in the kernels').choices(WEIGHTS_DTYPES).default('f32'))
     .option('--allow-nonfinite', 'accept NaN/Inf weight values instead of refusing them')
     .option('--labels <file>', 'class names (JSON list or one per line), overriding the config; 1000-class models get the ImageNet names by default')
-    .option('--shard-size <size>', `bytes per weights file, or with KiB/MiB (at least ${MIN_SHARD_BYTES} bytes); 0 writes one weights.bin. Static hosts cap file sizes (Cloudflare Pages: 25 MiB)`, parseByteSize, DEFAULT_SHARD_BYTES)
+    .option('--shard-size <size>', `bytes per weights file, or with KiB/MiB (at least ${MIN_SHARD_BYTES} bytes); 0 writes one weights.bin. Static hosts cap file sizes (Cloudflare Pages: 25 MiB)`, parseShardSize, DEFAULT_SHARD_BYTES)
     .option('-q, --quiet', 'no progress output');
   for (const o of modelOptions()) cmd.addOption(o);
   cmd.action(async (model: string, o: CompileFlags) => {
@@ -74,4 +74,11 @@ function progressPrinter(): (e: ProgressEvent) => void {
     const text = `packing weights ${String(percent).padStart(3)}% (${(e.doneBytes / 1e6).toFixed(0)} / ${(e.totalBytes / 1e6).toFixed(0)} MB)`;
     process.stderr.write(tty ? `\r\x1b[K${text}` : `${text}\n`);
   };
+}
+
+/** `--shard-size`: a size parseByteSize reads, 0 or at least MIN_SHARD_BYTES (a usage error otherwise). */
+function parseShardSize(v: string): number {
+  const n = parseByteSize(v);
+  if (n !== 0 && n < MIN_SHARD_BYTES) throw new InvalidArgumentError(`expected 0 (one weights file) or at least ${MIN_SHARD_BYTES} bytes`);
+  return n;
 }

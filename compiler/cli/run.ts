@@ -17,8 +17,9 @@ export function registerRun(program: Command): void {
     .option('-o, --output <file>', 'output .npy for the first output (the logits of a classifier)')
     .option('--outputs-dir <dir>', 'write every named output as <dir>/<name>.npy (N×C×H×W maps, N×F vectors)')
     .addOption(buildOption())
-    .action(async (dir: string, o: { input: string; output?: string; outputsDir?: string; build: BuildChoice }) => {
-      if (!o.output && !o.outputsDir) throw new VggcError('run: give --output FILE (the first output) and/or --outputs-dir DIR (every output)');
+    .action(async function (this: Command, dir: string, o: { input: string; output?: string; outputsDir?: string; build: BuildChoice }) {
+      // A usage error (exit 2, like commander's own), not a user error about a file.
+      if (!o.output && !o.outputsDir) this.error('error: run: give --output FILE (the first output) and/or --outputs-dir DIR (every output)', { exitCode: 2, code: 'vggc.missingOutput' });
       const x = readNpy(o.input);
       const model = await loadModel(dir, { build: o.build });
       try {
@@ -37,7 +38,11 @@ export function registerRun(program: Command): void {
           written.push(`${o.output} [${first.shape.join(', ')}]`);
         }
         if (o.outputsDir) {
-          mkdirSync(o.outputsDir, { recursive: true });
+          try {
+            mkdirSync(o.outputsDir, { recursive: true });
+          } catch (e) {
+            throw new VggcError(`${o.outputsDir}: cannot create the folder (${(e as NodeJS.ErrnoException).code ?? e}${(e as NodeJS.ErrnoException).code === 'EEXIST' ? ': a file of that name exists' : ''})`);
+          }
           for (const out of model.outputs) {
             const path = join(o.outputsDir, `${fileSafe(out.name)}.npy`);
             writeNpy(path, [...all[out.name].shape], all[out.name].data);
