@@ -173,4 +173,19 @@ describe('start-up refusals are one line, exit 1', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/expected a size such as 65536, 512KiB or 64MiB/);
   });
+
+  it('a timeout longer than a Node timer holds (2³¹ − 1 ms) is a usage error: it would fire after 1 ms', async () => {
+    for (const flag of ['--queue-timeout-ms', '--batch-window-ms', '--grace-ms']) {
+      const r = await run([CLI, 'serve', dir, flag, '99999999999']);
+      expect(r.code, flag).toBe(2);
+      expect(r.stderr).toMatch(/expected an integer from 0 to 2147483647/);
+    }
+  });
+
+  it('startServer checks the settings a program passes', async () => {
+    const { startServer } = await import('../runtime/server/serve.js');
+    const { SERVE_DEFAULTS } = await import('../runtime/server/options.js');
+    await expect(startServer([dir], { ...SERVE_DEFAULTS, queueTimeoutMs: 2 ** 31, version: 'test' })).rejects.toThrow('serve: queueTimeoutMs must be an integer from 0 to 2147483647, found 2147483648');
+    await expect(startServer([dir], { ...SERVE_DEFAULTS, maxBatch: 0, version: 'test' })).rejects.toThrow('serve: maxBatch must be an integer from 1 to');
+  });
 });

@@ -4,7 +4,7 @@
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { packageVersion } from '../paths.js';
-import { parseSize, SERVE_DEFAULTS } from '../../runtime/server/options.js';
+import { MAX_TIMER_MS, parseSize, SERVE_DEFAULTS } from '../../runtime/server/options.js';
 import { startServer } from '../../runtime/server/serve.js';
 
 interface ServeFlags {
@@ -30,11 +30,11 @@ export function registerServe(program: Command): void {
     .option('--port <n>', 'port (0 picks a free one)', integer(0, 65535), d.port)
     .option('--threads <n>', 'threads per model (default: available cores, at most the model\'s maximum)', integer(1))
     .option('--max-batch <n>', 'most images in one batch (1: no dynamic batching)', integer(1), d.maxBatch)
-    .option('--batch-window-ms <ms>', 'how long a batch waits for more requests', integer(0), d.batchWindowMs)
+    .option('--batch-window-ms <ms>', 'how long a batch waits for more requests', integer(0, MAX_TIMER_MS), d.batchWindowMs)
     .option('--max-queue <n>', 'requests that may wait per model; more are answered 503 with Retry-After', integer(1), d.maxQueue)
     .option('--max-body <size>', 'largest request body, e.g. 512KiB or 64MiB; larger is answered 413', size, d.maxBody)
-    .option('--queue-timeout-ms <ms>', 'a request waiting longer for its batch is answered 504 (0: no limit)', integer(0), d.queueTimeoutMs)
-    .option('--grace-ms <ms>', 'after SIGTERM/SIGINT, how long requests already received may take', integer(0), d.graceMs)
+    .option('--queue-timeout-ms <ms>', 'a request waiting longer for its batch is answered 504 (0: no limit)', integer(0, MAX_TIMER_MS), d.queueTimeoutMs)
+    .option('--grace-ms <ms>', 'after SIGTERM/SIGINT, how long requests already received may take', integer(0, MAX_TIMER_MS), d.graceMs)
     .option('--log', 'structured request logs (JSON lines, pino) on stderr')
     .action(async (dirs: string[], o: ServeFlags) => {
       const server = await startServer(dirs, { ...o, log: Boolean(o.log), version: packageVersion() });

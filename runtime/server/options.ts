@@ -1,4 +1,5 @@
-/** `vggc serve`'s settings, their defaults, and the size syntax of --max-body. */
+/** `vggc serve`'s settings, their defaults and checks, and the size syntax of --max-body. */
+import { VggcError } from '../format/errors.js';
 
 export interface ServeOptions {
   readonly host: string;
@@ -33,6 +34,24 @@ export const SERVE_DEFAULTS: ServeOptions = {
   graceMs: 30_000,
   log: false,
 };
+
+/** Node's timers hold at most 2³¹ − 1 ms (about 24.8 days); a longer delay fires after 1 ms. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** startServer's check of the settings the CLI parses (and a program may pass as it likes). */
+export function checkServeOptions(o: ServeOptions): void {
+  const int = (v: number, name: string, min: number, max = Number.MAX_SAFE_INTEGER): void => {
+    if (!Number.isSafeInteger(v) || v < min || v > max) throw new VggcError(`serve: ${name} must be an integer from ${min} to ${max}, found ${JSON.stringify(v)}`);
+  };
+  int(o.port, 'port', 0, 65535);
+  if (o.threads !== undefined) int(o.threads, 'threads', 1);
+  int(o.maxBatch, 'maxBatch', 1);
+  int(o.maxQueue, 'maxQueue', 1);
+  int(o.maxBody, 'maxBody', 1);
+  int(o.batchWindowMs, 'batchWindowMs', 0, MAX_TIMER_MS);
+  int(o.queueTimeoutMs, 'queueTimeoutMs', 0, MAX_TIMER_MS);
+  int(o.graceMs, 'graceMs', 0, MAX_TIMER_MS);
+}
 
 const UNITS: Record<string, number> = { '': 1, b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, kb: 1000, mb: 1000 ** 2, gb: 1000 ** 3 };
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { VggcError } from '../format/errors.js';
 import { buildApp, type App } from './app.js';
 import { WorkerEngine, type Engine } from './engine.js';
-import type { ServeOptions } from './options.js';
+import { checkServeOptions, type ServeOptions } from './options.js';
 
 export interface RunningServer {
   readonly app: App;
@@ -21,6 +21,7 @@ export interface RunningServer {
 }
 
 export async function startServer(dirs: readonly string[], opts: ServeOptions & { version: string; onLine?: (line: string) => void }): Promise<RunningServer> {
+  checkServeOptions(opts);
   checkUniqueNames(dirs);
   const engines: Engine[] = [];
   try {
