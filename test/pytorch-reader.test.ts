@@ -85,6 +85,24 @@ describe('zip variants', () => {
     badCrc[100] ^= 1; // inside data.pkl
     expect(errorOf(() => readTorchFile(file(badCrc)))).toMatch(/: zip entry "m\/data\.pkl": CRC-32 does not match its data \(damaged file\)$/);
   });
+
+  it('a damaged byte inside the data of a tensor is refused by its CRC-32 (it compiled into other weights before)', () => {
+    const good = fs.readFileSync(archive(stateDictPickle([W, B])));
+    const at = good.indexOf(Buffer.from(f32Bytes(wValues)));
+    expect(at).toBeGreaterThan(0);
+    const flipped = Buffer.from(good);
+    flipped[at + 5] ^= 0x10;
+    // Opening reads only the directory and the pickle (a summary reads no weights); a compile checks the data.
+    const f = readTorchFile(file(flipped));
+    try {
+      expect(errorOf(() => f.verifyData())).toMatch(/: zip entry "m\/data\/0": CRC-32 does not match its data \(damaged file\)$/);
+    } finally {
+      f.close();
+    }
+    const intact = readTorchFile(file(good));
+    intact.verifyData();
+    intact.close();
+  });
 });
 
 describe('pickles', () => {

@@ -82,9 +82,14 @@ export function readModelInput(file: string, opts: ModelInputOptions = {}): Mode
     const net = importTfjsModel(file);
     return fromNetwork(format, file, net, opts, () => net.close());
   }
-  const opened = format === 'pytorch' ? readTorchFile(file) : safetensorsTensors(file);
+  const torch = format === 'pytorch' ? readTorchFile(file) : null;
+  const opened = torch ?? safetensorsTensors(file);
   try {
-    return fromNetwork(format, file, deriveNetwork(file, opened.tensors), opts, () => opened.close());
+    const input = fromNetwork(format, file, deriveNetwork(file, opened.tensors), opts, () => opened.close());
+    if (!torch) return input;
+    // A compile reads every weight: check a checkpoint's data against its CRC-32s first (a summary does not).
+    const open = input.openWeights!;
+    return { ...input, openWeights: (params, o) => (torch.verifyData(), open(params, o)) };
   } catch (e) {
     opened.close();
     throw e;
@@ -103,6 +108,7 @@ export function openConfigWeights(weightsPath: string, params: readonly ParamTen
       throw new VggcError(`${weightsPath}: ${m}`);
     };
     const pairs = pairByKey(file.tensors, params, fail, new Set(opts.ignoredKeys ?? []));
+    file.verifyData();
     return pairedSource(weightsPath, pairs, params, opts, () => file.close());
   } catch (e) {
     file.close();

@@ -23,6 +23,12 @@ export interface TorchFile {
    * `_orig_mod.` prefixes, BatchNorm's `num_batches_tracked` counters left out.
    */
   readonly tensors: ReadonlyMap<string, TorchStoredTensor>;
+  /**
+   * Checks every tensor's stored bytes against the file's checksums (zip: each storage member's
+   * CRC-32; legacy files carry none). Reads all tensor data once, so a compile calls it and a
+   * summary does not; opening and reading a span read only what they need.
+   */
+  verifyData(): void;
   close(): void;
 }
 
@@ -54,6 +60,7 @@ export function readTorchFile(path: string): TorchFile {
       path,
       format: pickle.format,
       tensors,
+      verifyData: () => pickle.verifyData(),
       close() {
         if (!closed) fs.closeSync(file.fd);
         closed = true;

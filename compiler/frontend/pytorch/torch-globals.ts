@@ -270,4 +270,9 @@ export interface CheckpointPickle {
   readonly format: 'zip' | 'legacy';
   /** File position of the storage's element 0, after checking that all its bytes are in the file. */
   storageBase(ref: StorageRef): number;
+  /**
+   * Checks the data of every storage storageBase was asked for against the file's own checksums
+   * (a zip member's CRC-32), reading it all once; the legacy format has none to check.
+   */
+  verifyData(): void;
 }

@@ -8,7 +8,7 @@ import { failIn, quoted, type OpenFile } from './file-bytes.js';
 import { MAX_PICKLE_BYTES, unpickle, PickleTuple, type PickleFail, type PickleValue } from './pickle.js';
 import { memoryInput } from './pickle-input.js';
 import { registerStorage, torchHooks, type CheckpointPickle, type StorageRef } from './torch-globals.js';
-import { entryDataOffset, readEntryBytes, readZipDirectory, type ZipEntry } from './zip.js';
+import { checkStoredEntryCrc, entryDataOffset, readEntryBytes, readZipDirectory, type ZipEntry } from './zip.js';
 
 export function readZipCheckpoint(file: OpenFile): CheckpointPickle {
   const entries = readZipDirectory(file);
@@ -41,19 +41,22 @@ export function readZipCheckpoint(file: OpenFile): CheckpointPickle {
   const root = unpickle(input, torchHooks(file.path, persistentLoad), { path: file.path, label, maxBytes: MAX_PICKLE_BYTES });
   if (input.remaining() !== 0) failIn(file.path, `${label}: ${input.remaining()} bytes after the pickle's STOP (damaged file)`);
 
-  const bases = new Map<string, number>();
+  const bases = new Map<string, { readonly entry: ZipEntry; readonly base: number }>();
   return {
     root,
     format: 'zip',
     storageBase(ref: StorageRef): number {
       const known = bases.get(ref.key);
-      if (known !== undefined) return known;
+      if (known !== undefined) return known.base;
       const name = `${prefix}data/${ref.key}`;
       const entry = entries.get(name);
       if (!entry) return failIn(file.path, `zip archive has no member ${quoted(name)} for storage ${quoted(ref.key)}`);
       const base = checkStorageEntry(file, entry, ref);
-      bases.set(ref.key, base);
+      bases.set(ref.key, { entry, base });
       return base;
+    },
+    verifyData(): void {
+      for (const { entry, base } of bases.values()) checkStoredEntryCrc(file, entry, base);
     },
   };
 }

@@ -9,7 +9,7 @@
  * archive was re-zipped); tensor data must be stored.
  */
 import { inflateRawSync } from 'node:zlib';
-import { checkSpan, failIn, quoted as show, readAt, type OpenFile } from './file-bytes.js';
+import { checkSpan, failIn, quoted as show, readAt, readInto, type OpenFile } from './file-bytes.js';
 import { crc32 } from './crc32.js';
 
 export interface ZipEntry {
@@ -172,6 +172,25 @@ export function entryDataOffset(file: OpenFile, entry: ZipEntry): number {
   const start = entry.localHeaderOffset + LOCAL_BYTES + nameLen + extraLen;
   checkSpan(file, start, entry.compressedSize, `data of zip entry ${show(entry.name)}`);
   return start;
+}
+
+/** Bytes read at a time to check a stored member's CRC-32 (tensor data: up to hundreds of MB). */
+const CRC_CHUNK_BYTES = 4 << 20;
+
+/**
+ * Checks a stored (uncompressed) member's CRC-32 against the central directory's, reading its data
+ * in chunks: a damaged byte inside a tensor would otherwise compile into wrong weights silently.
+ * `start` is its first data byte (entryDataOffset).
+ */
+export function checkStoredEntryCrc(file: OpenFile, entry: ZipEntry, start: number): void {
+  const chunk = new Uint8Array(Math.min(CRC_CHUNK_BYTES, Math.max(1, entry.size)));
+  let crc = 0;
+  for (let at = 0; at < entry.size; at += chunk.length) {
+    const part = chunk.subarray(0, Math.min(chunk.length, entry.size - at));
+    readInto(file, start + at, part, `data of zip entry ${show(entry.name)}`);
+    crc = crc32(part, crc);
+  }
+  if (crc !== entry.crc32) failIn(file.path, `zip entry ${show(entry.name)}: CRC-32 does not match its data (damaged file)`);
 }
 
 /** A whole member's bytes (stored or deflated), CRC-checked; for data.pkl and other small members. */
