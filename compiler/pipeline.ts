@@ -32,6 +32,7 @@ import type { WeightsDtype } from './weights/layout.js';
 import type { WeightSource } from './weights/source.js';
 import { manifestBody } from './emit/manifest.js';
 import { stageOutputDir } from './emit/output-dir.js';
+import { checkCompileOptions } from './compile-options.js';
 import { defaultLabels, readLabelsFile } from './labels/labels.js';
 import { layoutOf } from '../runtime/format/wasm-tag.js';
 import type { Manifest } from '../runtime/format/manifest.js';
@@ -94,6 +95,7 @@ export function planFromConfig(config: VggConfig, label: string, opts: ScheduleO
 }
 
 export async function compileModel(opts: CompileOptions): Promise<CompileResult> {
+  checkCompileOptions(opts);
   const progress = opts.onProgress ?? (() => {});
   const input = readModelInput(opts.configPath, { weightsPath: opts.weightsPath, inputSize: opts.inputSize, preprocessing: opts.preprocessing, outputs: opts.outputs, outputLayout: opts.outputLayout });
   const config = input.config;

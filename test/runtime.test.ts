@@ -110,6 +110,8 @@ describe('infer', () => {
     expect(await rejection(loadModel(dir, { threads: 5 }))).toBe(`loadModel: threads is 5 but ${dir} was compiled for at most 4`);
     expect(await rejection(profileLayers(dir, { threads: 5, runs: 1 }))).toBe(`loadModel: threads is 5 but ${dir} was compiled for at most 4`);
     expect(await rejection(profileLayers(dir, { threads: 0, runs: 1 }))).toBe('loadModel: threads must be a positive integer, found 0');
+    // From JavaScript, a string: shown as one, not as the number it looks like.
+    expect(await rejection(loadModel(dir, { threads: '2' as unknown as number }))).toBe('loadModel: threads must be a positive integer, found "2"');
   });
 
   it('infer after dispose rejects', async () => {

@@ -9,7 +9,7 @@ import type { Manifest } from '../format/manifest.js';
 export function resolveThreads(requested: number | undefined, fallback: number, manifest: Manifest, label: string): number {
   const max = manifest.memory.maxWorkers;
   const threads = requested ?? Math.min(fallback, max);
-  if (!Number.isSafeInteger(threads) || threads < 1) throw new VggcError(`loadModel: threads must be a positive integer, found ${String(requested)}`);
+  if (!Number.isSafeInteger(threads) || threads < 1) throw new VggcError(`loadModel: threads must be a positive integer, found ${typeof requested === 'string' ? JSON.stringify(requested) : String(requested)}`);
   if (threads > max) throw new VggcError(`loadModel: threads is ${threads} but ${label} was compiled for at most ${max}`);
   return threads;
 }
