@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { readConfigFile } from '../compiler/frontend/config/parse.js';
 import { buildGraph } from '../compiler/graph/graph.js';
 import { writeSafetensors, type SafetensorsTensor } from '../compiler/frontend/safetensors/write.js';
-import { readNpy } from '../runtime/npy.js';
+import { readNpy, writeNpy } from '../runtime/npy.js';
 import { supportsRelaxedSimd } from '../runtime/load/build.js';
 import { expectParity, GOLDEN, ROOT, tempDir } from './helpers.js';
 
@@ -307,6 +307,29 @@ describe('compile and run the small-rect golden', () => {
   it('run on a missing input', () => {
     const input = join(tmp, 'nope.npy');
     expect(expectUserError(vggc('run', dir, '-i', input, '-o', join(tmp, 'o.npy')))).toBe(`${input}: cannot read (ENOENT)`);
+  });
+
+  it('misleading errors a walkthrough found: each now names what the file is', () => {
+    // An input of no images.
+    const empty = join(tmp, 'empty.npy');
+    writeNpy(empty, [0, 3, 64, 48], new Float32Array(0));
+    expect(expectUserError(vggc('run', dir, '-i', empty, '-o', join(tmp, 'o.npy')))).toBe(`${empty}: holds no images (shape [0, 3, 64, 48])`);
+    // A folder given as an image.
+    const folderAsImage = vggc('predict', dir, tmp);
+    expect(folderAsImage.status).toBe(1);
+    expect(folderAsImage.stderr.split('\n')[0]).toBe(`error: ${tmp}: is a folder, not an image`);
+    // A compiled model.json where a model file belongs.
+    const compiled = join(dir, 'model.json');
+    expect(expectUserError(vggc('summary', compiled))).toBe(`${compiled}: is the model.json of a folder vggc compiled, not a model file; vggc summary takes that folder, and a compile takes the model file it was compiled from`);
+    // --weights that are not weights.
+    expect(expectUserError(vggc('compile', SMALL_CONFIG, '-w', SMALL_CONFIG, '-q', '-o', join(tmp, 'w1')))).toBe(`${SMALL_CONFIG}: is a JSON file; --weights takes a .safetensors file or a PyTorch checkpoint`);
+    expect(expectUserError(vggc('compile', SMALL_CONFIG, '-w', empty, '-q', '-o', join(tmp, 'w2')))).toBe(`${empty}: is a .npy array; --weights takes a .safetensors file or a PyTorch checkpoint`);
+    // A weight shard that is a folder.
+    const copy = join(tmp, 'shard-folder');
+    cpSync(dir, copy, { recursive: true });
+    rmSync(join(copy, 'weights-000.bin'));
+    mkdirSync(join(copy, 'weights-000.bin'));
+    expect(expectUserError(vggc('run', copy, '-i', join(SMALL, 'input.npy'), '-o', join(tmp, 'o.npy')))).toBe(`${join(copy, 'weights-000.bin')}: is a folder; model.json lists it as a weights shard`);
   });
 
   it('run on a missing model folder', () => {

@@ -25,6 +25,7 @@ export function registerRun(program: Command): void {
       try {
         const [c, h, w] = model.inputShape;
         const shape = x.shape.length === 3 ? [1, ...x.shape] : x.shape;
+        if (shape.length === 4 && shape[0] === 0) throw new VggcError(`${o.input}: holds no images (shape [${x.shape.join(', ')}])`);
         if (shape.length !== 4 || shape[1] !== c || shape[2] !== h || shape[3] !== w) {
           throw new VggcError(`${o.input}: shape [${x.shape.join(', ')}] does not match the model's input N×${c}×${h}×${w}`);
         }

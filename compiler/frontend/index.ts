@@ -67,6 +67,9 @@ export function modelFormat(file: string): ModelFormat {
 export function readModelInput(file: string, opts: ModelInputOptions = {}): ModelInput {
   if (isFolder(file)) throw new VggcError(`${file} is a folder; expected a model file: a config JSON, .pth/.pt/.bin, a TF.js model.json, .onnx or .safetensors (a folder vggc compiled is what run, predict, bench and summary take)`);
   const format = modelFormat(file);
+  if (format === 'config' && looksLikeCompiledManifest(file)) {
+    throw new VggcError(`${file}: is the model.json of a folder vggc compiled, not a model file; vggc summary takes that folder, and a compile takes the model file it was compiled from`);
+  }
   if (format === 'config') {
     if (opts.inputSize || opts.preprocessing || opts.outputs || opts.outputLayout) return configWithOverrides(file, opts);
     return { format, config: readConfigFile(file), openWeights: null, layerNames: new Map() };
@@ -101,7 +104,13 @@ export function readModelInput(file: string, opts: ModelInputOptions = {}): Mode
  * keys are torchvision's or the seed notebook's), matched by key; mismatches name the tensor.
  */
 export function openConfigWeights(weightsPath: string, params: readonly ParamTensor[], opts: PairingOptions & { ignoredKeys?: readonly string[] }): WeightSource {
-  if (modelFormat(weightsPath) !== 'pytorch') return openSafetensors(weightsPath, params, opts);
+  const format = modelFormat(weightsPath);
+  const other = format === 'onnx' ? 'an ONNX model' : format === 'tfjs' ? 'a TensorFlow.js model' : extname(weightsPath).toLowerCase() === '.json' ? 'a JSON file' : extname(weightsPath).toLowerCase() === '.npy' ? 'a .npy array' : null;
+  if (other) {
+    const own = format === 'onnx' || format === 'tfjs' ? `, which carries its own network: compile it without a config (vggc compile ${weightsPath})` : '';
+    throw new VggcError(`${weightsPath}: is ${other}${own}; --weights takes a .safetensors file or a PyTorch checkpoint`);
+  }
+  if (format !== 'pytorch') return openSafetensors(weightsPath, params, opts);
   const file = readTorchFile(weightsPath);
   try {
     const fail = (m: string): never => {
@@ -167,6 +176,11 @@ function firstBytes(file: string, n: number): Uint8Array | null {
 }
 
 /** A TF.js model.json has modelTopology and weightsManifest; a vggc config has neither. */
+function looksLikeCompiledManifest(file: string): boolean {
+  const head = firstBytes(file, 256);
+  return head !== null && /"format"\s*:\s*"vggc-model"/.test(new TextDecoder().decode(head));
+}
+
 function looksLikeTfjs(file: string): boolean {
   const head = firstBytes(file, 4096);
   return head !== null && /"(modelTopology|weightsManifest)"\s*:/.test(new TextDecoder().decode(head));

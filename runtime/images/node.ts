@@ -4,6 +4,7 @@
  * centre crop, like torchvision's Resize + CenterCrop; or `fit` inside a box then zero-pad centred);
  * scale to [0, 1]; normalise per channel.
  */
+import { statSync } from 'node:fs';
 import sharp, { type Metadata } from 'sharp';
 import { VggcError } from '../format/errors.js';
 import type { Preprocessing } from '../format/manifest.js';
@@ -19,6 +20,7 @@ export async function imageToTensor(source: string | { readonly name: string; re
   const [H, W] = inputSize;
   const channels = pre.channels;
   if (channels !== 1 && channels !== 3) throw new VggcError(`${file}: the model takes ${channels} input channels; images can only feed models with 1 or 3`);
+  if (typeof source === 'string' && isFolder(source)) throw new VggcError(`${file}: is a folder, not an image`);
   let meta: Metadata;
   try {
     meta = await sharp(input).metadata();
@@ -54,4 +56,12 @@ function imageError(e: unknown): string {
   if (/unsupported image format/i.test(msg)) return 'cannot decode: not a PNG, JPEG or WebP image, or the file is corrupt';
   if (/no such file|ENOENT|input file is missing/i.test(msg)) return 'file not found';
   return `cannot decode the image (${msg})`;
+}
+
+function isFolder(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false; // a missing file gets sharp's "file not found" below
+  }
 }

@@ -43,8 +43,9 @@ export function openShards(dir: string, manifest: Manifest): OpenShard[] {
         throw new VggcError(`${path}: cannot open (${(e as NodeJS.ErrnoException).code ?? e}); model.json lists it as a weights shard`);
       }
       opened.push({ shard, path, fd });
-      const size = fstatSync(fd).size;
-      if (size !== shard.bytes) throw shardSizeError(path, size, shard.bytes);
+      const stat = fstatSync(fd);
+      if (!stat.isFile()) throw new VggcError(`${path}: is ${stat.isDirectory() ? 'a folder' : 'not a regular file'}; model.json lists it as a weights shard`);
+      if (stat.size !== shard.bytes) throw shardSizeError(path, stat.size, shard.bytes);
     }
     return opened;
   } catch (e) {
