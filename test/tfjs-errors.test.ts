@@ -183,6 +183,10 @@ describe('weights', () => {
     truncateSync(join(short, '..', `group1-shard${n}of${n}.bin`), 10);
     const shortBytes = (n - 1) * 400 + 10;
     expect(refusal(short)).toMatch(new RegExp(`^weight "[^"]+" needs bytes \\[\\d+, \\d+\\) of weight group 1, but its shards \\(${shards.replace(/\./g, '\\.')}\\) hold only ${shortBytes} bytes \\("group1-shard${n}of${n}\\.bin" too short\\?\\)$`));
+    // A shard before the last cut short is the one named (the converter writes all but the last at one size).
+    const firstShort = variant();
+    truncateSync(join(firstShort, '..', `group1-shard1of${n}.bin`), 10);
+    expect(refusal(firstShort)).toMatch(new RegExp(`\\("group1-shard1of${n}\\.bin" too short\\?\\)$`));
     const long = variant();
     appendFileSync(join(long, '..', 'group1-shard1of' + n + '.bin'), Buffer.alloc(4));
     expect(refusal(long)).toBe(`weight group 1's shards (${shards}) hold ${base.data.length + 4} bytes, but its weights take ${base.data.length}; the shards do not match the manifest`);

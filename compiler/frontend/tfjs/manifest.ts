@@ -84,9 +84,9 @@ export function readManifest(manifest: unknown, modelPath: string): Map<string, 
       entries.set(entry.name, entry);
       offset += entry.byteLength;
       if (offset > shardBytes) {
-        const last = shards[shards.length - 1];
+        const short = shortShard(shards);
         fail(
-          `weight ${quote(entry.name)} needs bytes [${entry.offset}, ${offset}) of weight group ${gi + 1}, but its shards${shards.length ? ` (${shards.map((s) => quote(s.path)).join(', ')})` : ''} hold only ${shardBytes} bytes${last ? ` (${quote(last.path)} too short?)` : ''}`,
+          `weight ${quote(entry.name)} needs bytes [${entry.offset}, ${offset}) of weight group ${gi + 1}, but its shards${shards.length ? ` (${shards.map((s) => quote(s.path)).join(', ')})` : ''} hold only ${shardBytes} bytes${short ? ` (${quote(short.path)} too short?)` : ''}`,
         );
       }
     });
@@ -95,6 +95,16 @@ export function readManifest(manifest: unknown, modelPath: string): Map<string, 
     }
   });
   return entries;
+}
+
+/**
+ * The shard most likely cut short: the TF.js converter writes every shard of a group at one size
+ * (its shard size) but the last, so a shard before the last that is smaller than the largest is
+ * the one; otherwise the last.
+ */
+function shortShard(shards: readonly Shard[]): Shard | undefined {
+  const largest = Math.max(...shards.map((s) => s.bytes));
+  return shards.slice(0, -1).find((s) => s.bytes < largest) ?? shards[shards.length - 1];
 }
 
 function readEntry(w: unknown, where: string, group: WeightGroup, offset: number, fail: (msg: string) => never): WeightEntry {
