@@ -23,6 +23,8 @@ export function checkCompileOptions(opts: CompileOptions): void {
     throw new VggcError(`compileModel: ${field} must be ${expected}, found ${found === undefined ? 'undefined' : JSON.stringify(found)}`);
   };
   if (typeof opts !== 'object' || opts === null) fail('its argument', 'an object of options', opts);
+  // An empty -o reaches here as ''; the CLI's user never typed "outDir".
+  if (typeof opts.outDir === 'string' && opts.outDir.trim() === '') throw new VggcError('the output folder is an empty string; give a folder to write the model into');
   for (const field of ['configPath', 'outDir'] as const) if (typeof opts[field] !== 'string' || opts[field].trim() === '') fail(field, 'a non-empty path', opts[field]);
   for (const field of ['weightsPath', 'labelsPath'] as const) if (opts[field] !== undefined && (typeof opts[field] !== 'string' || opts[field] === '')) fail(field, 'a path', opts[field]);
   for (const [field, choices] of Object.entries(CHOICES) as [keyof CompileOptions, readonly string[]][]) {

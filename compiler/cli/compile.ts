@@ -27,7 +27,7 @@ export function registerCompile(program: Command): void {
     .command('compile')
     .description('compile a model into DIR: model.wasm, the weight shards (weights-000.bin, …), model.json, model.ts')
     .argument('<model>', 'a config JSON (see README: "Config format"), or a model file whose network vggc derives: a PyTorch checkpoint (.pth/.pt/.bin), a TensorFlow.js model.json, a .onnx or a .safetensors (README: "Bring your model")')
-    .requiredOption('-o, --out <dir>', 'output folder (replaced atomically when the compile succeeds)')
+    .requiredOption('-o, --out <dir>', "output folder: new, empty or an earlier compile's (replaced atomically when the compile succeeds)")
     .option('-w, --weights <file>', 'with a config: weights as .safetensors or a PyTorch checkpoint (torchvision or seed-notebook key names); default: seeded random weights')
     .option('--seed <n>', 'seed for random weights when --weights is not given', parseNonNegativeInt, 0)
     .addOption(new Option('--kernels <variant>', 'kernel variant: wasmsimd (fast) or scalar-ref (plain reference loops)').choices(['wasmsimd', 'scalar-ref']).default('wasmsimd'))
