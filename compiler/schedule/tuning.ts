@@ -59,11 +59,15 @@ export const WINOGRAD_TRANSFORM_COST = { f4x4: 18.5, f5x5: 29, f6x6: 30 } as con
  * conv2_1 (112×112×128) split to F(5×5) at 1.13 of F(6×6) fused; 16 keeps the second fused.
  */
 export const POOL_PASS_COST = 16;
-/** Rows of the Winograd GEMM register tile (tiles × 8 output channels). 6 rows measured slower (spills). */
+/**
+ * Rows of the narrower Winograd GEMM register tile (tiles × 8 output channels): it makes up the
+ * counts 5-row tiles cannot (42 = 6 × 5 + 3 × 4). 6 rows measured slower (spills).
+ */
 export const WINOGRAD_GEMM_ROWS = 4;
 /**
- * The wider tile that absorbs a block's leftover tiles: 5 rows (10 accumulators, 13 of 16 registers)
- * run at the 4-row rate, so 49 tiles run as 11 × 4 + 1 × 5 instead of 13 × 4 with 3 padded rows.
+ * The main tile: 5 rows (10 accumulators, 13 of 16 registers) issue fewer loads and loop steps per
+ * multiply-add than 4 and measured 3–7 % faster on VGG-11's 28×28 layers (docs/performance.md, "GEMM
+ * rows"); a block takes as many as its tile count allows.
  */
 export const WINOGRAD_GEMM_ROWS_WIDE = 5;
 /**

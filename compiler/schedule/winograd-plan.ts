@@ -16,8 +16,8 @@ export type WinogradTileChoice = 'auto' | WinogradTileName;
 export { WINOGRAD_GEMM_ROWS, WINOGRAD_GEMM_ROWS_WIDE } from './tuning.js';
 
 /**
- * How one block's tiles are cut into GEMM register tiles, in order: `fours` tiles of
- * WINOGRAD_GEMM_ROWS rows, `fives` of WINOGRAD_GEMM_ROWS_WIDE, then one tile of `tail` rows (0: none).
+ * How one block's tiles are cut into GEMM register tiles, in order: `fives` tiles of
+ * WINOGRAD_GEMM_ROWS_WIDE rows, `fours` of WINOGRAD_GEMM_ROWS, then one tile of `tail` rows (0: none).
  * Every row is a real tile: none is computed only to be thrown away.
  */
 export interface BlockRowTiles {
@@ -110,20 +110,21 @@ function blockRows(tileRows: number, most: number, filterBytes: number): number 
 }
 
 /**
- * `tiles` = 4·fours + 5·fives with fives = tiles mod 4 whenever there are enough tiles (12 or more
- * always are): the 4- and 5-row tiles run at the same rate, so this leaves no padded row. A block too
- * small for that ends with one narrower tile (2 or 3 rows run at 0.8–0.9 of the rate,
- * docs/performance.md "GEMM rows").
+ * `tiles` = 5·fives + 4·fours with as many fives as can be (the 5-row tile is the faster, tuning.ts);
+ * every count from 12 up has such a split, so no row is padded. A block too small for one ends with
+ * one narrower tile (2 or 3 rows run at 0.8–0.9 of the 4-row rate, docs/performance.md "GEMM rows").
  */
 export function rowTilesOf(tiles: number): BlockRowTiles {
+  for (let fives = Math.floor(tiles / WINOGRAD_GEMM_ROWS_WIDE); fives > 0; fives--) {
+    const left = tiles - fives * WINOGRAD_GEMM_ROWS_WIDE;
+    if (left % WINOGRAD_GEMM_ROWS === 0) return { tiles, fours: left / WINOGRAD_GEMM_ROWS, fives, tail: 0 };
+  }
   const rest = tiles % WINOGRAD_GEMM_ROWS;
-  const quads = (tiles - rest) / WINOGRAD_GEMM_ROWS;
-  if (quads >= rest) return { tiles, fours: quads - rest, fives: rest, tail: 0 };
-  return { tiles, fours: quads, fives: 0, tail: rest };
+  return { tiles, fours: (tiles - rest) / WINOGRAD_GEMM_ROWS, fives: 0, tail: rest };
 }
 
-/** "49 tiles = 11 × 4 + 1 × 5 rows": for the generated code's layer header and `vggc summary`. */
+/** "49 tiles = 9 × 5 + 1 × 4 rows": for the generated code's layer header and `vggc summary`. */
 export function describeRowTiles(r: BlockRowTiles): string {
-  const parts = [...(r.fours ? [`${r.fours} × ${WINOGRAD_GEMM_ROWS}`] : []), ...(r.fives ? [`${r.fives} × ${WINOGRAD_GEMM_ROWS_WIDE}`] : []), ...(r.tail ? [`1 × ${r.tail}`] : [])];
+  const parts = [...(r.fives ? [`${r.fives} × ${WINOGRAD_GEMM_ROWS_WIDE}`] : []), ...(r.fours ? [`${r.fours} × ${WINOGRAD_GEMM_ROWS}`] : []), ...(r.tail ? [`1 × ${r.tail}`] : [])];
   return `${r.tiles} tiles = ${parts.join(' + ')} rows`;
 }

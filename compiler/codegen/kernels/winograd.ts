@@ -8,8 +8,8 @@
  *     a pixel), V = Bᵀ d B → V[ξ][tile][ci] for the α² frequencies ξ;
  *  2. α² GEMMs M[ξ] = V[ξ] · U[ξ] (tiles × Cin times Cin × Cout; U = G g Gᵀ computed at load
  *     from the stored 3×3 filters by winograd-filter.ts), with the shared register tile
- *     (simd.ts) of 4 tiles × 8 output channels, and 5-tile ones for the block's leftover tiles
- *     (schedule/winograd-plan.ts, rowTilesOf), so that no tile row is padded;
+ *     (simd.ts) of 5 tiles × 8 output channels, and 4-tile ones where the block's tile count needs
+ *     them (schedule/winograd-plan.ts, rowTilesOf), so that no tile row is padded;
  *  3. output transform: Y = Aᵀ M A per tile, 4 channels at a time, then bias and ReLU — and with the
  *     pool fused, the 2×2 max of the m×m tile — applied in registers before the only store.
  * The transforms are straight-line code generated from the matrices (winograd-transforms.ts).
@@ -102,15 +102,15 @@ export function emitWinograd(step: WinogradConvStep, dtype: WeightsDtype): strin
     `      }`,
     `      transformed = b;`,
     `    }`,
-    `    // 2. one GEMM per frequency for this group's channels, in register tiles of ${R} and ${R5} tiles (see the header)`,
+    `    // 2. one GEMM per frequency for this group's channels, in register tiles of ${R5} and ${R} tiles (see the header)`,
     ...rowTileCounts(rowTiles),
     `    for (let xi = 0; xi < ${p}_XI; xi++) {`,
     `      for (let cb = cb0; cb < cb1; cb++) {`,
     `        const u: usize = ${p}_U + <usize>xi * ${p}_U_XI + <usize>cb * ${p}_U_CB;`,
     `        let a: usize = V + <usize>xi * ${p}_V_XI;`,
     `        let m: usize = M + <usize>xi * ${p}_M_XI + <usize>cb * ${OUT_BLOCK * F32_BYTES};`,
-    ...(rowTiles.some((r) => r.fours) ? gemmRun(p, R, 'fours', ci, cop) : []),
     ...(rowTiles.some((r) => r.fives) ? gemmRun(p, R5, 'fives', ci, cop) : []),
+    ...(rowTiles.some((r) => r.fours) ? gemmRun(p, R, 'fours', ci, cop) : []),
     ...rowTiles.filter((r) => r.tail).map((r) => `        if (tiles == ${r.tiles}) ${p}_gemm${r.tail}x${OUT_BLOCK}(a, u, m);`),
     `      }`,
     `    }`,
