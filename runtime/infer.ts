@@ -99,7 +99,11 @@ export function wrapInstance(inst: ModelInstance, label: string, executor?: Step
     inferAll: (input, n = 1) => run(input, n).then((out) => namedOutputs(copiers.map((o) => o.info), out, n)),
     dispose() {
       disposed = true;
-      void executor?.terminate();
+      // Never rejects: a model being thrown away has nothing left to report.
+      return (executor?.terminate() ?? Promise.resolve()).then(
+        () => undefined,
+        () => undefined,
+      );
     },
   };
 }

@@ -42,6 +42,10 @@ export interface VggcModel {
   infer(input: Float32Array, n?: number): Promise<Float32Array>;
   /** Runs the network once and returns every named output by name. */
   inferAll(input: Float32Array, n?: number): Promise<Record<string, OutputTensor>>;
-  /** Releases the wasm memory; later infer() calls reject. */
-  dispose(): void;
+  /**
+   * Releases the wasm memory and stops the model's threads; later infer() calls reject. Resolves
+   * once the threads have stopped: await it before process.exit(), which otherwise races their
+   * shutdown (Node 26 was seen to hang in exit so).
+   */
+  dispose(): Promise<void>;
 }

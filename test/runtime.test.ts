@@ -120,6 +120,15 @@ describe('infer', () => {
     m.dispose();
     expect(await rejection(m.infer(new Float32Array(imageFloats)))).toBe(`${dir}: infer() called after dispose()`);
   });
+
+  it('dispose() resolves once the threads have stopped, and again if called twice', async () => {
+    const m = await loadModel(dir, { threads: 2 });
+    await m.infer(new Float32Array(imageFloats));
+    // It waits for the pool's Worker.terminate() calls (the helpers' exit), and never rejects.
+    await expect(m.dispose()).resolves.toBeUndefined();
+    await expect(m.dispose()).resolves.toBeUndefined();
+    expect(await rejection(m.infer(new Float32Array(imageFloats)))).toBe(`${dir}: infer() called after dispose()`);
+  });
 });
 
 describe("the package entry point 'vggc'", () => {

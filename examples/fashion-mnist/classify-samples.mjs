@@ -42,4 +42,4 @@ console.log('');
 const torch = JSON.parse(readFileSync(join(here, 'torch-predictions.json'), 'utf8'));
 console.log(`accuracy on the ${samples.length} samples: ${correct}/${samples.length} = ${((100 * correct) / samples.length).toFixed(1)}% (PyTorch scores ${(100 * torch.accuracy).toFixed(2)}% on all ${torch.total} test images)`);
 console.log(`latency per image: median ${latencies[latencies.length >> 1].toFixed(2)} ms (1 thread, after compile and load)`);
-model.dispose();
+await model.dispose();

@@ -131,4 +131,4 @@ if (values.evaluate) {
   nearest.forEach(({ score, index }, r) => console.log(`${String(r + 1).padStart(4)}  ${String(index).padStart(10)}  ${labels[set.labels[index]].padEnd(12)} ${score.toFixed(4)}`));
   console.log(`(compiling, loading and reading the test set ${(readyMs / 1000).toFixed(1)} s; embedding the ${set.n} test images ${(embedMs / 1000).toFixed(1)} s)`);
 }
-model.dispose();
+await model.dispose();

@@ -209,11 +209,12 @@ export async function startBrowserThreads(inst: ModelInstance, size: number, lab
     infer: (input, n = 1) => run(input, n).then((out) => out[0]),
     inferAll: (input, n = 1) => run(input, n).then((out) => namedOutputs(outputs, out, n)),
     dispose() {
-      if (disposed) return;
+      if (disposed) return Promise.resolve();
       disposed = true;
       for (const p of pending.values()) p.reject(new VggcError(`${label}: disposed while inferring`));
       pending.clear();
-      terminate();
+      terminate(); // Worker.terminate() stops a browser's workers at once
+      return Promise.resolve();
     },
   };
 }

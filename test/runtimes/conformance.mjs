@@ -100,7 +100,7 @@ async function withModel(dir, opts, fn) {
   try {
     return await fn(model);
   } finally {
-    model.dispose();
+    await model.dispose();
   }
 }
 
@@ -198,7 +198,7 @@ for (const threads of [1, 2]) {
     const m = await loadModel(small.dir, { threads });
     const [c, h, w] = m.inputShape;
     await m.infer(new Float32Array(c * h * w));
-    m.dispose();
+    await m.dispose();
     const msg = await rejection(m.infer(new Float32Array(c * h * w)));
     assert(msg === `${small.dir}: infer() called after dispose()`, msg);
     return msg;
