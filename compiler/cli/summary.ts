@@ -3,10 +3,10 @@
  * the memory plan. `vggc summary DIR` (a folder vggc compiled): the same from its model.json, as it
  * was compiled.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
-import { readModelInput } from '../frontend/index.js';
+import { isFolder, readModelInput } from '../frontend/index.js';
 import { configJson } from '../frontend/config/config-json.js';
 import { validateConfig } from '../frontend/config/parse.js';
 import { buildGraph } from '../graph/graph.js';
@@ -15,7 +15,7 @@ import { renderSummary } from '../summary/summary.js';
 import { renderCompiledSummary } from '../summary/compiled.js';
 import { WEIGHTS_DTYPES, type WeightsDtype } from '../weights/layout.js';
 import { VggcError } from '../../runtime/format/errors.js';
-import { checkManifest } from '../../runtime/format/manifest-check.js';
+import { readManifest } from '../../runtime/load/node.js';
 import { modelOptions, type ModelOptionValues } from './options.js';
 
 const FORMAT_LABELS = { config: 'config', onnx: 'ONNX model', pytorch: 'PyTorch checkpoint', tfjs: 'TensorFlow.js LayersModel', safetensors: 'safetensors checkpoint' } as const;
@@ -50,13 +50,7 @@ function compiledSummary(dir: string): string {
   if (!existsSync(manifestPath)) {
     throw new VggcError(`${dir} is a folder without model.json; expected a folder written by vggc compile, or a model file: a config JSON, .pth/.pt/.bin, a TF.js model.json, .onnx or .safetensors`);
   }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(manifestPath, 'utf8'));
-  } catch (e) {
-    throw new VggcError(`${manifestPath}: ${e instanceof SyntaxError ? `invalid JSON (${e.message})` : `cannot read (${(e as NodeJS.ErrnoException).code ?? e})`}`);
-  }
-  const manifest = checkManifest(raw, manifestPath);
+  const manifest = readManifest(manifestPath);
   const graph = buildGraph(validateConfig(manifest.config, `${manifestPath} (config)`));
   const size = (file: string): number | null => (existsSync(join(dir, file)) ? statSync(join(dir, file)).size : null);
   return renderCompiledSummary(dir, manifest, graph, {
@@ -64,12 +58,4 @@ function compiledSummary(dir: string): string {
     relaxedBytes: manifest.wasm.relaxed ? size(manifest.wasm.relaxed.file) : null,
     missingShards: manifest.weights.shards.filter((s) => !existsSync(join(dir, s.file))).map((s) => s.file),
   });
-}
-
-function isFolder(path: string): boolean {
-  try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false; // a missing file gets its front end's own "cannot read" error
-  }
 }

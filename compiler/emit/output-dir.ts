@@ -24,7 +24,6 @@ export interface StagingDir {
  * hold any of them, since committing replaces the whole folder.
  */
 export function stageOutputDir(outDir: string, inputs: readonly string[] = []): StagingDir {
-  if (outDir.trim() === '') throw new VggcError('the output folder is an empty string; give a folder to write the model into');
   const target = resolve(outDir);
   if (existsSync(target)) checkReplaceable(outDir, target, inputs);
   const parent = dirname(target);

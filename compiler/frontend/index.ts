@@ -152,7 +152,7 @@ function configWithOverrides(file: string, opts: NetworkOverrides): ModelInput {
   return { format: 'config', config: validateConfig(raw, file), openWeights: null, layerNames: new Map() };
 }
 
-function isFolder(file: string): boolean {
+export function isFolder(file: string): boolean {
   try {
     return statSync(file).isDirectory();
   } catch {

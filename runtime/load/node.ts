@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { VggcError } from '../format/errors.js';
 import { checkManifest } from '../format/manifest-check.js';
+import type { Manifest } from '../format/manifest.js';
 import { checkWasmMatchesManifest } from '../format/wasm-tag.js';
 import type { ProgressCallback } from '../format/progress.js';
 import { shardCheck, type VerifyOption } from '../format/shards.js';
@@ -59,7 +60,7 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Vg
 /** The low-level view (memory + layer functions): for per-layer timing and per-layer tests. */
 export async function loadInstance(dir: string, opts: LoadOptions = {}): Promise<ModelInstance> {
   const manifestPath = join(dir, 'model.json');
-  const manifest = checkManifest(readJson(manifestPath), manifestPath);
+  const manifest = readManifest(manifestPath);
   const chosen = chooseBuild(manifest, opts.build, manifestPath, 'JavaScript engine does not support relaxed SIMD (Node 20 needs --experimental-wasm-relaxed-simd)');
   const wasmPath = join(dir, chosen.file);
 
@@ -106,6 +107,11 @@ function readBytes(path: string): Uint8Array<ArrayBuffer> {
   } catch (e) {
     throw new VggcError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? e}); is this a folder written by vggc compile?`);
   }
+}
+
+/** A folder's model.json, read and checked (checkManifest): one-line errors for a missing, invalid or damaged file. */
+export function readManifest(manifestPath: string): Manifest {
+  return checkManifest(readJson(manifestPath), manifestPath);
 }
 
 function readJson(path: string): unknown {
