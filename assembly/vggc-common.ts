@@ -30,6 +30,21 @@
   return a < b ? b : a;
 }
 
+/** Where touchLines leaves what it read, so that no compiler drops the loads. Per instance (per worker). */
+let touchSink: u32 = 0;
+
+/**
+ * Reads one word of every 64-byte line of [ptr, ptr + bytes): a tight loop of independent loads that
+ * brings a weight panel from memory at the core's full streaming rate, before a GEMM's register
+ * tiles go over it (docs/performance.md, "Streaming U").
+ */
+// @ts-ignore: decorator
+@inline export function touchLines(ptr: usize, bytes: usize): void {
+  let s: u32 = 0;
+  for (let p = ptr, end = ptr + bytes; p < end; p += 64) s ^= load<u32>(p);
+  touchSink ^= s;
+}
+
 /** Zero `bytes` bytes at `ptr` (the zero frame that 3×3 pad-1 convolutions read). */
 // @ts-ignore: decorator
 @inline export function zeroBytes(ptr: usize, bytes: usize): void {

@@ -8,11 +8,13 @@ import { PREPROCESSING_PRESETS } from './frontend/config/preprocessing.js';
 import type { CompileOptions } from './pipeline.js';
 import { WEIGHTS_DTYPES } from './weights/layout.js';
 import { WINOGRAD_TRANSFORMS } from './winograd/winograd.js';
+import { WINOGRAD_STREAMS } from './schedule/winograd-plan.js';
 
 const CHOICES: { readonly [K in keyof CompileOptions]?: readonly string[] } = {
   kernels: ['wasmsimd', 'scalar-ref'],
   conv: ['auto', 'direct', 'winograd'],
   winogradTile: ['auto', ...Object.keys(WINOGRAD_TRANSFORMS)],
+  winogradStream: ['auto', ...WINOGRAD_STREAMS],
   weightsDtype: WEIGHTS_DTYPES,
   preprocessing: PREPROCESSING_PRESETS,
   outputLayout: ['nchw', 'nhwc'],

@@ -18,7 +18,7 @@ import { buildGraph } from './graph/graph.js';
 import { fuse } from './fuse/fuse.js';
 import { selectOutputs } from './outputs/select.js';
 import { schedule, type ConvAlgorithmChoice, type KernelVariant, type ScheduleOptions } from './schedule/schedule.js';
-import type { WinogradTileChoice } from './schedule/winograd-plan.js';
+import type { WinogradStreamChoice, WinogradTileChoice } from './schedule/winograd-plan.js';
 import { planProgram } from './plan/plan.js';
 import type { Program } from './program.js';
 import { emitModule } from './codegen/module.js';
@@ -62,6 +62,8 @@ export interface CompileOptions {
   readonly conv?: ConvAlgorithmChoice;
   /** Winograd tile size: chosen per layer by the scheduler's cost model (`auto`, default), or forced. */
   readonly winogradTile?: WinogradTileChoice;
+  /** How Winograd GEMMs stream their transformed filters: chosen per layer (`auto`, default), or forced (same results either way). */
+  readonly winogradStream?: WinogradStreamChoice;
   /** How weights are stored: f32 (default), f16 or int8 (weight-only, per-output-channel scales). */
   readonly weightsDtype?: WeightsDtype;
   readonly allowNonfinite?: boolean;
@@ -101,7 +103,7 @@ export async function compileModel(opts: CompileOptions): Promise<CompileResult>
   const config = input.config;
   if (opts.shardBytes !== undefined) checkShardBytes(opts.shardBytes);
   const kernels = opts.kernels ?? 'wasmsimd';
-  const program = planFromConfig(config, opts.configPath, { variant: kernels, conv: opts.conv, winogradTile: opts.winogradTile, weights: opts.weightsDtype }, input.layerNames);
+  const program = planFromConfig(config, opts.configPath, { variant: kernels, conv: opts.conv, winogradTile: opts.winogradTile, winogradStream: opts.winogradStream, weights: opts.weightsDtype }, input.layerNames);
   const graph = program.graph;
   const labels = opts.labelsPath ? readLabelsFile(opts.labelsPath, config.numClasses) : (config.labels ?? defaultLabels(config.numClasses));
   const raw: WeightSource = input.openWeights

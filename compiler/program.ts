@@ -45,8 +45,12 @@ export interface KernelSpec {
   readonly tile: readonly number[] | null;
   readonly epilogue: readonly Epilogue[];
   readonly isa: 'wasmsimd' | 'scalar';
-  /** `ref`: the plain reference loops; `tail-1xN`: the 1-image × N-feature tile for the images a GEMM tile leaves over. */
-  readonly variant: 'ref' | `tail-1x${number}` | null;
+  /**
+   * `ref`: the plain reference loops; `tail-1xN`: the 1-image × N-feature tile for the images a GEMM
+   * tile leaves over; `kcN`: a Winograd GEMM's reduction in chunks of N input channels; `prefetch`: a
+   * Winograd GEMM that reads each filter panel ahead of its register tiles (schedule/winograd-plan.ts).
+   */
+  readonly variant: 'ref' | `tail-1x${number}` | `kc${number}` | 'prefetch' | null;
 }
 
 export function kernelName(k: KernelSpec): string {

@@ -102,11 +102,37 @@ describe.each(FORCED_TILES.map(([name, tile]) => [`${name} (${tile})`, name, til
   });
 });
 
+// The stream modes change when the GEMMs read U's panels, not what they sum, or in which order: forced
+// on every Winograd layer that can take them (16 input channels cannot be chunked: prefetched instead),
+// each is held to the scalar reference and, every step, to the plain build's bits.
+const FORCED_STREAMS = [
+  ['five-row-tiles', 'chunked'], ['five-row-tiles', 'prefetch'], ['odd-tiles-pool', 'chunked'], ['odd-tiles-pool', 'prefetch'],
+] as const;
+describe.each(FORCED_STREAMS.map(([name, stream]) => [`${name} (${stream})`, name, stream] as const))('config %s', (_, name, stream) => {
+  it("each SIMD step equals its scalar reference, and the plain stream's bits", async () => {
+    const { simd, ref } = await simdAndReference(name, CONFIGS[name], stream, { conv: 'winograd', winogradStream: stream });
+    const kernels = simd.steps.map((s) => s.info.kernel);
+    expect(kernels.some((k) => k.endsWith(stream === 'chunked' ? '-wasmsimd-kc32' : '-wasmsimd-prefetch')), kernels.join(', ')).toBe(true);
+    compareSteps(simd, ref, TOLERANCE.winograd);
+    const plain = await simdAndReference(name, CONFIGS[name], 'plain', { conv: 'winograd', winogradStream: 'plain' });
+    expect(plain.simd.steps.every((s) => !/-(kc\d+|prefetch)$/.test(s.info.kernel))).toBe(true);
+    const streamed = await simdAndReference(name, CONFIGS[name], stream, { conv: 'winograd', winogradStream: stream });
+    for (const [i, a] of streamed.simd.steps.entries()) {
+      const b = plain.simd.steps[i];
+      a.fn(0, a.workItems, 0);
+      b.fn(0, b.workItems, 0);
+      const got = interior(streamed.simd.memory, a.info.output);
+      expect(got.some((v) => v !== 0), `${a.info.kernel} wrote zeros only`).toBe(true);
+      expect(Buffer.from(got.buffer).equals(Buffer.from(interior(plain.simd.memory, b.info.output).buffer)), `${a.info.kernel} vs ${b.info.kernel}`).toBe(true);
+    }
+  });
+});
+
 /**
  * `config` compiled twice (seed 7): SIMD kernels with `options`, and the scalar reference; both loaded
  * with their arenas dirtied (kernels must not rely on memory starting out zeroed) and the same input.
  */
-async function simdAndReference(name: string, config: object, label: string, options: Pick<Parameters<typeof compileModel>[0], 'conv' | 'winogradTile'>): Promise<{ simd: ModelInstance; ref: ModelInstance; simdDir: string }> {
+async function simdAndReference(name: string, config: object, label: string, options: Pick<Parameters<typeof compileModel>[0], 'conv' | 'winogradTile' | 'winogradStream'>): Promise<{ simd: ModelInstance; ref: ModelInstance; simdDir: string }> {
   const path = join(work, `${name}.json`);
   writeFileSync(path, JSON.stringify({ name, ...config }));
   const dirs = { simd: join(work, `${name}-${label}-simd`), ref: join(work, `${name}-${label}-ref`) };

@@ -2,7 +2,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { compileModel, type ProgressEvent } from '../pipeline.js';
 import type { ConvAlgorithmChoice } from '../schedule/schedule.js';
-import type { WinogradTileChoice } from '../schedule/winograd-plan.js';
+import { WINOGRAD_STREAMS, type WinogradStreamChoice, type WinogradTileChoice } from '../schedule/winograd-plan.js';
 import { WINOGRAD_TRANSFORMS } from '../winograd/winograd.js';
 import { WEIGHTS_DTYPES, type WeightsDtype } from '../weights/layout.js';
 import { modelOptions, parseByteSize, parseNonNegativeInt, type ModelOptionValues } from './options.js';
@@ -15,6 +15,7 @@ interface CompileFlags extends ModelOptionValues {
   kernels: 'wasmsimd' | 'scalar-ref';
   conv: ConvAlgorithmChoice;
   winogradTile: WinogradTileChoice;
+  winogradStream: WinogradStreamChoice;
   weightsDtype: WeightsDtype;
   allowNonfinite?: boolean;
   labels?: string;
@@ -33,6 +34,7 @@ export function registerCompile(program: Command): void {
     .addOption(new Option('--kernels <variant>', 'kernel variant: wasmsimd (fast) or scalar-ref (plain reference loops)').choices(['wasmsimd', 'scalar-ref']).default('wasmsimd'))
     .addOption(new Option('--conv <algorithm>', '3×3 convolution algorithm: auto (the scheduler decides per layer), direct, or winograd').choices(['auto', 'direct', 'winograd']).default('auto'))
     .addOption(new Option('--winograd-tile <tile>', 'Winograd tile size: auto (a cost model picks F(4×4,3×3), F(5×5) or F(6×6) per layer; vggc summary shows it), or one for every layer that can take it (F(5×5) cannot fuse a 2×2 pool)').choices(['auto', ...Object.keys(WINOGRAD_TRANSFORMS)]).default('auto'))
+    .addOption(new Option('--winograd-stream <mode>', 'how Winograd layers stream their transformed filters from memory: auto (per layer, from their size; vggc summary shows it), plain, chunked or prefetch (docs/performance.md, "Streaming U"); every mode gives the same results').choices(['auto', ...WINOGRAD_STREAMS]).default('auto'))
     .addOption(new Option('--weights-dtype <dtype>', 'how weights are stored: f32, f16, or int8 (weight-only, symmetric, one scale per output channel); fully-connected layers dequantise in the kernels').choices(WEIGHTS_DTYPES).default('f32'))
     .option('--allow-nonfinite', 'accept NaN/Inf weight values instead of refusing them')
     .option('--labels <file>', 'class names (JSON list or one per line), overriding the config; 1000-class models get the ImageNet names by default')
@@ -43,7 +45,7 @@ export function registerCompile(program: Command): void {
     const started = Date.now();
     const progress = o.quiet ? undefined : progressPrinter();
     const result = await compileModel({
-      configPath: model, outDir: o.out, weightsPath: o.weights, seed: o.seed, kernels: o.kernels, conv: o.conv, winogradTile: o.winogradTile, weightsDtype: o.weightsDtype, allowNonfinite: o.allowNonfinite,
+      configPath: model, outDir: o.out, weightsPath: o.weights, seed: o.seed, kernels: o.kernels, conv: o.conv, winogradTile: o.winogradTile, winogradStream: o.winogradStream, weightsDtype: o.weightsDtype, allowNonfinite: o.allowNonfinite,
       labelsPath: o.labels, shardBytes: o.shardSize, inputSize: o.inputSize, preprocessing: o.preprocessing, outputs: o.outputs, outputLayout: o.outputLayout, onProgress: progress,
     });
     const m = result.manifest;

@@ -10,7 +10,7 @@ import type { FusedConv, FusedGraph, FusedLinear, FusedMapActivation, FusedOutpu
 import { OUT_BLOCK, roundUp, type WeightsDtype } from '../weights/layout.js';
 import { weightsTag, type Epilogue, type KernelSpec } from '../program.js';
 import { fitsInMemory } from './budget.js';
-import { estimatedCost, planWinograd, WINOGRAD_GEMM_ROWS_WIDE, type WinogradPlan, type WinogradTileChoice } from './winograd-plan.js';
+import { estimatedCost, planWinograd, WINOGRAD_GEMM_ROWS_WIDE, type WinogradPlan, type WinogradStreamChoice, type WinogradTileChoice } from './winograd-plan.js';
 import { CONV_TILE_PIXELS, FC_BATCH_TILE, GEMV_BLOCKS, MAX_BATCH, POOL_PASS_COST, WINOGRAD_MIN_CHANNELS } from './tuning.js';
 
 export { MAX_BATCH, MAX_WORKERS } from './tuning.js';
@@ -27,6 +27,8 @@ export interface ScheduleOptions {
   readonly conv?: ConvAlgorithmChoice;
   /** Winograd tile size: `auto` (the default) lets the cost model choose per layer. */
   readonly winogradTile?: WinogradTileChoice;
+  /** How Winograd GEMMs stream their transformed filters: `auto` (the default) decides per layer. */
+  readonly winogradStream?: WinogradStreamChoice;
   /** How weights are stored (default f32); fully-connected kernels dequantise f16/int8 as they stream. */
   readonly weights?: WeightsDtype;
 }
@@ -127,7 +129,7 @@ function scheduleWith(fused: FusedGraph, opts: ScheduleOptions): Schedule {
       const inputIsMap = i > 0 && (fused.steps[i - 1].kind === 'conv' || fused.steps[i - 1].kind === 'map-activation');
       const winograd = variant === 'wasmsimd' && opts.conv !== 'direct' && inputIsMap && (opts.conv === 'winograd' || step.conv.input.c >= WINOGRAD_MIN_CHANNELS);
       if (!winograd) steps.push(scheduleDirect(step, inStride, variant));
-      else steps.push(...scheduleWinogradSteps(fused, step, inStride, opts.winogradTile ?? 'auto', variant));
+      else steps.push(...scheduleWinogradSteps(fused, step, inStride, opts.winogradTile ?? 'auto', opts.winogradStream ?? 'auto', variant));
     } else if (step.kind === 'pool-flatten') steps.push(schedulePoolFlatten(step, inStride));
     else if (step.kind === 'linear') steps.push(scheduleLinear(step, variant, weightsDtype));
     else if (step.kind === 'map-activation') steps.push(scheduleMapActivation(step, inStride, variant));
@@ -176,12 +178,12 @@ function directMacs(step: FusedConv): number {
  * where the scheduler undoes a fusion that fuse/ made. The pool pass reads the unpooled map once
  * (a 14×14×512 map: 0.4 MB against conv5's 462 M multiply-adds).
  */
-function scheduleWinogradSteps(fused: FusedGraph, step: FusedConv, inStride: number, tile: WinogradTileChoice, variant: KernelVariant): ScheduledStep[] {
-  const fusedConv = scheduleWinograd(step, inStride, tile);
+function scheduleWinogradSteps(fused: FusedGraph, step: FusedConv, inStride: number, tile: WinogradTileChoice, stream: WinogradStreamChoice, variant: KernelVariant): ScheduledStep[] {
+  const fusedConv = scheduleWinograd(step, inStride, tile, stream);
   if (!step.pool || tile !== 'auto') return [fusedConv];
   const poolAt = step.ops[0];
   const unpooled: FusedConv = { ...step, pool: false, output: step.conv.output, ops: [poolAt - 1] };
-  const split = scheduleWinograd(unpooled, inStride, tile);
+  const split = scheduleWinograd(unpooled, inStride, tile, stream);
   const splitCost = estimatedCost(split.winograd, inStride, split.outStride) + POOL_PASS_COST * mapValues(step.conv.output, split.outStride);
   if (split.winograd.transform.m % 2 === 0 || splitCost >= estimatedCost(fusedConv.winograd, inStride, fusedConv.outStride)) return [fusedConv];
   const poolOp = fused.graph.ops[poolAt];
@@ -191,12 +193,13 @@ function scheduleWinogradSteps(fused: FusedGraph, step: FusedConv, inStride: num
 
 const mapValues = (m: MapShape, stride: number): number => m.h * m.w * stride;
 
-function scheduleWinograd(step: FusedConv, inStride: number, tile: WinogradTileChoice): WinogradConvSchedule {
+function scheduleWinograd(step: FusedConv, inStride: number, tile: WinogradTileChoice, stream: WinogradStreamChoice): WinogradConvSchedule {
   const outStride = storedChannels(step.conv.output.c);
-  const winograd = planWinograd(step, inStride, outStride, tile);
+  const winograd = planWinograd(step, inStride, outStride, tile, stream);
+  const streamVariant = winograd.stream === 'chunked' ? (`kc${winograd.reductionChunk}` as const) : winograd.stream === 'prefetch' ? 'prefetch' : null;
   return {
     kind: 'conv-winograd',
-    spec: spec({ op: 'conv3x3p1', algo: `winograd-${winograd.transform.name}`, tile: [WINOGRAD_GEMM_ROWS_WIDE, OUT_BLOCK], epilogue: convEpilogue(step), isa: 'wasmsimd' }),
+    spec: spec({ op: 'conv3x3p1', algo: `winograd-${winograd.transform.name}`, tile: [WINOGRAD_GEMM_ROWS_WIDE, OUT_BLOCK], epilogue: convEpilogue(step), isa: 'wasmsimd', variant: streamVariant }),
     phase: 'image', layer: step, winograd, inStride, outStride,
     workItems: winograd.blocks * winograd.coGroups,
     workGrain: winograd.coGroups,

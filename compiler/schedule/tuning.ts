@@ -60,6 +60,29 @@ export const WINOGRAD_TRANSFORM_COST = { f4x4: 18.5, f5x5: 29, f6x6: 30 } as con
  */
 export const POOL_PASS_COST = 16;
 /**
+ * Transformed filters U up to this size are read from cache, block after block; larger ones stream
+ * from memory once per block, and each GEMM register tile's first pass over a new U panel (Cin × 8
+ * floats, 16 KB at Cin = 512) waits on memory: on VGG-11 at 1 thread, U kept in cache instead would
+ * make the network 16 % faster (docs/performance.md, "Streaming U"). Layers above it get a stream
+ * mode (schedule/winograd-plan.ts, chooseStream). conv3_1's 4.7 MB measured no gain from either mode,
+ * conv3_2's 16.8 MB did.
+ */
+export const WINOGRAD_CACHED_FILTER_BYTES = 8 * 1024 * 1024;
+/**
+ * Input channels per GEMM chunk in the `chunked` stream mode: every register tile of the block runs
+ * over one chunk of the panel before the next chunk is read, so the panel streams in at an even rate
+ * that the hardware prefetcher keeps up with, at the cost of reloading the accumulators per chunk.
+ * On conv5_x of VGG-11 (9 tiles: 2 register tiles per panel) 32 measured 0.80 of one chunk, 16, 24
+ * and 48 0.88–0.90 (docs/performance.md).
+ */
+export const WINOGRAD_REDUCTION_CHUNK = 32;
+/**
+ * The most register tiles per block for which the scheduler picks `chunked` over `prefetch`: with
+ * more of them the reloads cost more than the even stream saves (conv4_x, 5 register tiles: 1.03–1.09
+ * chunked, 0.90–0.94 prefetched).
+ */
+export const WINOGRAD_CHUNKED_MAX_REGISTER_TILES = 2;
+/**
  * Rows of the narrower Winograd GEMM register tile (tiles × 8 output channels): it makes up the
  * counts 5-row tiles cannot (42 = 6 × 5 + 3 × 4). 6 rows measured slower (spills).
  */

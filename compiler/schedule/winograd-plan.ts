@@ -8,10 +8,36 @@
 import type { FusedConv } from '../fuse/fuse.js';
 import { OUT_BLOCK } from '../weights/layout.js';
 import { WINOGRAD_TRANSFORMS, type WinogradTileName, type WinogradTransform } from '../winograd/winograd.js';
-import { MAX_WORKERS, WINOGRAD_BLOCK_BYTES, WINOGRAD_FILTER_REREAD_BYTES, WINOGRAD_GEMM_ROWS, WINOGRAD_GEMM_ROWS_WIDE, WINOGRAD_TRANSFORM_COST } from './tuning.js';
+import {
+  MAX_WORKERS,
+  WINOGRAD_BLOCK_BYTES,
+  WINOGRAD_CACHED_FILTER_BYTES,
+  WINOGRAD_CHUNKED_MAX_REGISTER_TILES,
+  WINOGRAD_FILTER_REREAD_BYTES,
+  WINOGRAD_GEMM_ROWS,
+  WINOGRAD_GEMM_ROWS_WIDE,
+  WINOGRAD_REDUCTION_CHUNK,
+  WINOGRAD_TRANSFORM_COST,
+} from './tuning.js';
 
 /** `auto`: the cost model below picks each layer's tile; otherwise every Winograd layer that can takes this one. */
 export type WinogradTileChoice = 'auto' | WinogradTileName;
+
+/**
+ * How a layer's GEMMs bring in the transformed filters U, panel by panel (Cin × 8 floats for one
+ * frequency and one 8-channel output block):
+ * - `plain`: the first register tile over a panel reads it from wherever it is (U that fits in cache);
+ * - `chunked`: every register tile of the block runs over one chunk of WINOGRAD_REDUCTION_CHUNK input
+ *   channels before the next chunk, reloading its partial sums from M, so the panel streams in at an
+ *   even rate (few register tiles per panel);
+ * - `prefetch`: a tight loop of loads reads the panel's cache lines before the register tiles go over
+ *   it (wasm has no prefetch instruction; a light loop keeps many more lines in flight than the GEMM).
+ * All three sum every output's products in the same order: the same bits.
+ */
+export type WinogradStream = 'plain' | 'chunked' | 'prefetch';
+/** `auto`: chooseStream below decides per layer; otherwise every Winograd layer that can takes this one. */
+export type WinogradStreamChoice = 'auto' | WinogradStream;
+export const WINOGRAD_STREAMS: readonly WinogradStream[] = ['plain', 'chunked', 'prefetch'];
 
 export { WINOGRAD_GEMM_ROWS, WINOGRAD_GEMM_ROWS_WIDE } from './tuning.js';
 
@@ -39,17 +65,34 @@ export interface WinogradPlan {
   /** Multiply-adds of the α² GEMMs (the transforms' adds not counted). */
   readonly gemmMacs: number;
   readonly blocks: number;
+  /** How the GEMMs stream U (chooseStream). */
+  readonly stream: WinogradStream;
+  /** Input channels per GEMM chunk: WINOGRAD_REDUCTION_CHUNK when `chunked`, else all of them. */
+  readonly reductionChunk: number;
   /** Output-channel groups: work item = (block, group), block-major. */
   readonly coGroups: number;
   /** 8-channel output blocks per group (the last group may have fewer). */
   readonly coBlocksPerGroup: number;
 }
 
-export function planWinograd(step: FusedConv, inStride: number, outStride: number, choice: WinogradTileChoice = 'auto'): WinogradPlan {
+export function planWinograd(step: FusedConv, inStride: number, outStride: number, choice: WinogradTileChoice = 'auto', stream: WinogradStreamChoice = 'auto'): WinogradPlan {
   const candidates = usableTransforms(step).filter((t) => choice === 'auto' || t.name === choice);
   // A forced tile this layer cannot use (F(5×5) with a fused pool) leaves it at F(4×4).
-  const plans = (candidates.length ? candidates : [WINOGRAD_TRANSFORMS.f4x4]).map((t) => planWith(t, step, inStride, outStride));
+  const plans = (candidates.length ? candidates : [WINOGRAD_TRANSFORMS.f4x4]).map((t) => planWith(t, step, inStride, outStride, stream));
   return plans.reduce((best, p) => (estimatedCost(p, inStride, outStride) < estimatedCost(best, inStride, outStride) ? p : best));
+}
+
+/**
+ * The stream mode of a plan (WinogradStream). U that fits in cache needs none. Larger U is chunked
+ * where a block has few register tiles per panel (the 14×14 maps: 2), so that the panel's reads are
+ * spread over the whole block, and prefetched otherwise, where reloading partial sums per chunk would
+ * cost more (measured on VGG-11, tuning.ts). A forced `chunked` that the layer's channels cannot
+ * take (not a multiple of the chunk, or a single chunk) is `prefetch`.
+ */
+function chooseStream(choice: WinogradStreamChoice, filterBytes: number, registerTiles: number, inStride: number): WinogradStream {
+  const canChunk = inStride > WINOGRAD_REDUCTION_CHUNK && inStride % WINOGRAD_REDUCTION_CHUNK === 0;
+  const mode = choice !== 'auto' ? choice : filterBytes <= WINOGRAD_CACHED_FILTER_BYTES ? 'plain' : registerTiles <= WINOGRAD_CHUNKED_MAX_REGISTER_TILES ? 'chunked' : 'prefetch';
+  return mode === 'chunked' && !canChunk ? 'prefetch' : mode;
 }
 
 /** Tiles that fit the layer: a fused 2×2 pool needs an even m, so that no pooling window straddles two tiles. */
@@ -68,7 +111,7 @@ export function estimatedCost(p: WinogradPlan, inStride: number, outStride: numb
   return values * (inStride * outStride + WINOGRAD_TRANSFORM_COST[p.transform.name] * (inStride + outStride));
 }
 
-function planWith(transform: WinogradTransform, step: FusedConv, inStride: number, outStride: number): WinogradPlan {
+function planWith(transform: WinogradTransform, step: FusedConv, inStride: number, outStride: number, streamChoice: WinogradStreamChoice): WinogradPlan {
   const { m, alpha } = transform;
   const points = alpha * alpha;
   // With the pool fused, conv rows/cols that the floor-mode pool drops are not computed.
@@ -87,7 +130,9 @@ function planWith(transform: WinogradTransform, step: FusedConv, inStride: numbe
   const coBlocksPerGroup = Math.ceil(coBlocks / Math.min(MAX_WORKERS, coBlocks));
   const coGroups = Math.ceil(coBlocks / coBlocksPerGroup);
   const gemmMacs = tileRows * tileCols * points * inStride * outStride;
-  return { transform, tileRows, tileCols, tileRowsPerBlock, tilesPerBlock, rowTiles, gemmMacs, blocks, coGroups, coBlocksPerGroup };
+  const stream = chooseStream(streamChoice, filterBytes, registerTilesOf(rowTiles[0]), inStride);
+  const reductionChunk = stream === 'chunked' ? WINOGRAD_REDUCTION_CHUNK : inStride;
+  return { transform, tileRows, tileCols, tileRowsPerBlock, tilesPerBlock, rowTiles, gemmMacs, blocks, stream, reductionChunk, coGroups, coBlocksPerGroup };
 }
 
 /**
@@ -121,6 +166,14 @@ export function rowTilesOf(tiles: number): BlockRowTiles {
   }
   const rest = tiles % WINOGRAD_GEMM_ROWS;
   return { tiles, fours: (tiles - rest) / WINOGRAD_GEMM_ROWS, fives: 0, tail: rest };
+}
+
+/** Register tiles a block's GEMM runs per U panel. */
+const registerTilesOf = (r: BlockRowTiles): number => r.fives + r.fours + (r.tail ? 1 : 0);
+
+/** ", U in chunks of 32 input channels" (or prefetched): for the layer header and `vggc summary`; nothing for `plain`. */
+export function describeStream(p: Pick<WinogradPlan, 'stream' | 'reductionChunk'>): string {
+  return p.stream === 'chunked' ? `, U streamed in chunks of ${p.reductionChunk} input channels` : p.stream === 'prefetch' ? ', U panels prefetched' : '';
 }
 
 /** "49 tiles = 9 × 5 + 1 × 4 rows": for the generated code's layer header and `vggc summary`. */

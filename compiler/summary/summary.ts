@@ -10,7 +10,7 @@ import { grouped } from '../codegen/text.js';
 import type { WeightsDtype } from '../weights/layout.js';
 import { WASM_PAGE_BYTES } from '../plan/memory.js';
 import { tapPoints } from '../outputs/names.js';
-import { describeRowTiles } from '../schedule/winograd-plan.js';
+import { describeRowTiles, describeStream } from '../schedule/winograd-plan.js';
 
 const MB = 1e6;
 
@@ -30,7 +30,7 @@ export function renderSummary(plan: Program, weightsFileBytes?: Partial<Record<W
   out.push(line);
   out.push(`Compiled steps (${plan.variant} kernels; fusion and tiling decided by vggc):`);
   for (const s of plan.steps) {
-    const blocks = s.schedule.kind === 'conv-winograd' ? `, ${s.schedule.winograd.blocks} block(s) of ${s.schedule.winograd.tileRowsPerBlock} tile row(s), GEMM tiles ${s.schedule.winograd.rowTiles.map(describeRowTiles).join(', ')}` : '';
+    const blocks = s.schedule.kind === 'conv-winograd' ? `, ${s.schedule.winograd.blocks} block(s) of ${s.schedule.winograd.tileRowsPerBlock} tile row(s), GEMM tiles ${s.schedule.winograd.rowTiles.map(describeRowTiles).join(', ')}${describeStream(s.schedule.winograd)}` : '';
     const m = s.schedule.macs ? `${(s.schedule.macs / 1e6).toFixed(1)} M MACs${blocks}` : '';
     out.push(stepLine(s.index, describeStep(s), s.kernel, m));
   }

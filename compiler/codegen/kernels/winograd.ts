@@ -9,17 +9,21 @@
  *  2. α² GEMMs M[ξ] = V[ξ] · U[ξ] (tiles × Cin times Cin × Cout; U = G g Gᵀ computed at load
  *     from the stored 3×3 filters by winograd-filter.ts), with the shared register tile
  *     (simd.ts) of 5 tiles × 8 output channels, and 4-tile ones where the block's tile count needs
- *     them (schedule/winograd-plan.ts, rowTilesOf), so that no tile row is padded;
+ *     them (schedule/winograd-plan.ts, rowTilesOf), so that no tile row is padded. How each U panel
+ *     comes in from memory is the layer's stream mode (WinogradStream): read by the first register
+ *     tile (`plain`), read ahead by touchLines (`prefetch`), or taken a chunk of input channels at a
+ *     time by every register tile in turn, partial sums kept in M (`chunked`); the same sums in the
+ *     same order in every mode;
  *  3. output transform: Y = Aᵀ M A per tile, 4 channels at a time, then bias and ReLU — and with the
  *     pool fused, the 2×2 max of the m×m tile — applied in registers before the only store.
  * The transforms are straight-line code generated from the matrices (winograd-transforms.ts).
  */
 import type { WinogradConvStep } from '../../program.js';
-import { type BlockRowTiles, describeRowTiles, WINOGRAD_GEMM_ROWS, WINOGRAD_GEMM_ROWS_WIDE } from '../../schedule/winograd-plan.js';
+import { type BlockRowTiles, describeRowTiles, describeStream, WINOGRAD_GEMM_ROWS, WINOGRAD_GEMM_ROWS_WIDE } from '../../schedule/winograd-plan.js';
 import { OUT_BLOCK, type WeightsDtype } from '../../weights/layout.js';
 import { constant, grouped, layerHeader, stepPrefix } from '../text.js';
 import { emitZeroFrame, mapConstants, mapGeometry } from './border.js';
-import { F32_BYTES } from './simd.js';
+import { BLOCK_BYTES, F32_BYTES } from './simd.js';
 import { emitPrepareFilter } from './winograd-filter.js';
 import { gemmTile, inputTransform, outputTransform } from './winograd-transforms.js';
 
@@ -41,11 +45,13 @@ export function emitWinograd(step: WinogradConvStep, dtype: WeightsDtype): strin
   const R = WINOGRAD_GEMM_ROWS;
   const R5 = WINOGRAD_GEMM_ROWS_WIDE;
   const rowTiles = wg.rowTiles;
+  const kc = wg.reductionChunk;
+  const chunked = kc < ci;
   const tileRowsUsed = [...new Set(rowTiles.flatMap((r) => [...(r.fours ? [R] : []), ...(r.fives ? [R5] : []), ...(r.tail ? [r.tail] : [])]))].sort((x, y) => x - y);
   const header = layerHeader(`layer ${step.index}: ${conv.id}${pool ? ' + pool' : ''} — ${step.kernel}`, [
     `in  ${conv.input.c}×${conv.input.h}×${conv.input.w} (stored NHWC ${inMap.rows}×${inMap.cols}×${ci}) at ${step.input.offset}`,
     `out ${s.layer.output.c}×${outMap.h}×${outMap.w} (stored NHWC ${outMap.rows}×${outMap.cols}×${cop}) at ${step.output.offset}`,
-    `tiles ${wg.tileRows}×${wg.tileCols} of ${T.m}×${T.m} outputs in ${wg.blocks} block(s) of ${wg.tileRowsPerBlock} tile row(s); GEMM register tiles ${rowTiles.map(describeRowTiles).join(', ')}`,
+    `tiles ${wg.tileRows}×${wg.tileCols} of ${T.m}×${T.m} outputs in ${wg.blocks} block(s) of ${wg.tileRowsPerBlock} tile row(s); GEMM register tiles ${rowTiles.map(describeRowTiles).join(', ')}${describeStream(wg)}`,
     `U [${XI}][${cop / OUT_BLOCK}][${ci}][${OUT_BLOCK}] at ${step.prepared ? `${u} (from ${dtype} filters at load)` : u}`,
     `work item = (block, group of ${wg.coBlocksPerGroup} 8-channel output blocks), ${wg.coGroups} group(s); a call transforms each block's input once`,
     `MACs ${grouped(s.macs)} direct-equivalent, ${grouped(wg.gemmMacs)} in the ${XI} GEMMs (${(s.macs / wg.gemmMacs).toFixed(2)}× fewer)`,
@@ -64,6 +70,7 @@ export function emitWinograd(step: WinogradConvStep, dtype: WeightsDtype): strin
     constant(`${p}_CO_GROUPS`, wg.coGroups, 'output-channel groups per block', 'i32'),
     constant(`${p}_CB_PER_GROUP`, wg.coBlocksPerGroup, '8-channel blocks per group', 'i32'),
     constant(`${p}_CO_BLOCKS`, cop / OUT_BLOCK, '8-channel output blocks', 'i32'),
+    ...(chunked ? [constant(`${p}_KC`, kc, 'input channels per GEMM chunk: the U panel streams in at an even rate', 'i32')] : []),
     constant(`${p}_XI`, XI, 'frequencies per tile (α²)', 'i32'),
     constant(`${p}_V_XI`, vXi, 'bytes per frequency in V (tiles × Cin)'),
     constant(`${p}_M_XI`, mXi, 'bytes per frequency in M (tiles × Cout)'),
@@ -80,7 +87,7 @@ export function emitWinograd(step: WinogradConvStep, dtype: WeightsDtype): strin
     ...consts,
     ...emitZeroFrame(`${p}_zeroFrame`, p, step.output),
     ...inputTransform(p, T, inMap.rowBytes, inMap.pixelBytes, vXi),
-    ...tileRowsUsed.flatMap((rows) => gemmTile(p, rows, ci, cop)),
+    ...tileRowsUsed.flatMap((rows) => gemmTile(p, rows, ci, cop, kc)),
     ...outputTransform(p, T, pool, s.layer.relu, mXi, outMap.rowBytes, outMap.pixelBytes),
     `export function ${step.exportName}(itemStart: i32, itemEnd: i32, worker: i32): void {`,
     `  const V: usize = ${p}_SCRATCH + <usize>worker * ${p}_SCRATCH_WORKER;`,
@@ -106,12 +113,25 @@ export function emitWinograd(step: WinogradConvStep, dtype: WeightsDtype): strin
     ...rowTileCounts(rowTiles),
     `    for (let xi = 0; xi < ${p}_XI; xi++) {`,
     `      for (let cb = cb0; cb < cb1; cb++) {`,
-    `        const u: usize = ${p}_U + <usize>xi * ${p}_U_XI + <usize>cb * ${p}_U_CB;`,
-    `        let a: usize = V + <usize>xi * ${p}_V_XI;`,
-    `        let m: usize = M + <usize>xi * ${p}_M_XI + <usize>cb * ${OUT_BLOCK * F32_BYTES};`,
-    ...(rowTiles.some((r) => r.fives) ? gemmRun(p, R5, 'fives', ci, cop) : []),
-    ...(rowTiles.some((r) => r.fours) ? gemmRun(p, R, 'fours', ci, cop) : []),
-    ...rowTiles.filter((r) => r.tail).map((r) => `        if (tiles == ${r.tiles}) ${p}_gemm${r.tail}x${OUT_BLOCK}(a, u, m);`),
+    ...(wg.stream === 'prefetch' ? [`        touchLines(${p}_U + <usize>xi * ${p}_U_XI + <usize>cb * ${p}_U_CB, ${p}_U_CB); // the panel's lines, read ahead of the register tiles`] : []),
+    ...(chunked
+      ? [
+          `        for (let k = 0; k < ${p}_CI; k += ${p}_KC) {`,
+          `          const first = k == 0;`,
+          `          const u: usize = ${p}_U + <usize>xi * ${p}_U_XI + <usize>cb * ${p}_U_CB + <usize>k * ${BLOCK_BYTES};`,
+          `          let a: usize = V + <usize>xi * ${p}_V_XI + <usize>k * ${F32_BYTES};`,
+          `          let m: usize = M + <usize>xi * ${p}_M_XI + <usize>cb * ${OUT_BLOCK * F32_BYTES};`,
+        ]
+      : [
+          `        {`,
+          `          const u: usize = ${p}_U + <usize>xi * ${p}_U_XI + <usize>cb * ${p}_U_CB;`,
+          `          let a: usize = V + <usize>xi * ${p}_V_XI;`,
+          `          let m: usize = M + <usize>xi * ${p}_M_XI + <usize>cb * ${OUT_BLOCK * F32_BYTES};`,
+        ]),
+    ...(rowTiles.some((r) => r.fives) ? gemmRun(p, R5, 'fives', ci, cop, chunked) : []),
+    ...(rowTiles.some((r) => r.fours) ? gemmRun(p, R, 'fours', ci, cop, chunked) : []),
+    ...rowTiles.filter((r) => r.tail).map((r) => `          if (tiles == ${r.tiles}) ${p}_gemm${r.tail}x${OUT_BLOCK}(a, u, m${chunked ? ', first' : ''});`),
+    `        }`,
     `      }`,
     `    }`,
     `    // 3. output transform + bias + ReLU${pool ? ' + 2×2 max-pool' : ''} for this group's channels; only pixels inside the map are stored`,
@@ -139,12 +159,12 @@ function rowTileCounts(rowTiles: readonly BlockRowTiles[]): string[] {
 }
 
 /** A loop of `count` register tiles of `rows` tiles, advancing a (V) and m (M) past them. */
-function gemmRun(p: string, rows: number, count: string, ci: number, cop: number): string[] {
+function gemmRun(p: string, rows: number, count: string, ci: number, cop: number, chunked: boolean): string[] {
   return [
-    `        for (let i = 0; i < ${count}; i++) {`,
-    `          ${p}_gemm${rows}x${OUT_BLOCK}(a, u, m);`,
-    `          a += ${rows * ci * F32_BYTES};`,
-    `          m += ${rows * cop * F32_BYTES};`,
-    `        }`,
+    `          for (let i = 0; i < ${count}; i++) {`,
+    `            ${p}_gemm${rows}x${OUT_BLOCK}(a, u, m${chunked ? ', first' : ''});`,
+    `            a += ${rows * ci * F32_BYTES};`,
+    `            m += ${rows * cop * F32_BYTES};`,
+    `          }`,
   ];
 }
