@@ -38,7 +38,7 @@ const ORT_WEB_THREADS = [1, 2];
 const ORT_NODE_THREADS = [1, 2];
 
 const TOLERANCE = 1e-4;
-/** Pause before each timed inference so that another engine's idle spinning threads have stopped. */
+/** Default pause before each timed inference, so that another engine's idle spinning threads have stopped. */
 const GAP_MS = 50;
 const REFERENCE_ENGINE = 'tfjs-wasm';
 
@@ -52,6 +52,8 @@ const HELP = `usage: node bench/run.mjs [options]     (run \`npm run build\` fir
                     once, batch 1, except with --quick or an explicit --engines list)
   --layer-runs N    timed passes for the vggc per-layer breakdown (default: --runs)
   --seed N          seed of the random weights (default 0)
+  --gap-ms N        pause before each timed inference, so that the engine before it has settled
+                    (its spinning threads, its garbage collector) (default ${GAP_MS})
   --runtimes LIST   other runtimes with vggc rows: node20,node22,node26,deno,bun (default node20,deno,bun;
                     \`none\` for none); installed by \`npm run runtimes:install\`
   --out NAME        write bench/results/NAME.json and NAME.svg (default latest)
@@ -69,6 +71,7 @@ async function main() {
       'without-cpu': { type: 'boolean', default: false },
       'layer-runs': { type: 'string' },
       seed: { type: 'string' },
+      'gap-ms': { type: 'string' },
       runtimes: { type: 'string' },
       out: { type: 'string', default: 'latest' },
       quick: { type: 'boolean', default: false },
@@ -95,6 +98,7 @@ async function main() {
     engines: list(a.engines, ['vggc', 'tfjs-wasm', 'ort-web', 'ort-node']),
     withCpu: !a['without-cpu'] && !quick && a.engines === undefined,
     seed: int(a.seed, 0, 'seed'),
+    gapMs: int(a['gap-ms'], GAP_MS, 'gap-ms'),
     runtimes: a.runtimes === 'none' ? [] : list(a.runtimes, ['node20', 'deno', 'bun']),
     out: a.out,
     layerRuns: 0,
@@ -165,7 +169,7 @@ async function main() {
         }
       }
       const runnable = specs.filter((s) => !unavailable.has(s.engine) && !(s.runtime && unavailable.has(`runtime:${s.runtime}`)));
-      const measured = await measure(runnable, opts.runs, (s, reason) => {
+      const measured = await measure(runnable, opts.runs, opts.gapMs, (s, reason) => {
         if (!unavailable.has(s.engine)) note(`${s.label}: skipped, ${reason}`);
         unavailable.set(s.engine, reason);
       });
@@ -303,9 +307,10 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  * Loads every engine (one process each, one after another), then times them round by round.
  * @param {any[]} specs
  * @param {number} runs
+ * @param {number} gapMs
  * @param {(spec: any, reason: string) => void} onUnavailable
  */
-async function measure(specs, runs, onUnavailable) {
+async function measure(specs, runs, gapMs, onUnavailable) {
   /** @type {any[]} */
   const live = [];
   if (specs.length) console.log(`${specs[0].model} batch ${specs[0].batch}: loading ${specs.map((s) => s.label).join(', ')}`);
@@ -325,7 +330,7 @@ async function measure(specs, runs, onUnavailable) {
     const order = live.map((_, i) => live[(i + r) % live.length]);
     for (const e of order) {
       if (e.maxRuns && e.times.length >= e.maxRuns) continue;
-      await sleep(GAP_MS);
+      await sleep(gapMs);
       const reply = await e.child.request({ type: 'run', count: 1 });
       e.times.push(...reply.times);
     }
