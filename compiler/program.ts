@@ -6,8 +6,8 @@
  *
  * Kernel names state their contract, XNNPACK style, in one fixed order:
  *   dtype [-weights] -op [-algo] [-tile] [-epilogue…] -isa [-variant]
- * e.g. `f32-conv3x3p1-winograd-f6x6-5x8-bias-relu-maxpool2x2-wasmsimd` (float32 3×3 pad-1
- * convolution by Winograd F(6×6,3×3), GEMM register tile 5×8, then bias, ReLU and a 2×2 max-pool) or
+ * e.g. `f32-conv3x3p1-winograd-f6x6-4x8-bias-relu-maxpool2x2-wasmsimd` (float32 3×3 pad-1
+ * convolution by Winograd F(6×6,3×3), GEMM register tile 4×8, then bias, ReLU and a 2×2 max-pool) or
  * `f32-qc8w-gemm-4x8-bias-relu-wasmsimd-tail-1x32` (int8 weights with per-channel scales, a 4×8
  * tile over images, and a 1×32 tile over features for the images left over). kernelName() is the only
  * code that writes such a string; nothing reads one back.

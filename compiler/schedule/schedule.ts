@@ -10,7 +10,7 @@ import type { FusedConv, FusedGraph, FusedLinear, FusedMapActivation, FusedOutpu
 import { OUT_BLOCK, roundUp, type WeightsDtype } from '../weights/layout.js';
 import { weightsTag, type Epilogue, type KernelSpec } from '../program.js';
 import { fitsInMemory } from './budget.js';
-import { estimatedCost, planWinograd, WINOGRAD_GEMM_ROWS_WIDE, type WinogradPlan, type WinogradStreamChoice, type WinogradTileChoice } from './winograd-plan.js';
+import { estimatedCost, mainGemmRows, planWinograd, type WinogradPlan, type WinogradStreamChoice, type WinogradTileChoice } from './winograd-plan.js';
 import { CONV_TILE_PIXELS, FC_BATCH_TILE, GEMV_BLOCKS, MAX_BATCH, POOL_PASS_COST, WINOGRAD_MIN_CHANNELS } from './tuning.js';
 
 export { MAX_BATCH, MAX_WORKERS } from './tuning.js';
@@ -199,7 +199,7 @@ function scheduleWinograd(step: FusedConv, inStride: number, tile: WinogradTileC
   const streamVariant = winograd.stream === 'chunked' ? (`kc${winograd.reductionChunk}` as const) : winograd.stream === 'prefetch' ? 'prefetch' : null;
   return {
     kind: 'conv-winograd',
-    spec: spec({ op: 'conv3x3p1', algo: `winograd-${winograd.transform.name}`, tile: [WINOGRAD_GEMM_ROWS_WIDE, OUT_BLOCK], epilogue: convEpilogue(step), isa: 'wasmsimd', variant: streamVariant }),
+    spec: spec({ op: 'conv3x3p1', algo: `winograd-${winograd.transform.name}`, tile: [mainGemmRows(winograd.rowTiles[0]), OUT_BLOCK], epilogue: convEpilogue(step), isa: 'wasmsimd', variant: streamVariant }),
     phase: 'image', layer: step, winograd, inStride, outStride,
     workItems: winograd.blocks * winograd.coGroups,
     workGrain: winograd.coGroups,

@@ -83,14 +83,18 @@ export const WINOGRAD_REDUCTION_CHUNK = 32;
  */
 export const WINOGRAD_CHUNKED_MAX_REGISTER_TILES = 2;
 /**
- * Rows of the narrower Winograd GEMM register tile (tiles × 8 output channels): it makes up the
- * counts 5-row tiles cannot (42 = 6 × 5 + 3 × 4). 6 rows measured slower (spills).
+ * Rows of the Winograd GEMM's main register tile (tiles × 8 output channels): 8 accumulators, 12 of
+ * the 16 xmm registers with the weights, the broadcast and a product. 6 rows measured slower (spills).
  */
 export const WINOGRAD_GEMM_ROWS = 4;
 /**
- * The main tile: 5 rows (10 accumulators, 13 of 16 registers) issue fewer loads and loop steps per
- * multiply-add than 4 and measured 3–7 % faster on VGG-11's 28×28 layers (docs/performance.md, "GEMM
- * rows"); a block takes as many as its tile count allows.
+ * The wider tile that makes up the counts 4-row tiles cannot (25 = 5 × 4 + 1 × 5). It issues fewer
+ * loads per multiply-add, and V8 13+ (Node 24 and 26, Chromium 156), Bun and Firefox run it at least
+ * at the 4-row rate (Firefox 1.17× faster); but V8 11.3 and 12.4 (Node 20 and 22) spill it and run it
+ * at 0.45 of the 4-row rate (2026-12-07, `bench/gemm-unroll.mjs --rows 4,5`). Blocks used to take as
+ * many 5-row tiles as they could (3–8 % on Node 24's 28×28 layers, 2026-12-02); on this machine
+ * VGG-11 on Node 24 measured the same either way and Node 20 0.72 with as few as can be, so that is
+ * the rule now (docs/performance.md, "GEMM rows").
  */
 export const WINOGRAD_GEMM_ROWS_WIDE = 5;
 /**

@@ -155,17 +155,24 @@ function blockRows(tileRows: number, most: number, filterBytes: number): number 
 }
 
 /**
- * `tiles` = 5·fives + 4·fours with as many fives as can be (the 5-row tile is the faster, tuning.ts);
- * every count from 12 up has such a split, so no row is padded. A block too small for one ends with
- * one narrower tile (2 or 3 rows run at 0.8–0.9 of the 4-row rate, docs/performance.md "GEMM rows").
+ * `tiles` = 4·fours + 5·fives with as few fives as can be: every engine runs the 4-row tile at the
+ * f32x4 rate, while V8 before 13 (Node 20 and 22) spills the 5-row tile's ten accumulators and runs it
+ * at half that (tuning.ts, WINOGRAD_GEMM_ROWS_WIDE). Every count from 12 up has such a split, so no
+ * row is padded; a block too small for one ends with one narrower tile (2 or 3 rows run at 0.8–0.9 of
+ * the 4-row rate, docs/performance.md "GEMM rows").
  */
 export function rowTilesOf(tiles: number): BlockRowTiles {
-  for (let fives = Math.floor(tiles / WINOGRAD_GEMM_ROWS_WIDE); fives > 0; fives--) {
+  for (let fives = 0; fives * WINOGRAD_GEMM_ROWS_WIDE <= tiles; fives++) {
     const left = tiles - fives * WINOGRAD_GEMM_ROWS_WIDE;
     if (left % WINOGRAD_GEMM_ROWS === 0) return { tiles, fours: left / WINOGRAD_GEMM_ROWS, fives, tail: 0 };
   }
   const rest = tiles % WINOGRAD_GEMM_ROWS;
   return { tiles, fours: (tiles - rest) / WINOGRAD_GEMM_ROWS, fives: 0, tail: rest };
+}
+
+/** Rows of the register tile that covers most of a block's tiles: what the kernel's name states. */
+export function mainGemmRows(r: BlockRowTiles): number {
+  return r.fives * WINOGRAD_GEMM_ROWS_WIDE > r.fours * WINOGRAD_GEMM_ROWS ? WINOGRAD_GEMM_ROWS_WIDE : r.fours ? WINOGRAD_GEMM_ROWS : r.tail;
 }
 
 /** Register tiles a block's GEMM runs per U panel. */

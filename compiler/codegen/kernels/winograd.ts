@@ -8,7 +8,7 @@
  *     a pixel), V = Bᵀ d B → V[ξ][tile][ci] for the α² frequencies ξ;
  *  2. α² GEMMs M[ξ] = V[ξ] · U[ξ] (tiles × Cin times Cin × Cout; U = G g Gᵀ computed at load
  *     from the stored 3×3 filters by winograd-filter.ts), with the shared register tile
- *     (simd.ts) of 5 tiles × 8 output channels, and 4-tile ones where the block's tile count needs
+ *     (simd.ts) of 4 tiles × 8 output channels, and 5-tile ones where the block's tile count needs
  *     them (schedule/winograd-plan.ts, rowTilesOf), so that no tile row is padded. How each U panel
  *     comes in from memory is the layer's stream mode (WinogradStream): read by the first register
  *     tile (`plain`), read ahead by touchLines (`prefetch`), or taken a chunk of input channels at a
