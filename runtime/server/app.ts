@@ -5,6 +5,7 @@
  * and, on close(), refusing new requests with 503 while the ones already received finish.
  */
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { isVggcError } from '../format/errors.js';
 import { Batcher, type BatcherLimits } from './batcher.js';
@@ -42,6 +43,24 @@ export interface App {
 }
 
 type Params = { name: string; version?: string };
+
+/** How long a connection refused with 413 goes on reading (and dropping) the body before it is closed. */
+const LINGER_MS = 2000;
+
+/**
+ * After a 413 the client is usually still sending its body. Closing at once, with those bytes unread,
+ * makes the kernel reset the connection, and a client still writing may lose the answer to the reset
+ * (seen as EPIPE). So the body is read and dropped (nothing is kept), the answer is followed by a FIN,
+ * and the socket is destroyed when the client closes or after LINGER_MS: nginx's lingering close.
+ */
+function lingerBeforeClose(req: IncomingMessage): void {
+  const socket = req.socket;
+  req.resume();
+  socket.destroySoon = function lingeringClose(this: typeof socket): void {
+    this.end();
+    setTimeout(() => this.destroy(), LINGER_MS).unref();
+  };
+}
 type Endpoint = 'infer' | 'classify' | 'model_metadata' | 'model_ready' | 'server' | 'metrics' | 'none';
 
 export function buildApp(engines: readonly Engine[], opts: AppOptions): App {
@@ -82,7 +101,8 @@ export function buildApp(engines: readonly Engine[], opts: AppOptions): App {
   fastify.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
     if (error instanceof HttpError) return reply.code(error.status).headers(error.headers).send({ error: error.message });
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      // Close the connection: the rest of the body is never read.
+      // Close the connection: the rest of the body is never kept (read and dropped while it lingers).
+      lingerBeforeClose(request.raw);
       return reply.code(413).header('connection', 'close').send({ error: `request body is larger than the limit of ${formatBytes(opts.maxBody)} (--max-body)` });
     }
     if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
