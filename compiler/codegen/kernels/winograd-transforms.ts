@@ -71,17 +71,17 @@ export function outputTransform(p: string, t: WinogradTransform, pool: boolean, 
 }
 
 /**
- * `@inline function {p}_gemm{R}x8(a, u, m, first)`: M[R rows][8] (+)= V[R rows][chunk] · U panel
- * [chunk][8] over one chunk of `chunk` input channels. The first chunk starts from zero; the next ones
- * reload the partial sums from M, so every output still sums its products in input-channel order.
+ * `@inline function {p}_gemm{R}x8(a, u, m[, first])`: M[R rows][8] (+)= V[R rows][steps] · U panel
+ * [steps][8], V's rows `vRow` floats apart. Chunked (`steps` input channels of Cin at a time), the
+ * first chunk starts from zero and the next ones reload the partial sums from M, so every output still
+ * sums its products in input-channel order.
  */
-export function gemmTile(p: string, rows: number, ci: number, cop: number, chunk: number): string[] {
-  const rowIn = ci * F32_BYTES; // bytes between two tiles' rows of V
+export function gemmTile(p: string, rows: number, vRow: number, cop: number, steps: number, chunked: boolean): string[] {
+  const rowIn = vRow * F32_BYTES; // bytes between two tiles' rows of V
   const rowOut = cop * F32_BYTES; // … and of M
-  const chunked = chunk < ci;
   return [
     '',
-    `// ${rows} rows × ${OUT_BLOCK} channels: ${2 * rows} f32x4 accumulators over ${chunked ? `a chunk of ${chunk} of the` : ''} Cin = ${ci}${chunked ? ' input channels' : ''}.`,
+    `// ${rows} rows × ${OUT_BLOCK} channels: ${2 * rows} f32x4 accumulators over ${chunked ? `a chunk of ${steps}` : `Cin = ${steps}`} input channels.`,
     `// @ts-ignore: decorator`,
     `@inline function ${p}_gemm${rows}x${OUT_BLOCK}(a: usize, u: usize, m: usize${chunked ? ', first: bool' : ''}): void {`,
     `  const zero = f32x4.splat(0);`,
@@ -89,7 +89,7 @@ export function gemmTile(p: string, rows: number, ci: number, cop: number, chunk
       ? range(rows).map((r) => `  let ${acc(r, 0)} = first ? zero : v128.load(m, ${r * rowOut}), ${acc(r, 1)} = first ? zero : v128.load(m, ${r * rowOut + V128_BYTES});`)
       : tileAccumulators(rows).map((l) => `  ${l}`)),
     `  let x: usize = a, k: usize = u;`,
-    ...tileReduction({ shares: 'weights', rows, steps: chunk, rowInput: (r) => ({ address: 'x', offset: r * rowIn }), loadWeights: loadF32Weights, xStride: F32_BYTES, kStride: BLOCK_BYTES }).map((l) => `  ${l}`),
+    ...tileReduction({ shares: 'weights', rows, steps, rowInput: (r) => ({ address: 'x', offset: r * rowIn }), loadWeights: loadF32Weights, xStride: F32_BYTES, kStride: BLOCK_BYTES }).map((l) => `  ${l}`),
     ...range(rows).flatMap((r) => [`  v128.store(m, ${acc(r, 0)}, ${r * rowOut});`, `  v128.store(m, ${acc(r, 1)}, ${r * rowOut + V128_BYTES});`]),
     `}`,
   ];

@@ -70,7 +70,12 @@ export function emitWinograd(step: WinogradConvStep, dtype: WeightsDtype): strin
     constant(`${p}_CO_GROUPS`, wg.coGroups, 'output-channel groups per block', 'i32'),
     constant(`${p}_CB_PER_GROUP`, wg.coBlocksPerGroup, '8-channel blocks per group', 'i32'),
     constant(`${p}_CO_BLOCKS`, cop / OUT_BLOCK, '8-channel output blocks', 'i32'),
-    ...(chunked ? [constant(`${p}_KC`, kc, 'input channels per GEMM chunk: the U panel streams in at an even rate', 'i32')] : []),
+    ...(chunked
+      ? [
+          constant(`${p}_KC`, kc, 'input channels per GEMM chunk: the U panel streams in at an even rate', 'i32'),
+          constant(`${p}_V_CHUNK`, wg.tilesPerBlock * kc * F32_BYTES, 'bytes per chunk of V (tiles × KC), V[ξ] being stored chunk-major'),
+        ]
+      : []),
     constant(`${p}_XI`, XI, 'frequencies per tile (α²)', 'i32'),
     constant(`${p}_V_XI`, vXi, 'bytes per frequency in V (tiles × Cin)'),
     constant(`${p}_M_XI`, mXi, 'bytes per frequency in M (tiles × Cout)'),
@@ -87,7 +92,7 @@ export function emitWinograd(step: WinogradConvStep, dtype: WeightsDtype): strin
     ...consts,
     ...emitZeroFrame(`${p}_zeroFrame`, p, step.output),
     ...inputTransform(p, T, inMap.rowBytes, inMap.pixelBytes, vXi),
-    ...tileRowsUsed.flatMap((rows) => gemmTile(p, rows, ci, cop, kc)),
+    ...tileRowsUsed.flatMap((rows) => gemmTile(p, rows, kc, cop, kc, chunked)),
     ...outputTransform(p, T, pool, s.layer.relu, mXi, outMap.rowBytes, outMap.pixelBytes),
     `export function ${step.exportName}(itemStart: i32, itemEnd: i32, worker: i32): void {`,
     `  const V: usize = ${p}_SCRATCH + <usize>worker * ${p}_SCRATCH_WORKER;`,
@@ -104,8 +109,18 @@ export function emitWinograd(step: WinogradConvStep, dtype: WeightsDtype): strin
     `      for (let t = 0; t < tiles; t++) {`,
     `        const tr = tr0 + t / ${p}_TILE_COLS, tc = t % ${p}_TILE_COLS;`,
     `        const src: usize = ${p}_IN + <usize>(${p}_TILE * tr) * ${p}_IN_ROW + <usize>(${p}_TILE * tc) * ${p}_IN_PIXEL;`,
-    `        const dst: usize = V + <usize>t * ${ci * F32_BYTES};`,
-    `        for (let c = 0; c < ${p}_CI; c += 4) ${p}_inputTransform(src + <usize>c * ${F32_BYTES}, dst + <usize>c * ${F32_BYTES});`,
+    ...(chunked
+          ? [
+              `        // V is stored chunk-major ([ξ][chunk][tile][${kc}]): each GEMM chunk reads one contiguous run`,
+              `        for (let k = 0; k < ${p}_CI; k += ${p}_KC) {`,
+              `          const dst: usize = V + <usize>(k / ${p}_KC) * ${p}_V_CHUNK + <usize>t * ${kc * F32_BYTES};`,
+              `          for (let c = 0; c < ${p}_KC; c += 4) ${p}_inputTransform(src + <usize>(k + c) * ${F32_BYTES}, dst + <usize>c * ${F32_BYTES});`,
+              `        }`,
+            ]
+          : [
+              `        const dst: usize = V + <usize>t * ${ci * F32_BYTES};`,
+              `        for (let c = 0; c < ${p}_CI; c += 4) ${p}_inputTransform(src + <usize>c * ${F32_BYTES}, dst + <usize>c * ${F32_BYTES});`,
+            ]),
     `      }`,
     `      transformed = b;`,
     `    }`,
@@ -119,7 +134,7 @@ export function emitWinograd(step: WinogradConvStep, dtype: WeightsDtype): strin
           `        for (let k = 0; k < ${p}_CI; k += ${p}_KC) {`,
           `          const first = k == 0;`,
           `          const u: usize = ${p}_U + <usize>xi * ${p}_U_XI + <usize>cb * ${p}_U_CB + <usize>k * ${BLOCK_BYTES};`,
-          `          let a: usize = V + <usize>xi * ${p}_V_XI + <usize>k * ${F32_BYTES};`,
+          `          let a: usize = V + <usize>xi * ${p}_V_XI + <usize>(k / ${p}_KC) * ${p}_V_CHUNK;`,
           `          let m: usize = M + <usize>xi * ${p}_M_XI + <usize>cb * ${OUT_BLOCK * F32_BYTES};`,
         ]
       : [
@@ -128,8 +143,8 @@ export function emitWinograd(step: WinogradConvStep, dtype: WeightsDtype): strin
           `          let a: usize = V + <usize>xi * ${p}_V_XI;`,
           `          let m: usize = M + <usize>xi * ${p}_M_XI + <usize>cb * ${OUT_BLOCK * F32_BYTES};`,
         ]),
-    ...(rowTiles.some((r) => r.fives) ? gemmRun(p, R5, 'fives', ci, cop, chunked) : []),
-    ...(rowTiles.some((r) => r.fours) ? gemmRun(p, R, 'fours', ci, cop, chunked) : []),
+    ...(rowTiles.some((r) => r.fives) ? gemmRun(p, R5, 'fives', kc, cop, chunked) : []),
+    ...(rowTiles.some((r) => r.fours) ? gemmRun(p, R, 'fours', kc, cop, chunked) : []),
     ...rowTiles.filter((r) => r.tail).map((r) => `          if (tiles == ${r.tiles}) ${p}_gemm${r.tail}x${OUT_BLOCK}(a, u, m${chunked ? ', first' : ''});`),
     `        }`,
     `      }`,
