@@ -17,7 +17,10 @@ export async function layerBreakdown(dir, { runs = 7, warmup = 2, loadOptions = 
   return profiler.profileLayers(dir, { ...loadOptions, runs, warmup });
 }
 
-/** @param {{ rows: object[], threads: number, build: string }} profile */
-export function formatLayerRows(profile) {
-  return profiler.formatProfile(profile);
+/**
+ * @param {{ rows: object[], threads: number, build: string }} profile
+ * @param {number} [ceilingGflops]  single-thread ceiling for the "of" column (default CEILING_GFLOPS)
+ */
+export function formatLayerRows(profile, ceilingGflops) {
+  return profiler.formatProfile(profile, ceilingGflops);
 }

@@ -35,8 +35,11 @@ export function stepBytes(dir) {
     let bytes = previous + (step.output?.bytes ?? 0);
     if ((step.kind === 'conv' || step.kind === 'linear') && weights[w]) {
       const t = weights[w++];
-      // A Winograd layer reads U = G g Gᵀ in f32 (36 values per 3×3 filter), computed at load from the stored filters.
-      bytes += step.kernel.includes('winograd') ? (t.byteLength / elementBytes(t.layout)) * 4 * (36 / 9) : t.byteLength + extra(t);
+      // A Winograd F(m×m) layer reads U = G g Gᵀ in f32, (m+2)² values per 3×3 filter (36 for F(4×4), 64
+      // for F(6×6)), computed at load from the stored filters. The kernel name states m (winograd-f6x6).
+      const winograd = /winograd-f(\d+)x\d+/.exec(step.kernel);
+      const alpha = winograd ? Number(winograd[1]) + 2 : 0;
+      bytes += winograd ? (t.byteLength / elementBytes(t.layout)) * 4 * ((alpha * alpha) / 9) : t.byteLength + extra(t);
     }
     previous = step.output?.bytes ?? previous;
     return bytes;
@@ -45,7 +48,7 @@ export function stepBytes(dir) {
 
 /**
  * @param {{ label: string, rows: { description: string, macs: number, ms: number }[], bytes: number[] }[]} series
- * @param {{ ceilingGflops: number, machine: { cpu: string, cores: number, node: string, date: string } }} opts
+ * @param {{ ceilingGflops: number, machine: { cpu: string, cores: number, node: string, date: string, ceiling?: object } }} opts
  */
 export function rooflineSvg(series, { ceilingGflops, machine }) {
   const points = series.flatMap((s, si) =>
@@ -86,7 +89,7 @@ export function rooflineSvg(series, { ceilingGflops, machine }) {
   out.push(`<text x="18" y="${(top + H - bottom) / 2}" transform="rotate(-90 18 ${(top + H - bottom) / 2})" text-anchor="middle">GFLOP/s (log)</text>`);
   // Memory roof up to the ridge, then the compute ceiling.
   out.push(`<path d="M${x(xMin).toFixed(1)} ${y(Math.max(yMin, bandwidth * xMin)).toFixed(1)} L${x(ridge).toFixed(1)} ${y(ceilingGflops).toFixed(1)} L${x(xMax).toFixed(1)} ${y(ceilingGflops).toFixed(1)}" fill="none" stroke="#c0392b" stroke-width="2"/>`);
-  out.push(`<text x="${(x(xMax) - 4).toFixed(1)}" y="${(y(ceilingGflops) - 6).toFixed(1)}" text-anchor="end" fill="#c0392b">${xml(`f32x4 ceiling ${ceilingGflops} GFLOP/s (no FMA)`)}</text>`);
+  out.push(`<text x="${(x(xMax) - 4).toFixed(1)}" y="${(y(ceilingGflops) - 6).toFixed(1)}" text-anchor="end" fill="#c0392b">${xml(`f32x4 ceiling ${ceilingGflops} GFLOP/s (4×8 tile, no FMA${machine.ceiling ? ', measured in this run' : ''})`)}</text>`);
   out.push(`<text x="${(x(ridge / 20) + 4).toFixed(1)}" y="${(y((bandwidth * ridge) / 20) - 8).toFixed(1)}" fill="#c0392b">${xml(`memory ${bandwidth.toFixed(1)} GB/s (fc layers' rate)`)}</text>`);
   for (const p of points) {
     const c = colours[p.series % colours.length];

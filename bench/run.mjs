@@ -27,6 +27,7 @@ import os from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { argmaxRows, BENCH_DIR, CACHE_DIR, importDist, median, relError, RESULTS_DIR, ROOT } from './common.mjs';
+import { measureCeiling } from './ceiling.mjs';
 import { CEILING_GFLOPS, formatLayerRows } from './layers.mjs';
 import { rooflineSvg, stepBytes } from './roofline.mjs';
 import { VGGC_VARIANTS } from './variants.mjs';
@@ -124,6 +125,14 @@ async function main() {
   if (load > 0.5) note(`load average ${load.toFixed(2)} before starting: other processes are using the CPU, absolute times will be inflated (ratios within this run remain comparable)`);
   console.log(`vggc bench — ${machine.cpu}${machine.cpuFeatures ? ` (family ${machine.cpuFeatures.family} model ${machine.cpuFeatures.model}; ${machine.cpuFeatures.simd.join(', ')})` : ''}, ${machine.cores} cores, Node ${machine.node}, ${machine.date}`);
   console.log(`models ${opts.models.join(',')}, batches ${opts.batches.join(',')}, ${opts.runs} timed runs after ${opts.warmup} warm-up, engines ${opts.engines.join(',')}\n`);
+  // The compute ceiling the per-layer rows and the roofline are held to, measured now on this machine.
+  let ceilingGflops = CEILING_GFLOPS;
+  if (opts.engines.includes('vggc')) {
+    const c = await measureCeiling();
+    ceilingGflops = Math.round(c.gflops * 10) / 10;
+    machine.ceiling = { ...c, engine: `Node ${process.version}` };
+    console.log(`compute ceiling: ${c.tile}, best ${c.gflops.toFixed(1)} GFLOP/s (median ${c.median.toFixed(1)}) of ${c.runs} runs on one thread (bench/ceiling.mjs)\n`);
+  }
 
   mkdirSync(CACHE_DIR, { recursive: true });
   const torch = opts.engines.some((e) => e.startsWith('ort-')) ? torchVersion() : null;
@@ -225,7 +234,7 @@ async function main() {
     for (const v of opts.engines.includes('vggc') ? (single.length ? single : variants.slice(0, 1)) : []) {
       if (seen.has(vggcDirs.get(v.label))) continue;
       seen.add(vggcDirs.get(v.label));
-      console.log(`\nper-layer breakdown: ${model}, ${v.label}, 1 image, median of ${opts.layerRuns} (ceiling ${CEILING_GFLOPS} GFLOP/s = single-thread f32x4 4×8 register tile, docs/performance.md)`);
+      console.log(`\nper-layer breakdown: ${model}, ${v.label}, 1 image, median of ${opts.layerRuns} (ceiling ${ceilingGflops} GFLOP/s = single-thread f32x4 4×8 register tile, measured above)`);
       const spec = { engine: 'layers', label: v.label, model, configPath, batch: 1, seed: opts.seed, warmup: Math.max(1, opts.warmup), dir: vggcDirs.get(v.label), loadOptions: v.loadOptions, runs: opts.layerRuns, nodeArgs: v.nodeArgs ?? [] };
       const child = new Child(spec);
       const msg = await child.next();
@@ -234,8 +243,8 @@ async function main() {
         await child.exited;
         continue;
       }
-      for (const line of formatLayerRows(msg.rows)) console.log(`  ${line}`);
-      layers[`${model} / ${v.label}`] = { model, variant: v.label, runs: opts.layerRuns, ceilingGflops: CEILING_GFLOPS, threads: msg.rows.threads, build: msg.rows.build, rows: msg.rows.rows, bytes: stepBytes(vggcDirs.get(v.label)), totalMs: msg.rows.rows.reduce((s, r) => s + r.ms, 0) };
+      for (const line of formatLayerRows(msg.rows, ceilingGflops)) console.log(`  ${line}`);
+      layers[`${model} / ${v.label}`] = { model, variant: v.label, runs: opts.layerRuns, ceilingGflops, threads: msg.rows.threads, build: msg.rows.build, rows: msg.rows.rows, bytes: stepBytes(vggcDirs.get(v.label)), totalMs: msg.rows.rows.reduce((s, r) => s + r.ms, 0) };
       await child.exited;
     }
     console.log('');
@@ -252,7 +261,7 @@ async function main() {
   writeAtomic(join(RESULTS_DIR, `${opts.out}.json`), `${JSON.stringify(report, null, 2)}\n`);
   writeAtomic(join(RESULTS_DIR, `${opts.out}.svg`), barChart(results, machine));
   const roofline = Object.values(layers).filter((l) => l.threads === 1);
-  if (roofline.length) writeAtomic(join(RESULTS_DIR, `${opts.out}-roofline.svg`), rooflineSvg(roofline.map((l) => ({ label: `${l.model} ${l.variant}`, rows: l.rows, bytes: l.bytes })), { ceilingGflops: CEILING_GFLOPS, machine }));
+  if (roofline.length) writeAtomic(join(RESULTS_DIR, `${opts.out}-roofline.svg`), rooflineSvg(roofline.map((l) => ({ label: `${l.model} ${l.variant}`, rows: l.rows, bytes: l.bytes })), { ceilingGflops, machine }));
   console.log(`\nwrote ${relative(process.cwd(), join(RESULTS_DIR, `${opts.out}.json`))}, ${relative(process.cwd(), join(RESULTS_DIR, `${opts.out}.svg`))}${roofline.length ? `, ${relative(process.cwd(), join(RESULTS_DIR, `${opts.out}-roofline.svg`))}` : ''}`);
   if (checks.some((c) => !c.ok)) {
     console.error('logits check FAILED (see above)');
