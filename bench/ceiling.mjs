@@ -9,6 +9,7 @@
  *
  *   node bench/ceiling.mjs      prints the figure
  */
+import { pathToFileURL } from 'node:url';
 import { compileAssemblyScript, registerTileSource } from './gemm-kernel.mjs';
 
 /** Register-tile rows and channels of the tile vggc's Winograd GEMMs mostly use (mainGemmRows). */
@@ -59,7 +60,7 @@ export async function measureCeiling() {
   return { gflops: rates[RUNS - 1], median: rates[RUNS >> 1], runs: RUNS, tile: `f32x4 ${ROWS}x${CHANNELS} mul+add, K=${REDUCTION}, in L1` };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (import.meta.url === pathToFileURL(process.argv[1]).href) {
   const c = await measureCeiling();
   console.log(`${c.tile}: best ${c.gflops.toFixed(1)} GFLOP/s, median ${c.median.toFixed(1)} of ${c.runs} runs (one thread)`);
 }

@@ -19,8 +19,9 @@ export async function layerBreakdown(dir, { runs = 7, warmup = 2, loadOptions = 
 
 /**
  * @param {{ rows: object[], threads: number, build: string }} profile
- * @param {number} [ceilingGflops]  single-thread ceiling for the "of" column (default CEILING_GFLOPS)
+ * @param {number} [ceilingGflops]  single-thread ceiling measured in this run, for the "of" column
+ *   (default: the runtime's CEILING_GFLOPS)
  */
 export function formatLayerRows(profile, ceilingGflops) {
-  return profiler.formatProfile(profile, ceilingGflops);
+  return profiler.formatProfile(profile, ceilingGflops === undefined ? undefined : { gflops: ceilingGflops, source: 'measured in this run' });
 }

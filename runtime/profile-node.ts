@@ -77,24 +77,34 @@ export async function profileLayers(dir: string, opts: LoadOptions & { runs?: nu
   }
 }
 
+/** Where the "of" column's single-thread ceiling comes from. */
+export interface ProfileCeiling {
+  readonly gflops: number;
+  /** How the table names its source, e.g. "measured in this run". */
+  readonly source: string;
+}
+
+/** The ceiling `vggc bench DIR` uses: the constant above, measured on an earlier machine. */
+const DEFAULT_CEILING: ProfileCeiling = { gflops: CEILING_GFLOPS, source: 'docs/performance.md' };
+
 /**
- * The profile as a text table. `ceilingGflops` is the single-thread ceiling its "of" column divides
- * by: the benchmark passes the one it measured in the same run.
+ * The profile as a text table. The "of" column divides by `ceiling` times the threads: the benchmark
+ * passes the ceiling it measured in the same run.
  */
-export function formatProfile(p: LayerProfile, ceilingGflops: number = CEILING_GFLOPS): string[] {
+export function formatProfile(p: LayerProfile, ceiling: ProfileCeiling = DEFAULT_CEILING): string[] {
   const total = p.rows.reduce((a, r) => a + r.ms, 0);
   const macs = p.rows.reduce((a, r) => a + r.macs, 0);
   const desc = Math.max(11, ...p.rows.map((r) => r.description.length));
   const kern = Math.max(6, ...p.rows.map((r) => r.kernel.length));
-  const ceiling = Math.round(ceilingGflops * p.threads);
+  const threadsCeiling = ceiling.gflops * p.threads;
   const line = (a: string, b: string, c: string, ms: string, share: string, g: string, of: string): string =>
     `${a.padEnd(3)} ${b.padEnd(desc)} ${c.padEnd(kern)} ${ms.padStart(8)} ${share.padStart(6)} ${g.padStart(8)} ${of.padStart(7)}`;
-  const out = [line('#', 'description', 'kernel', 'ms', 'share', 'GFLOP/s', `of ${ceiling}`)];
+  const out = [line('#', 'description', 'kernel', 'ms', 'share', 'GFLOP/s', `of ${Math.round(threadsCeiling)}`)];
   for (const r of p.rows) {
-    out.push(line(String(r.step), r.description, r.kernel, r.ms.toFixed(2), `${((100 * r.ms) / total).toFixed(1)}%`, r.gflops === null ? '–' : r.gflops.toFixed(1), r.gflops === null ? '–' : `${((100 * r.gflops) / ceiling).toFixed(0)}%`));
+    out.push(line(String(r.step), r.description, r.kernel, r.ms.toFixed(2), `${((100 * r.ms) / total).toFixed(1)}%`, r.gflops === null ? '–' : r.gflops.toFixed(1), r.gflops === null ? '–' : `${((100 * r.gflops) / threadsCeiling).toFixed(0)}%`));
   }
   const g = (2 * macs) / (total * 1e6);
-  out.push(line('', 'total (sum of steps)', '', total.toFixed(2), '100%', g.toFixed(1), `${((100 * g) / ceiling).toFixed(0)}%`));
-  out.push(`${p.threads} thread(s), ${p.build} build; medians. GFLOP/s counts a direct convolution's 2·MACs, so Winograd steps show an effective rate; the ceiling is ${Math.round(ceilingGflops)} GFLOP/s per thread${ceilingGflops === CEILING_GFLOPS ? ' (docs/performance.md)' : ', measured in this run'}.`);
+  out.push(line('', 'total (sum of steps)', '', total.toFixed(2), '100%', g.toFixed(1), `${((100 * g) / threadsCeiling).toFixed(0)}%`));
+  out.push(`${p.threads} thread(s), ${p.build} build; medians. GFLOP/s counts a direct convolution's 2·MACs, so Winograd steps show an effective rate; the ceiling is ${ceiling.gflops} GFLOP/s per thread (${ceiling.source}).`);
   return out;
 }
