@@ -42,8 +42,6 @@ export interface App {
   drain(): Promise<void>;
 }
 
-type Params = { name: string; version?: string };
-
 /** How long a connection refused with 413 goes on reading (and dropping) the body before it is closed. */
 const LINGER_MS = 2000;
 
@@ -52,15 +50,22 @@ const LINGER_MS = 2000;
  * makes the kernel reset the connection, and a client still writing may lose the answer to the reset
  * (seen as EPIPE). So the body is read and dropped (nothing is kept), the answer is followed by a FIN,
  * and the socket is destroyed when the client closes or after LINGER_MS: nginx's lingering close.
+ *
+ * It relies on how node:http ends a `Connection: close` response: once the answer is written it
+ * calls the socket's `destroySoon()` (resOnFinish in node's lib/_http_server.js), which is replaced
+ * here by end-then-wait. serve-limits' 413 test fails if node:http stops doing so.
  */
 function lingerBeforeClose(req: IncomingMessage): void {
   const socket = req.socket;
   req.resume();
   socket.destroySoon = function lingeringClose(this: typeof socket): void {
     this.end();
-    setTimeout(() => this.destroy(), LINGER_MS).unref();
+    const timer = setTimeout(() => this.destroy(), LINGER_MS).unref();
+    this.once('close', () => clearTimeout(timer));
   };
 }
+
+type Params = { name: string; version?: string };
 type Endpoint = 'infer' | 'classify' | 'model_metadata' | 'model_ready' | 'server' | 'metrics' | 'none';
 
 export function buildApp(engines: readonly Engine[], opts: AppOptions): App {
