@@ -28,7 +28,7 @@ export function emitModule(program: Program): string {
     `// Kernels: ${program.variant}. ${program.steps.length} steps; all addresses are absolute byte offsets in the imported memory.`,
     `// Activation arena: ${grouped(memory.arenaBytes)} bytes at ${memory.arenaBase}; weights: ${grouped(program.weights.payloadBytes)} bytes at ${memory.weightsBase}.`,
     `// Weights stored as ${weightsDtype}${weightsDtype === 'f32' ? '' : ' (dequantised in the fully-connected kernels and, once at load, by the prepare functions of Winograd layers)'}.`,
-    `import { ${['madd', 'relu4', 'max4', 'relu1', 'max1', 'zeroBytes', 'touchLines', ...DEQUANT_HELPERS[weightsDtype], ...(program.steps.some((s) => s.kind === 'output-activation') ? ['exp64'] : [])].join(', ')} } from './${HELPERS_MODULE}';`,
+    `import { ${['madd', 'relu4', 'max4', 'relu1', 'max1', 'zeroBytes', ...(program.steps.some((s) => s.kind === 'conv-winograd' && s.schedule.winograd.stream === 'prefetch') ? ['touchLines'] : []), ...DEQUANT_HELPERS[weightsDtype], ...(program.steps.some((s) => s.kind === 'output-activation') ? ['exp64'] : [])].join(', ')} } from './${HELPERS_MODULE}';`,
     '',
     constant('OUT_BLOCK', OUT_BLOCK, 'output channels/features per packed block: two f32x4', 'i32'),
     constant('RUN_PARAMS', memory.params, 'run parameters the host writes before a step (runtime/format/run-params.ts)'),

@@ -78,8 +78,8 @@ export const WINOGRAD_CACHED_FILTER_BYTES = 8 * 1024 * 1024;
 export const WINOGRAD_REDUCTION_CHUNK = 32;
 /**
  * The most register tiles per block for which the scheduler picks `chunked` over `prefetch`: with
- * more of them the reloads cost more than the even stream saves (conv4_x, 5 register tiles: 1.03–1.09
- * chunked, 0.90–0.94 prefetched).
+ * more of them the reloads cost more than the even stream saves (conv4_x, then 5 register tiles per
+ * panel, now 6 with four-row tiles first: 1.03–1.09 chunked, 0.90–0.94 prefetched).
  */
 export const WINOGRAD_CHUNKED_MAX_REGISTER_TILES = 2;
 /**

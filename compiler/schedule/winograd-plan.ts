@@ -183,7 +183,7 @@ export function describeStream(p: Pick<WinogradPlan, 'stream' | 'reductionChunk'
   return p.stream === 'chunked' ? `, U streamed in chunks of ${p.reductionChunk} input channels` : p.stream === 'prefetch' ? ', U panels prefetched' : '';
 }
 
-/** "49 tiles = 9 × 5 + 1 × 4 rows": for the generated code's layer header and `vggc summary`. */
+/** "49 tiles = 1 × 5 + 11 × 4 rows": for the generated code's layer header and `vggc summary`. */
 export function describeRowTiles(r: BlockRowTiles): string {
   const parts = [...(r.fives ? [`${r.fives} × ${WINOGRAD_GEMM_ROWS_WIDE}`] : []), ...(r.fours ? [`${r.fours} × ${WINOGRAD_GEMM_ROWS}`] : []), ...(r.tail ? [`1 × ${r.tail}`] : [])];
   return `${r.tiles} tiles = ${parts.join(' + ')} rows`;

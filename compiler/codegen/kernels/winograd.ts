@@ -47,6 +47,9 @@ export function emitWinograd(step: WinogradConvStep, dtype: WeightsDtype): strin
   const rowTiles = wg.rowTiles;
   const kc = wg.reductionChunk;
   const chunked = kc < ci;
+  // Floats between two tiles' rows of V: a whole chunk, which is all of Cin unless chunked (V is
+  // stored chunk-major, [ξ][chunk][tile][kc], so a tile's row within a chunk holds kc floats).
+  const vRow = kc;
   const tileRowsUsed = [...new Set(rowTiles.flatMap((r) => [...(r.fours ? [R] : []), ...(r.fives ? [R5] : []), ...(r.tail ? [r.tail] : [])]))].sort((x, y) => x - y);
   const header = layerHeader(`layer ${step.index}: ${conv.id}${pool ? ' + pool' : ''} — ${step.kernel}`, [
     `in  ${conv.input.c}×${conv.input.h}×${conv.input.w} (stored NHWC ${inMap.rows}×${inMap.cols}×${ci}) at ${step.input.offset}`,
@@ -92,7 +95,7 @@ export function emitWinograd(step: WinogradConvStep, dtype: WeightsDtype): strin
     ...consts,
     ...emitZeroFrame(`${p}_zeroFrame`, p, step.output),
     ...inputTransform(p, T, inMap.rowBytes, inMap.pixelBytes, vXi),
-    ...tileRowsUsed.flatMap((rows) => gemmTile(p, rows, kc, cop, kc, chunked)),
+    ...tileRowsUsed.flatMap((rows) => gemmTile(p, rows, vRow, cop, kc, chunked)),
     ...outputTransform(p, T, pool, s.layer.relu, mXi, outMap.rowBytes, outMap.pixelBytes),
     `export function ${step.exportName}(itemStart: i32, itemEnd: i32, worker: i32): void {`,
     `  const V: usize = ${p}_SCRATCH + <usize>worker * ${p}_SCRATCH_WORKER;`,
@@ -143,8 +146,8 @@ export function emitWinograd(step: WinogradConvStep, dtype: WeightsDtype): strin
           `          let a: usize = V + <usize>xi * ${p}_V_XI;`,
           `          let m: usize = M + <usize>xi * ${p}_M_XI + <usize>cb * ${OUT_BLOCK * F32_BYTES};`,
         ]),
-    ...(rowTiles.some((r) => r.fives) ? gemmRun(p, R5, 'fives', kc, cop, chunked) : []),
-    ...(rowTiles.some((r) => r.fours) ? gemmRun(p, R, 'fours', kc, cop, chunked) : []),
+    ...(rowTiles.some((r) => r.fives) ? gemmRun(p, R5, 'fives', vRow, cop, chunked) : []),
+    ...(rowTiles.some((r) => r.fours) ? gemmRun(p, R, 'fours', vRow, cop, chunked) : []),
     ...rowTiles.filter((r) => r.tail).map((r) => `          if (tiles == ${r.tiles}) ${p}_gemm${r.tail}x${OUT_BLOCK}(a, u, m${chunked ? ', first' : ''});`),
     `        }`,
     `      }`,
@@ -174,11 +177,11 @@ function rowTileCounts(rowTiles: readonly BlockRowTiles[]): string[] {
 }
 
 /** A loop of `count` register tiles of `rows` tiles, advancing a (V) and m (M) past them. */
-function gemmRun(p: string, rows: number, count: string, ci: number, cop: number, chunked: boolean): string[] {
+function gemmRun(p: string, rows: number, count: string, vRow: number, cop: number, chunked: boolean): string[] {
   return [
     `          for (let i = 0; i < ${count}; i++) {`,
     `            ${p}_gemm${rows}x${OUT_BLOCK}(a, u, m${chunked ? ', first' : ''});`,
-    `            a += ${rows * ci * F32_BYTES};`,
+    `            a += ${rows * vRow * F32_BYTES};`,
     `            m += ${rows * cop * F32_BYTES};`,
     `          }`,
   ];
