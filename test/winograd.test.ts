@@ -3,6 +3,10 @@
  * Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A must equal the direct 3×3 correlation (valid, m×m outputs) in float64.
  */
 import { describe, expect, it } from 'vitest';
+import { parseConfig, readConfigFile } from '../compiler/frontend/config/parse.js';
+import { planFromConfig } from '../compiler/pipeline.js';
+import { describeStep, type WinogradConvStep } from '../compiler/program.js';
+import type { WinogradStreamChoice } from '../compiler/schedule/winograd-plan.js';
 import { rowTilesOf } from '../compiler/schedule/winograd-plan.js';
 import { transformFilter, WINOGRAD_TRANSFORMS } from '../compiler/winograd/winograd.js';
 
@@ -50,5 +54,48 @@ describe('GEMM register tiles of a Winograd block (rowTilesOf)', () => {
     expect(rowTilesOf(98)).toEqual({ tiles: 98, fours: 22, fives: 2, tail: 0 });
     expect(rowTilesOf(25)).toEqual({ tiles: 25, fours: 5, fives: 1, tail: 0 });
     expect(rowTilesOf(9)).toEqual({ tiles: 9, fours: 1, fives: 1, tail: 0 });
+  });
+});
+
+describe('how a Winograd GEMM streams U (chooseStream), on VGG-11', () => {
+  /** Layer → "tile stream chunk" as the scheduler plans VGG-11 (examples/vgg11.json) with `stream`. */
+  function streams(stream: WinogradStreamChoice = 'auto'): Record<string, string> {
+    const program = planFromConfig(readConfigFile('examples/vgg11.json'), 'vgg11.json', { winogradStream: stream });
+    const winograd = program.steps.filter((s): s is WinogradConvStep => s.kind === 'conv-winograd');
+    return Object.fromEntries(winograd.map((s) => {
+      const w = s.schedule.winograd;
+      return [describeStep(s).split(' ')[0], `${w.transform.name} ${w.stream}${w.stream === 'chunked' ? ` ${w.reductionChunk}` : ''}`];
+    }));
+  }
+
+  it('plain where U fits in 8 MiB, chunked where a block has at most 2 register tiles per panel, prefetched above', () => {
+    // The choices measured on VGG-11 (docs/performance.md, "Streaming U"); a change of the rules or of
+    // tuning.ts's thresholds shows here, and wants a new measurement.
+    expect(streams()).toEqual({
+      conv2_1: 'f6x6 plain', // U 2.4 MB
+      conv3_1: 'f4x4 plain', // 4.7 MB
+      conv3_2: 'f6x6 prefetch', // 16.8 MB, 25-tile blocks: 6 register tiles
+      conv4_1: 'f6x6 prefetch', // 33.6 MB
+      conv4_2: 'f6x6 prefetch', // 67.1 MB
+      conv5_1: 'f5x5 chunked 32', // 51.4 MB, 9-tile blocks: 2 register tiles
+      conv5_2: 'f5x5 chunked 32',
+    });
+  });
+
+  it('a forced mode applies to every layer, and chunked only where Cin splits into several chunks of 32', () => {
+    expect(new Set(Object.values(streams('plain')).map((v) => v.split(' ')[1]))).toEqual(new Set(['plain']));
+    expect(new Set(Object.values(streams('prefetch')).map((v) => v.split(' ')[1]))).toEqual(new Set(['prefetch']));
+    // VGG-11's Winograd layers have 64–512 input channels: all can be chunked.
+    expect(new Set(Object.values(streams('chunked')).map((v) => v.split(' ').slice(1).join(' ')))).toEqual(new Set(['chunked 32']));
+  });
+
+  it('a forced chunked stream that a layer\'s channels cannot take is prefetched instead', () => {
+    // 48 input channels are not a multiple of the 32-channel chunk, and 32 would be a single chunk.
+    const config = parseConfig(JSON.stringify({ name: 'odd', blocks: [[3, 1, 48], [48, 1, 32], [32, 1, 64], [64, 1, 64], [64, 1, 64]], inputSize: [64, 64], batchNorm: false, classifier: [16], numClasses: 10 }));
+    const winograd = planFromConfig(config, 'odd.json', { winogradStream: 'chunked', conv: 'winograd' }).steps.filter((s): s is WinogradConvStep => s.kind === 'conv-winograd');
+    const byInput = new Map(winograd.map((s) => [s.schedule.layer.conv.input.c, s.schedule.winograd.stream]));
+    expect(byInput.get(48)).toBe('prefetch');
+    expect(byInput.get(32)).toBe('prefetch');
+    expect(byInput.get(64)).toBe('chunked');
   });
 });
