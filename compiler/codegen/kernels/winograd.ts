@@ -82,6 +82,9 @@ export function emitWinograd(step: WinogradConvStep, dtype: WeightsDtype): strin
     constant(`${p}_XI`, XI, 'frequencies per tile (α²)', 'i32'),
     constant(`${p}_V_XI`, vXi, 'bytes per frequency in V (tiles × Cin)'),
     constant(`${p}_M_XI`, mXi, 'bytes per frequency in M (tiles × Cout)'),
+    constant(`${p}_V_ROW`, vRow * F32_BYTES, chunked ? "bytes between two tiles' rows of V within a chunk (KC channels)" : "bytes between two tiles' rows of V (Cin)"),
+    constant(`${p}_M_ROW`, cop * F32_BYTES, "bytes between two tiles' rows of M (Cout)"),
+    constant(`${p}_OUT_BLOCK_BYTES`, BLOCK_BYTES, "bytes of 8 output channels: a U panel's row per input channel, one block of an M row"),
     constant(`${p}_SCRATCH`, step.scratch.offset, 'per-worker scratch: V then M'),
     constant(`${p}_SCRATCH_WORKER`, step.scratch.bytesPerWorker, 'scratch bytes per worker'),
     constant(`${p}_U`, u, step.prepared ? 'transformed filters U (computed at load by the prepare function above)' : 'transformed filters U'),
@@ -116,12 +119,12 @@ export function emitWinograd(step: WinogradConvStep, dtype: WeightsDtype): strin
           ? [
               `        // V is stored chunk-major ([ξ][chunk][tile][${kc}]): each GEMM chunk reads one contiguous run`,
               `        for (let k = 0; k < ${p}_CI; k += ${p}_KC) {`,
-              `          const dst: usize = V + <usize>(k / ${p}_KC) * ${p}_V_CHUNK + <usize>t * ${kc * F32_BYTES};`,
+              `          const dst: usize = V + <usize>(k / ${p}_KC) * ${p}_V_CHUNK + <usize>t * ${p}_V_ROW;`,
               `          for (let c = 0; c < ${p}_KC; c += 4) ${p}_inputTransform(src + <usize>(k + c) * ${F32_BYTES}, dst + <usize>c * ${F32_BYTES});`,
               `        }`,
             ]
           : [
-              `        const dst: usize = V + <usize>t * ${ci * F32_BYTES};`,
+              `        const dst: usize = V + <usize>t * ${p}_V_ROW;`,
               `        for (let c = 0; c < ${p}_CI; c += 4) ${p}_inputTransform(src + <usize>c * ${F32_BYTES}, dst + <usize>c * ${F32_BYTES});`,
             ]),
     `      }`,
@@ -136,18 +139,18 @@ export function emitWinograd(step: WinogradConvStep, dtype: WeightsDtype): strin
       ? [
           `        for (let k = 0; k < ${p}_CI; k += ${p}_KC) {`,
           `          const first = k == 0;`,
-          `          const u: usize = ${p}_U + <usize>xi * ${p}_U_XI + <usize>cb * ${p}_U_CB + <usize>k * ${BLOCK_BYTES};`,
+          `          const u: usize = ${p}_U + <usize>xi * ${p}_U_XI + <usize>cb * ${p}_U_CB + <usize>k * ${p}_OUT_BLOCK_BYTES;`,
           `          let a: usize = V + <usize>xi * ${p}_V_XI + <usize>(k / ${p}_KC) * ${p}_V_CHUNK;`,
-          `          let m: usize = M + <usize>xi * ${p}_M_XI + <usize>cb * ${OUT_BLOCK * F32_BYTES};`,
+          `          let m: usize = M + <usize>xi * ${p}_M_XI + <usize>cb * ${p}_OUT_BLOCK_BYTES;`,
         ]
       : [
           `        {`,
           `          const u: usize = ${p}_U + <usize>xi * ${p}_U_XI + <usize>cb * ${p}_U_CB;`,
           `          let a: usize = V + <usize>xi * ${p}_V_XI;`,
-          `          let m: usize = M + <usize>xi * ${p}_M_XI + <usize>cb * ${OUT_BLOCK * F32_BYTES};`,
+          `          let m: usize = M + <usize>xi * ${p}_M_XI + <usize>cb * ${p}_OUT_BLOCK_BYTES;`,
         ]),
-    ...(rowTiles.some((r) => r.fives) ? gemmRun(p, R5, 'fives', vRow, cop, chunked) : []),
-    ...(rowTiles.some((r) => r.fours) ? gemmRun(p, R, 'fours', vRow, cop, chunked) : []),
+    ...(rowTiles.some((r) => r.fives) ? gemmRun(p, R5, 'fives', chunked) : []),
+    ...(rowTiles.some((r) => r.fours) ? gemmRun(p, R, 'fours', chunked) : []),
     ...rowTiles.filter((r) => r.tail).map((r) => `          if (tiles == ${r.tiles}) ${p}_gemm${r.tail}x${OUT_BLOCK}(a, u, m${chunked ? ', first' : ''});`),
     `        }`,
     `      }`,
@@ -156,7 +159,7 @@ export function emitWinograd(step: WinogradConvStep, dtype: WeightsDtype): strin
     `    for (let t = 0; t < tiles; t++) {`,
     `      const tr = tr0 + t / ${p}_TILE_COLS, tc = t % ${p}_TILE_COLS;`,
     `      const rows = min(${p}_TILE_OUT, ${p}_OUT_H - ${p}_TILE_OUT * tr), cols = min(${p}_TILE_OUT, ${p}_OUT_W - ${p}_TILE_OUT * tc);`,
-    `      const src: usize = M + <usize>t * ${cop * F32_BYTES};`,
+    `      const src: usize = M + <usize>t * ${p}_M_ROW;`,
     `      const out: usize = ${p}_OUT + <usize>(${p}_TILE_OUT * tr + 1) * ${p}_OUT_ROW + <usize>(${p}_TILE_OUT * tc + 1) * ${p}_OUT_PIXEL;`,
     `      for (let c = cb0 * ${OUT_BLOCK}; c < cb1 * ${OUT_BLOCK}; c += 4) ${p}_outputTransform(src + <usize>c * ${F32_BYTES}, v128.load(${p}_B + <usize>c * ${F32_BYTES}), out + <usize>c * ${F32_BYTES}, rows, cols);`,
     `    }`,
@@ -177,12 +180,12 @@ function rowTileCounts(rowTiles: readonly BlockRowTiles[]): string[] {
 }
 
 /** A loop of `count` register tiles of `rows` tiles, advancing a (V) and m (M) past them. */
-function gemmRun(p: string, rows: number, count: string, vRow: number, cop: number, chunked: boolean): string[] {
+function gemmRun(p: string, rows: number, count: string, chunked: boolean): string[] {
   return [
     `          for (let i = 0; i < ${count}; i++) {`,
     `            ${p}_gemm${rows}x${OUT_BLOCK}(a, u, m${chunked ? ', first' : ''});`,
-    `            a += ${rows * vRow * F32_BYTES};`,
-    `            m += ${rows * cop * F32_BYTES};`,
+    `            a += ${rows} * ${p}_V_ROW;`,
+    `            m += ${rows} * ${p}_M_ROW;`,
     `          }`,
   ];
 }
