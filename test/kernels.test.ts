@@ -110,20 +110,23 @@ const FORCED_STREAMS = [
 ] as const;
 describe.each(FORCED_STREAMS.map(([name, stream]) => [`${name} (${stream})`, name, stream] as const))('config %s', (_, name, stream) => {
   it("each SIMD step equals its scalar reference, and the plain stream's bits", async () => {
-    const { simd, ref } = await simdAndReference(name, CONFIGS[name], stream, { conv: 'winograd', winogradStream: stream });
+    const { simd, ref, simdDir } = await simdAndReference(name, CONFIGS[name], stream, { conv: 'winograd', winogradStream: stream });
     const kernels = simd.steps.map((s) => s.info.kernel);
     expect(kernels.some((k) => k.endsWith(stream === 'chunked' ? '-wasmsimd-kc32' : '-wasmsimd-prefetch')), kernels.join(', ')).toBe(true);
     compareSteps(simd, ref, TOLERANCE.winograd);
-    const plain = await simdAndReference(name, CONFIGS[name], 'plain', { conv: 'winograd', winogradStream: 'plain' });
-    expect(plain.simd.steps.every((s) => !/-(kc\d+|prefetch)$/.test(s.info.kernel))).toBe(true);
-    const streamed = await simdAndReference(name, CONFIGS[name], stream, { conv: 'winograd', winogradStream: stream });
-    for (const [i, a] of streamed.simd.steps.entries()) {
-      const b = plain.simd.steps[i];
+    // The same build reloaded (fresh, NaN-filled arena), step by step against the plain stream's build.
+    const plainDir = join(work, `${name}-plain-simd`);
+    await compileModel({ configPath: join(work, `${name}.json`), outDir: plainDir, seed: 7, kernels: 'wasmsimd', conv: 'winograd', winogradStream: 'plain' });
+    const plain = await loadDirtied(plainDir);
+    expect(plain.steps.every((s) => !/-(kc\d+|prefetch)$/.test(s.info.kernel))).toBe(true);
+    const streamed = await loadDirtied(simdDir);
+    for (const [i, a] of streamed.steps.entries()) {
+      const b = plain.steps[i];
       a.fn(0, a.workItems, 0);
       b.fn(0, b.workItems, 0);
-      const got = interior(streamed.simd.memory, a.info.output);
+      const got = interior(streamed.memory, a.info.output);
       expect(got.some((v) => v !== 0), `${a.info.kernel} wrote zeros only`).toBe(true);
-      expect(Buffer.from(got.buffer).equals(Buffer.from(interior(plain.simd.memory, b.info.output).buffer)), `${a.info.kernel} vs ${b.info.kernel}`).toBe(true);
+      expect(Buffer.from(got.buffer).equals(Buffer.from(interior(plain.memory, b.info.output).buffer)), `${a.info.kernel} vs ${b.info.kernel}`).toBe(true);
     }
   });
 });
@@ -138,12 +141,15 @@ async function simdAndReference(name: string, config: object, label: string, opt
   const dirs = { simd: join(work, `${name}-${label}-simd`), ref: join(work, `${name}-${label}-ref`) };
   await compileModel({ configPath: path, outDir: dirs.simd, seed: 7, kernels: 'wasmsimd', ...options });
   await compileModel({ configPath: path, outDir: dirs.ref, seed: 7, kernels: 'scalar-ref' });
-  const simd = await loadInstance(dirs.simd);
-  const ref = await loadInstance(dirs.ref);
-  for (const inst of [simd, ref]) new Float32Array(inst.memory.buffer, inst.manifest.memory.arenaBase, inst.manifest.memory.arenaBytes / 4).fill(Number.NaN);
-  fillInput(simd, 42);
-  fillInput(ref, 42);
-  return { simd, ref, simdDir: dirs.simd };
+  return { simd: await loadDirtied(dirs.simd), ref: await loadDirtied(dirs.ref), simdDir: dirs.simd };
+}
+
+/** A compiled folder loaded with its arena filled with NaN (kernels must not rely on zeroed memory) and input 42. */
+async function loadDirtied(dir: string): Promise<ModelInstance> {
+  const inst = await loadInstance(dir);
+  new Float32Array(inst.memory.buffer, inst.manifest.memory.arenaBase, inst.manifest.memory.arenaBytes / 4).fill(Number.NaN);
+  fillInput(inst, 42);
+  return inst;
 }
 
 /**
