@@ -14,26 +14,42 @@
  * ×2 34, ×4 33 — unrolled bodies spill accumulators (V8 hoists their loads). Other engines:
  * docs/performance.md.
  */
+import { readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ROOT } from './common.mjs';
-import { compileAssemblyScript, registerTileSource } from './gemm-kernel.mjs';
+import { median, ROOT } from './common.mjs';
 
 const { values: flags, positionals } = parseArgs({ allowPositionals: true, options: { rows: { type: 'string', default: '4' }, unroll: { type: 'string', default: '1,2,4' }, browser: { type: 'string' } } });
 const [tiles, ci, cop] = (positionals.length ? positionals.slice(0, 3) : ['52', '512', '512']).map(Number);
 const ROW_CHOICES = flags.rows.split(',').map(Number); // tiles per register tile (WINOGRAD_GEMM_ROWS is 4)
 const UNROLLS = flags.unroll.split(',').map(Number);
 const XI = 36;
+const range = (/** @type {number} */ n) => [...Array(n).keys()];
 // Memory laid out for the widest tile asked for, so every variant runs on the same addresses.
 const tilesPadded = Math.ceil(tiles / Math.max(...ROW_CHOICES)) * Math.max(...ROW_CHOICES);
 const V = 1 << 20;
 const vXi = tilesPadded * ci * 4, mXi = tilesPadded * cop * 4, uXi = cop * ci * 4;
 const U = V + XI * vXi, M = U + XI * uXi, END = M + XI * mXi;
 
-/** The GEMM loop of one layer with the reduction unrolled `unroll` times, exported as run(). */
+/** The GEMM loop with the reduction unrolled `unroll` times, exported as run(). */
 function source(/** @type {number} */ unroll, /** @type {number} */ ROWS) {
+  const step = (/** @type {number} */ u) => [
+    `{ const w0 = v128.load(k, ${u * 32}), w1 = v128.load(k, ${u * 32 + 16});`,
+    ...range(ROWS).map((r) => `  const x${r} = v128.load32_splat(x, ${r * ci * 4 + u * 4}); a${r}_0 = f32x4.add(a${r}_0, f32x4.mul(x${r}, w0)); a${r}_1 = f32x4.add(a${r}_1, f32x4.mul(x${r}, w1));`),
+    `}`,
+  ];
   return [
-    registerTileSource({ rows: ROWS, unroll, ci, cop }),
+    `@inline function tile(a: usize, u: usize, m: usize): void {`,
+    `  const zero = f32x4.splat(0);`,
+    ...range(ROWS).map((r) => `  let a${r}_0 = zero, a${r}_1 = zero;`),
+    `  let x: usize = a, k: usize = u;`,
+    `  for (let i = 0; i < ${ci / unroll}; i++) {`,
+    ...range(unroll).flatMap(step),
+    `    x += ${unroll * 4}; k += ${unroll * 32};`,
+    `  }`,
+    ...range(ROWS).flatMap((r) => [`  v128.store(m, a${r}_0, ${r * cop * 4});`, `  v128.store(m, a${r}_1, ${r * cop * 4 + 16});`]),
+    `}`,
     `export function run(): void {`,
     `  for (let xi = 0; xi < ${XI}; xi++) for (let cb = 0; cb < ${cop / 8}; cb++) {`,
     `    const u: usize = ${U} + <usize>xi * ${uXi} + <usize>cb * ${ci * 32};`,
@@ -97,15 +113,20 @@ async function browserTimer(kind) {
 const g = /** @type {any} */ (globalThis);
 const timer = flags.browser ? await browserTimer(flags.browser) : { version: g.Deno ? `Deno ${g.Deno.version.deno} (V8 ${g.Deno.version.v8})` : g.Bun ? `Bun ${g.Bun.version} (JavaScriptCore)` : `Node ${process.version} (V8 ${process.versions.v8})`, time: (/** @type {number[]} */ b) => timeModule(b), close: async () => {} };
 console.log(`${timer.version}: Winograd GEMM, ${tiles} tiles, Cin ${ci}, Cout ${cop}`);
+const asc = await import('assemblyscript/asc');
+const dir = mkdtempSync(join(tmpdir(), 'vggc-gemm-'));
 try {
   for (const rows of ROW_CHOICES) {
     for (const unroll of UNROLLS) {
-      const bytes = await compileAssemblyScript(source(unroll, rows), END);
-      const ms = await timer.time(Array.from(bytes));
+      writeFileSync(join(dir, 'gemm.ts'), source(unroll, rows));
+      const { error, stderr } = await asc.main(['gemm.ts', '--baseDir', dir, '--outFile', 'gemm.wasm', '-O3', '--runtime', 'stub', '--noAssert', '--enable', 'simd', '--initialMemory', String(Math.ceil(END / 65536))]);
+      if (error) throw new Error(`asc: ${error.message}\n${stderr.toString()}`);
+      const ms = await timer.time(Array.from(readFileSync(join(dir, 'gemm.wasm'))));
       const padded = Math.ceil(tiles / rows) * rows;
       console.log(`  ${rows}×8 tile, unroll ×${unroll}: ${ms.toFixed(2)} ms, ${((2 * padded * XI * ci * cop) / ms / 1e6).toFixed(1)} GFLOP/s`);
     }
   }
 } finally {
+  rmSync(dir, { recursive: true, force: true });
   await timer.close();
 }
