@@ -28,18 +28,20 @@ export function stepBytes(dir) {
   // Weight tensors in payload order; a conv or linear step reads the next one, its bias and (int8) its scales.
   const weights = tensors.filter((t) => !t.layout.startsWith('bias') && !t.layout.startsWith('scale'));
   const extra = (/** @type {Tensor} */ w) => tensors.filter((t) => t.key.replace(/\.(weight|bias)$/, '') === w.key.replace(/\.weight$/, '') && t !== w).reduce((n, t) => n + t.byteLength, 0);
-  const elementBytes = (/** @type {string} */ layout) => (layout.includes('q8') ? 1 : layout.includes('f16') ? 2 : 4);
+  // The transformed filters U of each Winograd layer, computed at load: model.json lists their bytes
+  // (`prepare`, one function per layer, named after the layer's step: prepare02_… for layer02_…).
+  const stepNumber = (/** @type {string} */ fn) => /^[a-z]+(\d+)_/.exec(fn)?.[1];
+  /** @type {Map<string | undefined, number>} */
+  const prepared = new Map((manifest.prepare ?? []).map((/** @type {{ function: string, bytes: number }} */ f) => [stepNumber(f.function), f.bytes]));
   let w = 0;
   let previous = 4 * manifest.input.shape.reduce((/** @type {number} */ a, /** @type {number} */ b) => a * b, 1); // float32 NCHW image
-  return manifest.steps.map((/** @type {{ kind: string, kernel: string, output?: { bytes: number } }} */ step) => {
+  return manifest.steps.map((/** @type {{ kind: string, function: string, output?: { bytes: number } }} */ step) => {
     let bytes = previous + (step.output?.bytes ?? 0);
     if ((step.kind === 'conv' || step.kind === 'linear') && weights[w]) {
       const t = weights[w++];
-      // A Winograd F(m×m) layer reads U = G g Gᵀ in f32, (m+2)² values per 3×3 filter (36 for F(4×4), 64
-      // for F(6×6)), computed at load from the stored filters. The kernel name states m (winograd-f6x6).
-      const winograd = /winograd-f(\d+)x\d+/.exec(step.kernel);
-      const alpha = winograd ? Number(winograd[1]) + 2 : 0;
-      bytes += winograd ? (t.byteLength / elementBytes(t.layout)) * 4 * ((alpha * alpha) / 9) : t.byteLength + extra(t);
+      // A Winograd layer reads its U (in f32, (m+2)² values per 3×3 filter), not the stored filters.
+      const u = prepared.get(stepNumber(step.function));
+      bytes += u ?? t.byteLength + extra(t);
     }
     previous = step.output?.bytes ?? previous;
     return bytes;
