@@ -3,9 +3,10 @@
  * Microbenchmark behind the register tile and the decision not to unroll its reduction
  * (compiler/codegen/kernels/simd.ts, docs/performance.md): the Winograd GEMM loop of one layer
  * (36 frequencies × output-channel blocks × row groups of tiles, the f32x4 register tile the generator
- * emits: ROWS tiles × 8 channels) with the reduction unrolled 1, 2 and 4 times.
+ * emits: ROWS tiles × 8 channels) with the reduction unrolled 1, 2 and 4 times, and wider tiles of
+ * 12 channels (three f32x4 accumulators per row) with --cols 12.
  *
- *   node --no-liftoff bench/gemm-unroll.mjs [tiles ci cop] [--rows 4,6,8] [--unroll 1,2,4] [--browser chromium|firefox]
+ *   node --no-liftoff bench/gemm-unroll.mjs [tiles ci cop] [--rows 4,6,8] [--cols 8,12] [--unroll 1,2,4] [--browser chromium|firefox]
  *
  * (default 52 512 512: VGG-11's conv4_2; rows 4.) The modules are compiled here (AssemblyScript) and
  * timed in this process — Node, Deno (`deno run -A --v8-flags=--no-liftoff`) or Bun — or, with
@@ -20,9 +21,11 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { median, ROOT } from './common.mjs';
 
-const { values: flags, positionals } = parseArgs({ allowPositionals: true, options: { rows: { type: 'string', default: '4' }, unroll: { type: 'string', default: '1,2,4' }, browser: { type: 'string' } } });
+const { values: flags, positionals } = parseArgs({ allowPositionals: true, options: { rows: { type: 'string', default: '4' }, cols: { type: 'string', default: '8' }, unroll: { type: 'string', default: '1,2,4' }, browser: { type: 'string' } } });
 const [tiles, ci, cop] = (positionals.length ? positionals.slice(0, 3) : ['52', '512', '512']).map(Number);
 const ROW_CHOICES = flags.rows.split(',').map(Number); // tiles per register tile (WINOGRAD_GEMM_ROWS is 4)
+const COL_CHOICES = flags.cols.split(',').map(Number); // output channels per register tile: 8 (what vggc emits) or 12
+if (COL_CHOICES.some((c) => c % 4 !== 0 || c < 4)) throw new Error(`--cols: multiples of 4 expected, got ${flags.cols}`);
 const UNROLLS = flags.unroll.split(',').map(Number);
 const XI = 36;
 const range = (/** @type {number} */ n) => [...Array(n).keys()];
@@ -32,28 +35,29 @@ const V = 1 << 20;
 const vXi = tilesPadded * ci * 4, mXi = tilesPadded * cop * 4, uXi = cop * ci * 4;
 const U = V + XI * vXi, M = U + XI * uXi, END = M + XI * mXi;
 
-/** The GEMM loop with the reduction unrolled `unroll` times, exported as run(). */
-function source(/** @type {number} */ unroll, /** @type {number} */ ROWS) {
+/** The GEMM loop with the reduction unrolled `unroll` times, ROWS × COLS register tiles, exported as run(). */
+function source(/** @type {number} */ unroll, /** @type {number} */ ROWS, /** @type {number} */ COLS = 8) {
+  const halves = range(COLS / 4); // f32x4 accumulators per row (two for the 8-channel tile vggc emits)
   const step = (/** @type {number} */ u) => [
-    `{ const w0 = v128.load(k, ${u * 32}), w1 = v128.load(k, ${u * 32 + 16});`,
-    ...range(ROWS).map((r) => `  const x${r} = v128.load32_splat(x, ${r * ci * 4 + u * 4}); a${r}_0 = f32x4.add(a${r}_0, f32x4.mul(x${r}, w0)); a${r}_1 = f32x4.add(a${r}_1, f32x4.mul(x${r}, w1));`),
+    `{ ${halves.map((h) => `const w${h} = v128.load(k, ${u * COLS * 4 + h * 16});`).join(' ')}`,
+    ...range(ROWS).map((r) => `  const x${r} = v128.load32_splat(x, ${r * ci * 4 + u * 4}); ${halves.map((h) => `a${r}_${h} = f32x4.add(a${r}_${h}, f32x4.mul(x${r}, w${h}));`).join(' ')}`),
     `}`,
   ];
   return [
     `@inline function tile(a: usize, u: usize, m: usize): void {`,
     `  const zero = f32x4.splat(0);`,
-    ...range(ROWS).map((r) => `  let a${r}_0 = zero, a${r}_1 = zero;`),
+    ...range(ROWS).map((r) => `  let ${halves.map((h) => `a${r}_${h} = zero`).join(', ')};`),
     `  let x: usize = a, k: usize = u;`,
     `  for (let i = 0; i < ${ci / unroll}; i++) {`,
     ...range(unroll).flatMap(step),
-    `    x += ${unroll * 4}; k += ${unroll * 32};`,
+    `    x += ${unroll * 4}; k += ${unroll * COLS * 4};`,
     `  }`,
-    ...range(ROWS).flatMap((r) => [`  v128.store(m, a${r}_0, ${r * cop * 4});`, `  v128.store(m, a${r}_1, ${r * cop * 4 + 16});`]),
+    ...range(ROWS).flatMap((r) => halves.map((h) => `  v128.store(m, a${r}_${h}, ${r * cop * 4 + h * 16});`)),
     `}`,
     `export function run(): void {`,
-    `  for (let xi = 0; xi < ${XI}; xi++) for (let cb = 0; cb < ${cop / 8}; cb++) {`,
-    `    const u: usize = ${U} + <usize>xi * ${uXi} + <usize>cb * ${ci * 32};`,
-    `    let a: usize = ${V} + <usize>xi * ${vXi}, m: usize = ${M} + <usize>xi * ${mXi} + <usize>cb * 32;`,
+    `  for (let xi = 0; xi < ${XI}; xi++) for (let cb = 0; cb < ${Math.floor(cop / COLS)}; cb++) {`,
+    `    const u: usize = ${U} + <usize>xi * ${uXi} + <usize>cb * ${ci * COLS * 4};`,
+    `    let a: usize = ${V} + <usize>xi * ${vXi}, m: usize = ${M} + <usize>xi * ${mXi} + <usize>cb * ${COLS * 4};`,
     `    for (let t = 0; t < ${tiles}; t += ${ROWS}) { tile(a, u, m); a += ${ROWS * ci * 4}; m += ${ROWS * cop * 4}; }`,
     `  }`,
     `}`,
@@ -116,14 +120,17 @@ console.log(`${timer.version}: Winograd GEMM, ${tiles} tiles, Cin ${ci}, Cout ${
 const asc = await import('assemblyscript/asc');
 const dir = mkdtempSync(join(tmpdir(), 'vggc-gemm-'));
 try {
-  for (const rows of ROW_CHOICES) {
-    for (const unroll of UNROLLS) {
-      writeFileSync(join(dir, 'gemm.ts'), source(unroll, rows));
-      const { error, stderr } = await asc.main(['gemm.ts', '--baseDir', dir, '--outFile', 'gemm.wasm', '-O3', '--runtime', 'stub', '--noAssert', '--enable', 'simd', '--initialMemory', String(Math.ceil(END / 65536))]);
-      if (error) throw new Error(`asc: ${error.message}\n${stderr.toString()}`);
-      const ms = await timer.time(Array.from(readFileSync(join(dir, 'gemm.wasm'))));
-      const padded = Math.ceil(tiles / rows) * rows;
-      console.log(`  ${rows}×8 tile, unroll ×${unroll}: ${ms.toFixed(2)} ms, ${((2 * padded * XI * ci * cop) / ms / 1e6).toFixed(1)} GFLOP/s`);
+  for (const cols of COL_CHOICES) {
+    for (const rows of ROW_CHOICES) {
+      for (const unroll of UNROLLS) {
+        writeFileSync(join(dir, 'gemm.ts'), source(unroll, rows, cols));
+        const { error, stderr } = await asc.main(['gemm.ts', '--baseDir', dir, '--outFile', 'gemm.wasm', '-O3', '--runtime', 'stub', '--noAssert', '--enable', 'simd', '--initialMemory', String(Math.ceil(END / 65536))]);
+        if (error) throw new Error(`asc: ${error.message}\n${stderr.toString()}`);
+        const ms = await timer.time(Array.from(readFileSync(join(dir, 'gemm.wasm'))));
+        const padded = Math.ceil(tiles / rows) * rows;
+        const channels = Math.floor(cop / cols) * cols; // output channels the panels cover
+        console.log(`  ${rows}×${cols} tile, unroll ×${unroll}: ${ms.toFixed(2)} ms, ${((2 * padded * XI * ci * channels) / ms / 1e6).toFixed(1)} GFLOP/s`);
+      }
     }
   }
 } finally {
