@@ -131,7 +131,7 @@ async function main() {
     const c = await measureCeiling();
     ceilingGflops = Math.round(c.gflops * 10) / 10;
     machine.ceiling = { ...c, engine: `Node ${process.version}` };
-    console.log(`compute ceiling: ${c.tile}, best ${c.gflops.toFixed(1)} GFLOP/s (median ${c.median.toFixed(1)}) of ${c.runs} runs on one thread (bench/ceiling.mjs)\n`);
+    console.log(`compute ceiling: ${c.tile}, best ${c.gflops.toFixed(1)} GFLOP/s (median ${c.median.toFixed(1)}) of ${c.runs} runs on one thread (compiler/cli/ceiling.ts)\n`);
   }
 
   mkdirSync(CACHE_DIR, { recursive: true });

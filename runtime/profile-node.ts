@@ -11,7 +11,9 @@ import { resolveThreads } from './threads/policy.js';
 
 /**
  * Single-thread ceiling of the register tile the kernels use (f32x4 4×8, reduction not unrolled),
- * measured on a 2-vCPU AMD EPYC: docs/performance.md, "Register tiles", with how to re-measure it.
+ * measured on a 2-vCPU AMD EPYC (docs/performance.md, "Register tiles"): formatProfile's default for
+ * callers that give none. `vggc bench DIR` and the benchmark measure the ceiling on the machine they
+ * run on instead (compiler/cli/ceiling.ts) and pass it in.
  */
 export const CEILING_GFLOPS = 56;
 
@@ -84,12 +86,12 @@ export interface ProfileCeiling {
   readonly source: string;
 }
 
-/** The ceiling `vggc bench DIR` uses: the constant above, measured on an earlier machine. */
+/** The ceiling used when none is given: the constant above, measured on an earlier machine. */
 const DEFAULT_CEILING: ProfileCeiling = { gflops: CEILING_GFLOPS, source: 'docs/performance.md' };
 
 /**
- * The profile as a text table. The "of" column divides by `ceiling` times the threads: the benchmark
- * passes the ceiling it measured in the same run.
+ * The profile as a text table. The "of" column divides by `ceiling` times the threads: `vggc bench`
+ * and the benchmark pass the ceiling they measured in the same run.
  */
 export function formatProfile(p: LayerProfile, ceiling: ProfileCeiling = DEFAULT_CEILING): string[] {
   const total = p.rows.reduce((a, r) => a + r.ms, 0);

@@ -332,6 +332,33 @@ describe('compile and run the small-rect golden', () => {
     expect(expectUserError(vggc('run', copy, '-i', join(SMALL, 'input.npy'), '-o', join(tmp, 'o.npy')))).toBe(`${join(copy, 'weights-000.bin')}: is a folder; model.json lists it as a weights shard`);
   });
 
+  it("bench: the median and a per-layer profile held to the ceiling measured now, or to --ceiling's", () => {
+    const measured = vggc('bench', dir, '--runs', '1', '--threads', '1');
+    expect(measured.status, measured.stderr).toBe(0);
+    const lines = measured.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^small-rect: median [\d.]+ ms per image over 1 runs \(first inference [\d.]+ ms\), 1 thread\(s\), deterministic build$/);
+    const manifest = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
+    // Header, one row per step, the total and the footer.
+    expect(lines).toHaveLength(1 + 1 + manifest.steps.length + 2);
+    const footer = /the ceiling is ([\d.]+) GFLOP\/s per thread \(measured now: vggc's f32 Winograd GEMM tile 4x8 \(mul \+ add\), K=256, in L1, best of 40 runs, median ([\d.]+)\)\.$/.exec(lines.at(-1) ?? '');
+    expect(footer, lines.at(-1)).not.toBeNull();
+    const [best, median] = [Number(footer?.[1]), Number(footer?.[2])];
+    // The best of 40 runs is at least their median (rounded to 0.1), and both are real rates.
+    expect(median).toBeGreaterThan(0);
+    expect(best).toBeGreaterThanOrEqual(Math.floor(median * 10) / 10);
+    expect(lines[1]).toMatch(new RegExp(`of ${Math.round(best)}$`));
+
+    const given = vggc('bench', dir, '--runs', '1', '--threads', '1', '--ceiling', '56');
+    expect(given.status, given.stderr).toBe(0);
+    expect(given.stdout).toMatch(/ of 56\n/);
+    expect(given.stdout.trim().split('\n').at(-1)).toMatch(/the ceiling is 56 GFLOP\/s per thread \(given with --ceiling\)\.$/);
+    for (const bad of ['abc', '0', '-3']) {
+      const r = vggc('bench', dir, '--ceiling', bad);
+      expect(r.status, `--ceiling ${bad}`).toBe(2);
+      expect(r.stderr.split('\n')[0]).toMatch(/^error: option '--ceiling <gflops>' argument '-?\w+' is invalid\. expected GFLOP\/s per thread, a positive number such as 52\.5$/);
+    }
+  });
+
   it('run on a missing model folder', () => {
     const missing = join(tmp, 'no-such-model');
     expect(expectUserError(vggc('run', missing, '-i', join(SMALL, 'input.npy'), '-o', join(tmp, 'o.npy')))).toBe(
