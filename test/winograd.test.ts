@@ -7,7 +7,7 @@ import { parseConfig, readConfigFile } from '../compiler/frontend/config/parse.j
 import { planFromConfig } from '../compiler/pipeline.js';
 import { describeStep, type WinogradConvStep } from '../compiler/program.js';
 import type { WinogradStreamChoice } from '../compiler/schedule/winograd-plan.js';
-import { rowTilesOf } from '../compiler/schedule/winograd-plan.js';
+import { rowTilesOf, slabBytes } from '../compiler/schedule/winograd-plan.js';
 import { transformFilter, WINOGRAD_TRANSFORMS } from '../compiler/winograd/winograd.js';
 
 function mat(a: readonly (readonly number[])[], b: readonly (readonly number[])[]): number[][] {
@@ -97,5 +97,41 @@ describe('how a Winograd GEMM streams U (chooseStream), on VGG-11', () => {
     expect(byInput.get(48)).toBe('prefetch');
     expect(byInput.get(32)).toBe('prefetch');
     expect(byInput.get(64)).toBe('chunked');
+  });
+});
+
+describe('frequency slabs of V and M (slabBytes): one L1 set per frequency', () => {
+  /** The L1 set (64 sets of 64-byte lines, as on every x86-64 core vggc targets) of byte address a. */
+  const setOf = (a: number): number => Math.floor(a / 64) % 64;
+
+  it('pads to an odd number of cache lines, never below the data, and only by one line', () => {
+    for (const bytes of [1, 64, 128, 1152, 9728, 51200, 51264, 19456, 2048 * 25]) {
+      const slab = slabBytes(bytes);
+      expect(slab % 64).toBe(0);
+      expect((slab / 64) % 2).toBe(1);
+      expect(slab).toBeGreaterThanOrEqual(bytes);
+      expect(slab - Math.ceil(bytes / 64) * 64).toBeLessThanOrEqual(64);
+    }
+  });
+
+  it("puts the α² frequencies of every VGG-11 Winograd layer's V and M in α² different sets", () => {
+    const program = planFromConfig(readConfigFile('examples/vgg11.json'), 'vgg11.json', {});
+    const winograd = program.steps.filter((s): s is WinogradConvStep => s.kind === 'conv-winograd');
+    expect(winograd.length).toBe(7);
+    for (const s of winograd) {
+      const w = s.schedule.winograd;
+      const points = w.transform.alpha ** 2;
+      for (const [slab, channels] of [[w.vSlabBytes, s.schedule.inStride], [w.mSlabBytes, s.schedule.outStride]]) {
+        expect(slab).toBeGreaterThanOrEqual(w.tilesPerBlock * channels * 4);
+        // Unpadded, 25 or 50 tiles × 256 or 512 channels (51,200 bytes) put all 64 frequencies of
+        // conv3_2 and conv4_x in 2 sets.
+        expect(new Set(Array.from({ length: points }, (_, xi) => setOf(xi * slab))).size, `${describeStep(s)}`).toBe(points);
+      }
+      // The scratch the plan allocates holds both padded buffers.
+      expect(s.scratch.bytesPerWorker).toBeGreaterThanOrEqual(points * (w.vSlabBytes + w.mSlabBytes));
+    }
+    const conv4_2 = winograd.find((s) => s.schedule.layer.conv.id === 'conv4_2');
+    expect(new Set(Array.from({ length: 64 }, (_, xi) => setOf(xi * 25 * 512 * 4))).size).toBe(2);
+    expect(conv4_2?.schedule.winograd.vSlabBytes).toBe(51264);
   });
 });

@@ -73,10 +73,10 @@ function mapLayout(shape: MapShape, channelStride: number, consumer: ScheduledSt
   return { kind: 'nhwc-pad1', shape, channelStride, rows, cols };
 }
 
-/** Winograd: transformed input V [α²][tiles][Cin] and GEMM result M [α²][tiles][Cout] for one block. */
+/** Winograd: transformed input V [α²][tiles][Cin] and GEMM result M [α²][tiles][Cout] for one block, in padded frequency slabs. */
 function scratchBytesPerWorker(s: ScheduledStep): number {
   if (s.kind !== 'conv-winograd') return 0;
-  return roundUp(s.winograd.transform.alpha ** 2 * s.winograd.tilesPerBlock * (s.inStride + s.outStride) * 4, TENSOR_ALIGN);
+  return roundUp(s.winograd.transform.alpha ** 2 * (s.winograd.vSlabBytes + s.winograd.mSlabBytes), TENSOR_ALIGN);
 }
 
 function outputLayout(s: ScheduledStep, consumer: ScheduledStep | undefined): TensorLayout {

@@ -60,6 +60,12 @@ export interface WinogradPlan {
   readonly tileRowsPerBlock: number;
   /** Tiles of a full block (the transformed buffers' row count). */
   readonly tilesPerBlock: number;
+  /**
+   * Bytes between two frequencies of V ([α²][tiles][Cin]) and of M ([α²][tiles][Cout]) in the scratch:
+   * a full block's tiles × channels, padded to an odd number of cache lines (slabBytes).
+   */
+  readonly vSlabBytes: number;
+  readonly mSlabBytes: number;
   /** The register tiles of a full block and, when it has fewer tiles, of the last one. */
   readonly rowTiles: readonly BlockRowTiles[];
   /** Multiply-adds of the α² GEMMs (the transforms' adds not counted). */
@@ -132,7 +138,26 @@ function planWith(transform: WinogradTransform, step: FusedConv, inStride: numbe
   const gemmMacs = tileRows * tileCols * points * inStride * outStride;
   const stream = chooseStream(streamChoice, filterBytes, registerTilesOf(rowTiles[0]), inStride);
   const reductionChunk = stream === 'chunked' ? WINOGRAD_REDUCTION_CHUNK : inStride;
-  return { transform, tileRows, tileCols, tileRowsPerBlock, tilesPerBlock, rowTiles, gemmMacs, blocks, stream, reductionChunk, coGroups, coBlocksPerGroup };
+  const vSlabBytes = slabBytes(tilesPerBlock * inStride * F32_BYTES);
+  const mSlabBytes = slabBytes(tilesPerBlock * outStride * F32_BYTES);
+  return { transform, tileRows, tileCols, tileRowsPerBlock, tilesPerBlock, vSlabBytes, mSlabBytes, rowTiles, gemmMacs, blocks, stream, reductionChunk, coGroups, coBlocksPerGroup };
+}
+
+/** Bytes of one cache line on the CPUs vggc targets (x86-64 and Arm cores alike). */
+const CACHE_LINE_BYTES = 64;
+const F32_BYTES = 4;
+
+/**
+ * A frequency slab of V or M, padded to an odd number of cache lines. The input transform stores one
+ * value to each of the α² slabs, and the output transform loads one from each, per call: with slabs
+ * a multiple of 2 KiB long (50 or 25 tiles × 256 or 512 channels: 51,200 bytes) those 36–64 addresses
+ * fell into one or two of the L1 cache's 64 sets, more than its ways hold, and every access missed L1.
+ * An odd number of lines puts 64 consecutive slabs in 64 different sets. Measured: the F(6×6) input
+ * transform alone, 294 → 131 ns per call (docs/performance.md, "Measured on 2026-12-08").
+ */
+export function slabBytes(bytes: number): number {
+  const lines = Math.ceil(bytes / CACHE_LINE_BYTES);
+  return (lines % 2 === 1 ? lines : lines + 1) * CACHE_LINE_BYTES;
 }
 
 /**

@@ -39,8 +39,8 @@ export function emitWinograd(step: WinogradConvStep, dtype: WeightsDtype): strin
   const outMap = mapGeometry(step.output);
   const ci = s.inStride;
   const cop = s.outStride;
-  const vXi = wg.tilesPerBlock * ci * F32_BYTES;
-  const mXi = wg.tilesPerBlock * cop * F32_BYTES;
+  const vXi = wg.vSlabBytes;
+  const mXi = wg.mSlabBytes;
   const u = step.prepared ? step.prepared.address : step.weight.address;
   const R = WINOGRAD_GEMM_ROWS;
   const R5 = WINOGRAD_GEMM_ROWS_WIDE;
@@ -80,8 +80,8 @@ export function emitWinograd(step: WinogradConvStep, dtype: WeightsDtype): strin
         ]
       : []),
     constant(`${p}_XI`, XI, 'frequencies per tile (α²)', 'i32'),
-    constant(`${p}_V_XI`, vXi, 'bytes per frequency in V (tiles × Cin)'),
-    constant(`${p}_M_XI`, mXi, 'bytes per frequency in M (tiles × Cout)'),
+    constant(`${p}_V_XI`, vXi, 'bytes per frequency in V (tiles × Cin, padded to an odd number of cache lines: see slabBytes)'),
+    constant(`${p}_M_XI`, mXi, 'bytes per frequency in M (tiles × Cout, padded likewise)'),
     constant(`${p}_V_ROW`, vRow * F32_BYTES, chunked ? "bytes between two tiles' rows of V within a chunk (KC channels)" : "bytes between two tiles' rows of V (Cin)"),
     constant(`${p}_M_ROW`, cop * F32_BYTES, "bytes between two tiles' rows of M (Cout)"),
     constant(`${p}_OUT_BLOCK_BYTES`, BLOCK_BYTES, "bytes of 8 output channels: a U panel's row per input channel, one block of an M row"),
