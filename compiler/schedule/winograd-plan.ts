@@ -6,7 +6,7 @@
  * of the transformed filters U.
  */
 import type { FusedConv } from '../fuse/fuse.js';
-import { OUT_BLOCK } from '../weights/layout.js';
+import { CACHE_LINE_BYTES, F32_BYTES, OUT_BLOCK } from '../weights/layout.js';
 import { WINOGRAD_TRANSFORMS, type WinogradTileName, type WinogradTransform } from '../winograd/winograd.js';
 import {
   MAX_WORKERS,
@@ -142,10 +142,6 @@ function planWith(transform: WinogradTransform, step: FusedConv, inStride: numbe
   const mSlabBytes = slabBytes(tilesPerBlock * outStride * F32_BYTES);
   return { transform, tileRows, tileCols, tileRowsPerBlock, tilesPerBlock, vSlabBytes, mSlabBytes, rowTiles, gemmMacs, blocks, stream, reductionChunk, coGroups, coBlocksPerGroup };
 }
-
-/** Bytes of one cache line on the CPUs vggc targets (x86-64 and Arm cores alike). */
-const CACHE_LINE_BYTES = 64;
-const F32_BYTES = 4;
 
 /**
  * A frequency slab of V or M, padded to an odd number of cache lines. The input transform stores one

@@ -96,5 +96,9 @@ export function packedByteLength(param: ParamTensor, layout: WeightLayout): numb
   }
 }
 
+/** Bytes of one float32, in the payload, the arena and the generated kernels alike. */
+export const F32_BYTES = 4;
+/** Bytes of one cache line on the CPUs vggc targets (x86-64 and Arm cores alike). */
+export const CACHE_LINE_BYTES = 64;
 /** Alignment of every tensor in the payload (a cache line). */
-export const TENSOR_ALIGN = 64;
+export const TENSOR_ALIGN = CACHE_LINE_BYTES;

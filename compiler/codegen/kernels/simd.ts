@@ -7,11 +7,10 @@
  * input value and multiply-adds it into both halves. The loop is deliberately not unrolled: V8
  * hoists every load of an unrolled body to its top and spills accumulators (docs/performance.md).
  */
-import { OUT_BLOCK } from '../../weights/layout.js';
+import { F32_BYTES, OUT_BLOCK } from '../../weights/layout.js';
 import { range } from '../text.js';
 
-/** Bytes of one float32. */
-export const F32_BYTES = 4;
+export { F32_BYTES };
 /** Bytes of one v128: also the offset of the second f32x4 half of an 8-wide block. */
 export const V128_BYTES = 16;
 /** Bytes of one 8-wide block of float32 (two v128). */
