@@ -6,7 +6,6 @@
 import { importDist } from './common.mjs';
 
 const profiler = await importDist('runtime/profile-node.js');
-export const CEILING_GFLOPS = profiler.CEILING_GFLOPS;
 
 /**
  * @param {string} dir  folder written by `vggc compile`
@@ -19,9 +18,8 @@ export async function layerBreakdown(dir, { runs = 7, warmup = 2, loadOptions = 
 
 /**
  * @param {{ rows: object[], threads: number, build: string }} profile
- * @param {number} [ceilingGflops]  single-thread ceiling measured in this run, for the "of" column
- *   (default: the runtime's CEILING_GFLOPS)
+ * @param {number} ceilingGflops  single-thread ceiling measured in this run, for the "of" column
  */
 export function formatLayerRows(profile, ceilingGflops) {
-  return profiler.formatProfile(profile, ceilingGflops === undefined ? undefined : { gflops: ceilingGflops, source: 'measured in this run' });
+  return profiler.formatProfile(profile, { gflops: ceilingGflops, source: 'measured in this run' });
 }

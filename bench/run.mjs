@@ -28,7 +28,7 @@ import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { argmaxRows, BENCH_DIR, CACHE_DIR, importDist, median, relError, RESULTS_DIR, ROOT } from './common.mjs';
 import { measureCeiling } from './ceiling.mjs';
-import { CEILING_GFLOPS, formatLayerRows } from './layers.mjs';
+import { formatLayerRows } from './layers.mjs';
 import { rooflineSvg, stepBytes } from './roofline.mjs';
 import { VGGC_VARIANTS } from './variants.mjs';
 import { probe, runtime } from '../tools/runtimes/runtimes.mjs';
@@ -126,13 +126,10 @@ async function main() {
   console.log(`vggc bench — ${machine.cpu}${machine.cpuFeatures ? ` (family ${machine.cpuFeatures.family} model ${machine.cpuFeatures.model}; ${machine.cpuFeatures.simd.join(', ')})` : ''}, ${machine.cores} cores, Node ${machine.node}, ${machine.date}`);
   console.log(`models ${opts.models.join(',')}, batches ${opts.batches.join(',')}, ${opts.runs} timed runs after ${opts.warmup} warm-up, engines ${opts.engines.join(',')}\n`);
   // The compute ceiling the per-layer rows and the roofline are held to, measured now on this machine.
-  let ceilingGflops = CEILING_GFLOPS;
-  if (opts.engines.includes('vggc')) {
-    const c = await measureCeiling();
-    ceilingGflops = Math.round(c.gflops * 10) / 10;
-    machine.ceiling = { ...c, engine: `Node ${process.version}` };
-    console.log(`compute ceiling: ${c.tile}, best ${c.gflops.toFixed(1)} GFLOP/s (median ${c.median.toFixed(1)}) of ${c.runs} runs on one thread (compiler/cli/ceiling.ts)\n`);
-  }
+  const c = await measureCeiling();
+  const ceilingGflops = Math.round(c.gflops * 10) / 10;
+  machine.ceiling = { ...c, engine: `Node ${process.version}` };
+  console.log(`compute ceiling: ${c.tile}, best ${c.gflops.toFixed(1)} GFLOP/s (median ${c.median.toFixed(1)}) of ${c.runs} runs on one thread (compiler/cli/ceiling.ts)\n`);
 
   mkdirSync(CACHE_DIR, { recursive: true });
   const torch = opts.engines.some((e) => e.startsWith('ort-')) ? torchVersion() : null;

@@ -9,14 +9,6 @@ import { stepRunners } from './steps.js';
 import { WorkerPool } from './threads/node-pool.js';
 import { resolveThreads } from './threads/policy.js';
 
-/**
- * Single-thread ceiling of the register tile the kernels use (f32x4 4×8, reduction not unrolled),
- * measured on a 2-vCPU AMD EPYC (docs/performance.md, "Register tiles"): formatProfile's default for
- * callers that give none. `vggc bench DIR` and the benchmark measure the ceiling on the machine they
- * run on instead (compiler/cli/ceiling.ts) and pass it in.
- */
-export const CEILING_GFLOPS = 56;
-
 export interface LayerTiming {
   readonly step: number;
   readonly function: string;
@@ -86,14 +78,12 @@ export interface ProfileCeiling {
   readonly source: string;
 }
 
-/** The ceiling used when none is given: the constant above, measured on an earlier machine. */
-const DEFAULT_CEILING: ProfileCeiling = { gflops: CEILING_GFLOPS, source: 'docs/performance.md' };
-
 /**
  * The profile as a text table. The "of" column divides by `ceiling` times the threads: `vggc bench`
- * and the benchmark pass the ceiling they measured in the same run.
+ * and the benchmark pass the single-thread ceiling they measured on this machine
+ * (compiler/cli/ceiling.ts), or the one given with `vggc bench --ceiling`.
  */
-export function formatProfile(p: LayerProfile, ceiling: ProfileCeiling = DEFAULT_CEILING): string[] {
+export function formatProfile(p: LayerProfile, ceiling: ProfileCeiling): string[] {
   const total = p.rows.reduce((a, r) => a + r.ms, 0);
   const macs = p.rows.reduce((a, r) => a + r.macs, 0);
   const desc = Math.max(11, ...p.rows.map((r) => r.description.length));
