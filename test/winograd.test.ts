@@ -130,8 +130,13 @@ describe('frequency slabs of V and M (slabBytes): one L1 set per frequency', () 
       // The scratch the plan allocates holds both padded buffers.
       expect(s.scratch.bytesPerWorker).toBeGreaterThanOrEqual(points * (w.vSlabBytes + w.mSlabBytes));
     }
+    // The case that asked for it: conv4_2's unpadded slab (its plan's tiles × Cin floats) puts its 64
+    // frequencies in 2 sets; padded by one line, in 64.
     const conv4_2 = winograd.find((s) => s.schedule.layer.conv.id === 'conv4_2');
-    expect(new Set(Array.from({ length: 64 }, (_, xi) => setOf(xi * 25 * 512 * 4))).size).toBe(2);
-    expect(conv4_2?.schedule.winograd.vSlabBytes).toBe(51264);
+    if (!conv4_2) throw new Error('VGG-11 has no conv4_2 Winograd step');
+    const unpadded = conv4_2.schedule.winograd.tilesPerBlock * conv4_2.schedule.inStride * 4;
+    expect(unpadded).toBe(51200);
+    expect(new Set(Array.from({ length: 64 }, (_, xi) => setOf(xi * unpadded))).size).toBe(2);
+    expect(conv4_2.schedule.winograd.vSlabBytes).toBe(unpadded + 64);
   });
 });
