@@ -15,11 +15,12 @@
  * ×2 34, ×4 33 — unrolled bodies spill accumulators (V8 hoists their loads). Other engines:
  * docs/performance.md.
  */
-import { readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { median, ROOT } from './common.mjs';
+import { importDist, ROOT } from './common.mjs';
+
+/** The compiler's own AssemblyScript step: a model's flags (SIMD, shared imported memory, -O3). */
+const { compileAssemblyScript } = await importDist('compiler/assemble/asc.js');
 
 const { values: flags, positionals } = parseArgs({ allowPositionals: true, options: { rows: { type: 'string', default: '4' }, cols: { type: 'string', default: '8' }, unroll: { type: 'string', default: '1,2,4' }, browser: { type: 'string' } } });
 const [tiles, ci, cop] = (positionals.length ? positionals.slice(0, 3) : ['52', '512', '512']).map(Number);
@@ -65,13 +66,15 @@ function source(/** @type {number} */ unroll, /** @type {number} */ ROWS, /** @t
 }
 
 /**
- * Instantiates `bytes`, fills its memory, runs it 3 times untimed and 9 times timed; the median ms.
- * Self-contained: it is also sent to a browser page as source.
+ * Instantiates `bytes` with a shared memory of `pages` (imported, as a model's is), fills it, runs it
+ * 3 times untimed and 9 times timed; the median ms. Self-contained: it is also sent to a browser page
+ * (cross-origin isolated, so that shared memory exists there) as source.
  * @param {number[]} bytes
+ * @param {number} pages
  */
-async function timeModule(bytes) {
-  const { instance } = await WebAssembly.instantiate(new Uint8Array(bytes));
-  const memory = /** @type {WebAssembly.Memory} */ (instance.exports.memory);
+async function timeModule(bytes, pages) {
+  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+  const { instance } = await WebAssembly.instantiate(new Uint8Array(bytes), { env: { memory } });
   new Float32Array(memory.buffer).forEach((_, i, a) => (a[i] = (i % 7) * 0.1));
   const run = /** @type {() => void} */ (instance.exports.run);
   for (let i = 0; i < 3; i++) run();
@@ -106,7 +109,7 @@ async function browserTimer(kind) {
   await page.goto(`${server.url}/test/browser/page.html`);
   return {
     version,
-    time: (/** @type {number[]} */ bytes) => page.evaluate(`(${timeModule.toString()})(${JSON.stringify(bytes)})`),
+    time: (/** @type {number[]} */ bytes, /** @type {number} */ pages) => page.evaluate(`(${timeModule.toString()})(${JSON.stringify(bytes)}, ${pages})`),
     close: async () => {
       await close();
       await server.close();
@@ -115,18 +118,15 @@ async function browserTimer(kind) {
 }
 
 const g = /** @type {any} */ (globalThis);
-const timer = flags.browser ? await browserTimer(flags.browser) : { version: g.Deno ? `Deno ${g.Deno.version.deno} (V8 ${g.Deno.version.v8})` : g.Bun ? `Bun ${g.Bun.version} (JavaScriptCore)` : `Node ${process.version} (V8 ${process.versions.v8})`, time: (/** @type {number[]} */ b) => timeModule(b), close: async () => {} };
+const timer = flags.browser ? await browserTimer(flags.browser) : { version: g.Deno ? `Deno ${g.Deno.version.deno} (V8 ${g.Deno.version.v8})` : g.Bun ? `Bun ${g.Bun.version} (JavaScriptCore)` : `Node ${process.version} (V8 ${process.versions.v8})`, time: (/** @type {number[]} */ b, /** @type {number} */ pages) => timeModule(b, pages), close: async () => {} };
 console.log(`${timer.version}: Winograd GEMM, ${tiles} tiles, Cin ${ci}, Cout ${cop}`);
-const asc = await import('assemblyscript/asc');
-const dir = mkdtempSync(join(tmpdir(), 'vggc-gemm-'));
+const pages = Math.ceil(END / 65536);
 try {
   for (const cols of COL_CHOICES) {
     for (const rows of ROW_CHOICES) {
       for (const unroll of UNROLLS) {
-        writeFileSync(join(dir, 'gemm.ts'), source(unroll, rows, cols));
-        const { error, stderr } = await asc.main(['gemm.ts', '--baseDir', dir, '--outFile', 'gemm.wasm', '-O3', '--runtime', 'stub', '--noAssert', '--enable', 'simd', '--initialMemory', String(Math.ceil(END / 65536))]);
-        if (error) throw new Error(`asc: ${error.message}\n${stderr.toString()}`);
-        const ms = await timer.time(Array.from(readFileSync(join(dir, 'gemm.wasm'))));
+        const { wasm } = await compileAssemblyScript(source(unroll, rows, cols), { memoryPages: pages });
+        const ms = await timer.time(Array.from(wasm), pages);
         const padded = Math.ceil(tiles / rows) * rows;
         const channels = Math.floor(cop / cols) * cols; // output channels the panels cover
         console.log(`  ${rows}×${cols} tile, unroll ×${unroll}: ${ms.toFixed(2)} ms, ${((2 * padded * XI * ci * channels) / ms / 1e6).toFixed(1)} GFLOP/s`);
@@ -134,6 +134,5 @@ try {
     }
   }
 } finally {
-  rmSync(dir, { recursive: true, force: true });
   await timer.close();
 }
