@@ -9,6 +9,8 @@ import { describeStep, type WinogradConvStep } from '../compiler/program.js';
 import type { WinogradStreamChoice } from '../compiler/schedule/winograd-plan.js';
 import { rowTilesOf, slabBytes } from '../compiler/schedule/winograd-plan.js';
 import { transformFilter, WINOGRAD_TRANSFORMS } from '../compiler/winograd/winograd.js';
+import { combo, pairedColumns, pairedRows } from '../compiler/codegen/kernels/winograd-transforms.js';
+import { range } from '../compiler/codegen/text.js';
 
 function mat(a: readonly (readonly number[])[], b: readonly (readonly number[])[]): number[][] {
   return a.map((row) => b[0].map((_, j) => row.reduce((s, v, k) => s + v * b[k][j], 0)));
@@ -138,5 +140,47 @@ describe('frequency slabs of V and M (slabBytes): one L1 set per frequency', () 
     expect(unpadded).toBe(51200);
     expect(new Set(Array.from({ length: 64 }, (_, xi) => setOf(xi * unpadded))).size).toBe(2);
     expect(conv4_2.schedule.winograd.vSlabBytes).toBe(unpadded + 64);
+  });
+});
+
+/**
+ * The generated transform code (codegen/kernels/winograd-transforms.ts) shares partial sums between
+ * rows of Bᵀ and columns of Aᵀ. Evaluated in float64 (each f32x4 operation on one number), its
+ * lines must give Bᵀx and Aᵀx for random x, and cost fewer operations than one sum per output.
+ */
+describe.each(Object.values(WINOGRAD_TRANSFORMS))('generated F($m×$m) transform lines', (t) => {
+  /** Runs `const …;` lines with f32x4 as scalar float64 arithmetic; returns the named values. */
+  const run = (lines: readonly string[], inputs: Record<string, number>, names: readonly string[]): number[] => {
+    const f32x4 = { add: (a: number, b: number) => a + b, sub: (a: number, b: number) => a - b, mul: (a: number, b: number) => a * b, neg: (a: number) => -a, splat: (a: number) => a };
+    const body = `${lines.join('\n').replaceAll('<f32>', '')}\nreturn [${names.join(', ')}];`;
+    return new Function('f32x4', ...Object.keys(inputs), body)(f32x4, ...Object.values(inputs)) as number[];
+  };
+  const operations = (lines: readonly string[]): number => lines.join('\n').split('f32x4.').length - 1 - (lines.join('\n').split('f32x4.splat').length - 1);
+  let seed = 7;
+  const rnd = (): number => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1;
+  const a = t.alpha;
+
+  it('pairedRows computes Bᵀx', () => {
+    const lines = pairedRows(t.BT, (r) => `x${r}`, (i) => `y${i}`, 'k');
+    for (let trial = 0; trial < 10; trial++) {
+      const x = Array.from({ length: a }, rnd);
+      const got = run(lines, Object.fromEntries(x.map((v, r) => [`x${r}`, v])), range(a).map((i) => `y${i}`));
+      const want = t.BT.map((row) => row.reduce((s, k, r) => s + k * x[r], 0));
+      got.forEach((v, i) => expect(Math.abs(v - want[i])).toBeLessThan(1e-12));
+    }
+    const separate = t.BT.map((row) => `  const z = ${combo(row.map((k, r) => [k, `x${r}`] as const))};`);
+    expect(operations(lines)).toBeLessThan(operations(separate));
+  });
+
+  it('pairedColumns computes Aᵀx', () => {
+    const lines = pairedColumns(t.AT, (c) => `x${c}`, (i) => `y${i}`, 'k');
+    for (let trial = 0; trial < 10; trial++) {
+      const x = Array.from({ length: a }, rnd);
+      const got = run(lines, Object.fromEntries(x.map((v, c) => [`x${c}`, v])), range(t.m).map((i) => `y${i}`));
+      const want = t.AT.map((row) => row.reduce((s, k, c) => s + k * x[c], 0));
+      got.forEach((v, i) => expect(Math.abs(v - want[i])).toBeLessThan(1e-12));
+    }
+    const separate = t.AT.map((row) => `  const z = ${combo(row.map((k, c) => [k, `x${c}`] as const))};`);
+    expect(operations(lines)).toBeLessThan(operations(separate));
   });
 });

@@ -3,6 +3,12 @@
  * in compiler/winograd/: the input transform V = Bᵀ d B, the GEMM register tile, and the output
  * transform Y = Aᵀ M A with its bias, ReLU and optional 2×2 max-pool. All work on 4 channels (one
  * f32x4) of one tile at a time; the α² frequencies are ξ = i·α + j.
+ *
+ * The transforms share partial sums the way the Toom-Cook matrices allow (pairedRows, pairedColumns,
+ * groupedCombo): F(6×6)'s input transform takes 608 f32x4 operations instead of 1,104 (one sum per
+ * output), its output transform 420 instead of 728, and they ran 1.5–1.7× faster timed alone; VGG-11
+ * as a whole 0.977 at one thread and 0.980 at two (docs/performance.md, "Transforms with shared
+ * terms, again").
  */
 import { OUT_BLOCK } from '../../weights/layout.js';
 import type { WinogradTransform } from '../../winograd/winograd.js';
@@ -21,6 +27,79 @@ export function combo(terms: ReadonlyArray<readonly [number, string]>): string {
   return expr || 'f32x4.splat(0)';
 }
 
+/**
+ * Σ coef·term with the terms of equal |coef| summed first and multiplied once: Toom-Cook matrices
+ * repeat their coefficients (−5.25·d2 + 5.25·d4 is 5.25·(d4 − d2)), so this costs fewer f32x4 operations
+ * than combo(). The sums run in a fixed order, so the generated code is the same on every engine.
+ */
+export function groupedCombo(terms: ReadonlyArray<readonly [number, string]>): string {
+  const groups = new Map<number, Array<readonly [number, string]>>();
+  for (const [c, e] of terms) if (c !== 0) groups.set(Math.abs(c), [...(groups.get(Math.abs(c)) ?? []), [c, e]]);
+  const scaled: Array<readonly [number, string]> = [];
+  for (const [size, members] of groups) {
+    // Sum the group with its first positive member first (all negative: sum them and negate the group).
+    const negated = members.every(([c]) => c < 0);
+    const ordered = [...members].sort(([c1], [c2]) => Number(c2 > 0) - Number(c1 > 0));
+    const sum = combo(ordered.map(([c, e]) => [negated ? 1 : Math.sign(c), e] as const));
+    scaled.push([negated ? -size : size, sum]);
+  }
+  return combo(scaled);
+}
+
+/**
+ * `const out(i) = Σ_r M[i][r]·x(r)` for every row i of M. Rows that differ only in the sign of their
+ * odd-indexed coefficients (Bᵀ's rows for the points ±p) share their even and odd partial sums:
+ * out(i) = E + O, out(j) = E − O, about half the operations of two separate sums.
+ */
+export function pairedRows(M: readonly (readonly number[])[], x: (r: number) => string, out: (i: number) => string, tmp: string): string[] {
+  const lines: string[] = [];
+  const done = new Set<number>();
+  const terms = (i: number, parity: number | null): Array<readonly [number, string]> => M[i].flatMap((k, r) => (parity === null || r % 2 === parity ? [[k, x(r)] as const] : []));
+  for (let i = 0; i < M.length; i++) {
+    if (done.has(i)) continue;
+    const hasOdd = M[i].some((k, r) => r % 2 === 1 && k !== 0);
+    const j = M.findIndex((row, jj) => jj > i && !done.has(jj) && hasOdd && row.every((k, r) => k === (r % 2 ? -M[i][r] : M[i][r])));
+    if (j < 0) {
+      lines.push(`  const ${out(i)} = ${groupedCombo(terms(i, null))};`);
+      continue;
+    }
+    done.add(j);
+    lines.push(`  const ${tmp}e${i} = ${groupedCombo(terms(i, 0))}, ${tmp}o${i} = ${groupedCombo(terms(i, 1))};`);
+    lines.push(`  const ${out(i)} = f32x4.add(${tmp}e${i}, ${tmp}o${i}), ${out(j)} = f32x4.sub(${tmp}e${i}, ${tmp}o${i});`);
+  }
+  return lines;
+}
+
+/**
+ * `const out(i) = Σ_c M[i][c]·x(c)` for every row i of M, where columns come in pairs whose
+ * coefficients agree in even rows and are opposite in odd ones (Aᵀ's columns for the points ±p):
+ * each pair is summed and differenced once, x(c) + x(c′) for the even rows and x(c) − x(c′) for the odd.
+ */
+export function pairedColumns(M: readonly (readonly number[])[], x: (c: number) => string, out: (i: number) => string, tmp: string): string[] {
+  const lines: string[] = [];
+  const cols = M[0].length;
+  const partner = new Map<number, number>();
+  for (let c = 0; c < cols; c++) {
+    if (partner.has(c) || M.every((row) => row[c] === 0)) continue;
+    for (let d = c + 1; d < cols; d++) {
+      if (!partner.has(d) && M.every((row, i) => row[d] === (i % 2 ? -row[c] : row[c]))) {
+        partner.set(c, d).set(d, c);
+        lines.push(`  const ${tmp}s${c} = f32x4.add(${x(c)}, ${x(d)}), ${tmp}d${c} = f32x4.sub(${x(c)}, ${x(d)});`);
+        break;
+      }
+    }
+  }
+  for (let i = 0; i < M.length; i++) {
+    const terms = M[i].flatMap((k, c): Array<readonly [number, string]> => {
+      const d = partner.get(c);
+      if (d === undefined) return [[k, x(c)]];
+      return d > c ? [[k, i % 2 ? `${tmp}d${c}` : `${tmp}s${c}`]] : [];
+    });
+    lines.push(`  const ${out(i)} = ${groupedCombo(terms)};`);
+  }
+  return lines;
+}
+
 /** `@inline function {p}_inputTransform(src, dst)`: one α×α tile, 4 channels, V[ξ] at dst + ξ·vXi. */
 export function inputTransform(p: string, t: WinogradTransform, rowBytes: number, pixelBytes: number, vXi: number): string[] {
   const a = t.alpha;
@@ -32,9 +111,10 @@ export function inputTransform(p: string, t: WinogradTransform, rowBytes: number
   ];
   for (let r = 0; r < a; r++) for (let c = 0; c < a; c++) lines.push(`  const d${r}_${c} = v128.load(src, ${r * rowBytes + c * pixelBytes});`);
   // t = Bᵀ d (rows combined), then v = t B (columns combined)
-  for (let i = 0; i < a; i++) for (let c = 0; c < a; c++) lines.push(`  const t${i}_${c} = ${combo(t.BT[i].map((k, r) => [k, `d${r}_${c}`] as const))};`);
-  for (let i = 0; i < a; i++) for (let j = 0; j < a; j++) {
-    lines.push(`  v128.store(dst, ${combo(t.BT[j].map((k, c) => [k, `t${i}_${c}`] as const))}, ${(i * a + j) * vXi});`);
+  for (let c = 0; c < a; c++) lines.push(...pairedRows(t.BT, (r) => `d${r}_${c}`, (i) => `t${i}_${c}`, `e${c}`));
+  for (let i = 0; i < a; i++) {
+    lines.push(...pairedRows(t.BT, (c) => `t${i}_${c}`, (j) => `v${i}_${j}`, `f${i}`));
+    for (let j = 0; j < a; j++) lines.push(`  v128.store(dst, v${i}_${j}, ${(i * a + j) * vXi});`);
   }
   lines.push('}');
   return lines;
@@ -53,8 +133,8 @@ export function outputTransform(p: string, t: WinogradTransform, pool: boolean, 
     `@inline function ${p}_outputTransform(src: usize, bias: v128, out: usize, rows: i32, cols: i32): void {`,
   ];
   for (let r = 0; r < a; r++) for (let c = 0; c < a; c++) lines.push(`  const m${r}_${c} = v128.load(src, ${(r * a + c) * mXi});`);
-  for (let i = 0; i < m; i++) for (let c = 0; c < a; c++) lines.push(`  const s${i}_${c} = ${combo(t.AT[i].map((k, r) => [k, `m${r}_${c}`] as const))};`);
-  for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) lines.push(`  const y${i}_${j} = ${combo(t.AT[j].map((k, c) => [k, `s${i}_${c}`] as const))};`);
+  for (let c = 0; c < a; c++) lines.push(...pairedColumns(t.AT, (r) => `m${r}_${c}`, (i) => `s${i}_${c}`, `p${c}`));
+  for (let i = 0; i < m; i++) lines.push(...pairedColumns(t.AT, (c) => `s${i}_${c}`, (j) => `y${i}_${j}`, `q${i}`));
   if (pool) {
     for (let r = 0; r < m / 2; r++) for (let c = 0; c < m / 2; c++) {
       const y = (i: number, j: number): string => `y${2 * r + i}_${2 * c + j}`;
