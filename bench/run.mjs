@@ -27,7 +27,7 @@ import os from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { argmaxRows, BENCH_DIR, CACHE_DIR, importDist, median, relError, RESULTS_DIR, ROOT } from './common.mjs';
-import { measureCeiling } from './ceiling.mjs';
+import { measureCeiling, reportedGflops } from './ceiling.mjs';
 import { formatLayerRows } from './layers.mjs';
 import { rooflineSvg, stepBytes } from './roofline.mjs';
 import { VGGC_VARIANTS } from './variants.mjs';
@@ -127,7 +127,7 @@ async function main() {
   console.log(`models ${opts.models.join(',')}, batches ${opts.batches.join(',')}, ${opts.runs} timed runs after ${opts.warmup} warm-up, engines ${opts.engines.join(',')}\n`);
   // The compute ceiling the per-layer rows and the roofline are held to, measured now on this machine.
   const c = await measureCeiling();
-  const ceilingGflops = Math.round(c.gflops * 10) / 10;
+  const ceilingGflops = reportedGflops(c);
   machine.ceiling = { ...c, engine: `Node ${process.version}` };
   console.log(`compute ceiling: ${c.tile}, best ${c.gflops.toFixed(1)} GFLOP/s (median ${c.median.toFixed(1)}) of ${c.runs} runs on one thread (compiler/cli/ceiling.ts)\n`);
 

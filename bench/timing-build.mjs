@@ -47,7 +47,7 @@ if (src === dst) {
 }
 const { compileAssemblyScript } = await importDist('compiler/assemble/asc.js');
 const { finishModule } = await importDist('compiler/assemble/binaryen.js');
-const { readWasmTag } = await importDist('runtime/format/wasm-tag.js');
+const { readWasmTag, relaxedTwinTag } = await importDist('runtime/format/wasm-tag.js');
 
 const manifest = JSON.parse(readFileSync(join(src, 'model.json'), 'utf8'));
 const original = readFileSync(join(src, 'model.ts'), 'utf8');
@@ -66,7 +66,7 @@ const tag = readWasmTag(new WebAssembly.Module(readFileSync(join(src, 'model.was
 /** Assembles the edited source like the compiler does and records the new file's size and hash. */
 async function assemble(/** @type {boolean} */ relaxed) {
   const raw = (await compileAssemblyScript(source, { memoryPages: manifest.memory.pages, relaxed })).wasm;
-  const wasm = finishModule(raw, relaxed ? { ...tag, kernels: `${tag.kernels}-relaxed` } : tag);
+  const wasm = finishModule(raw, relaxed ? relaxedTwinTag(tag) : tag);
   const entry = relaxed ? manifest.wasm.relaxed : manifest.wasm;
   writeFileSync(join(dst, relaxed ? 'model-relaxed.wasm' : 'model.wasm'), wasm);
   entry.bytes = wasm.length;

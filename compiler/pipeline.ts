@@ -34,7 +34,7 @@ import { manifestBody } from './emit/manifest.js';
 import { stageOutputDir } from './emit/output-dir.js';
 import { checkCompileOptions } from './compile-options.js';
 import { defaultLabels, readLabelsFile } from './labels/labels.js';
-import { layoutOf } from '../runtime/format/wasm-tag.js';
+import { layoutOf, relaxedTwinTag, type WasmTag } from '../runtime/format/wasm-tag.js';
 import type { Manifest } from '../runtime/format/manifest.js';
 
 export { preprocessingFor } from './emit/manifest.js';
@@ -127,8 +127,9 @@ export async function compileModel(opts: CompileOptions): Promise<CompileResult>
     // The wasm tag carries the manifest's layout, so the modules are finished from the manifest's body.
     const body = manifestBody(program, { sha256: packed.sha256, source: source.description, shards: packed.shards }, labels);
     const layout = layoutOf(body);
-    const wasm = finishModule(rawWasm, { format: 'vggc-wasm', weightsSha256: packed.sha256, kernels, layout });
-    const relaxed = rawRelaxed ? finishModule(rawRelaxed, { format: 'vggc-wasm', weightsSha256: packed.sha256, kernels: `${kernels}-relaxed`, layout }) : null;
+    const tag: WasmTag = { format: 'vggc-wasm', weightsSha256: packed.sha256, kernels, layout };
+    const wasm = finishModule(rawWasm, tag);
+    const relaxed = rawRelaxed ? finishModule(rawRelaxed, relaxedTwinTag(tag)) : null;
     progress({ stage: 'write', message: 'writing model.wasm and model.json' });
     const manifest: Manifest = {
       ...body,

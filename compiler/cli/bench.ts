@@ -6,7 +6,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { loadModel } from '../../runtime/load/node.js';
 import { formatProfile, median, profileLayers, type ProfileCeiling } from '../../runtime/profile-node.js';
 import type { BuildChoice } from '../../runtime/load/build.js';
-import { measureCeiling } from './ceiling.js';
+import { measureCeiling, reportedGflops } from './ceiling.js';
 import { buildOption, parsePositiveInt } from './options.js';
 
 /** `--ceiling 52.5`: GFLOP/s per thread, a positive number. */
@@ -52,6 +52,5 @@ export function registerBench(program: Command): void {
 /** The ceiling measured now, with the build's multiply-add (the relaxed build's is fused). */
 async function measuredCeiling(relaxed: boolean): Promise<ProfileCeiling> {
   const c = await measureCeiling({ relaxed });
-  const gflops = Math.round(c.gflops * 10) / 10;
-  return { gflops, source: `measured now: ${c.tile}, best of ${c.runs} runs, median ${c.median.toFixed(1)}` };
+  return { gflops: reportedGflops(c), source: `measured now: ${c.tile}, best of ${c.runs} runs, median ${c.median.toFixed(1)}` };
 }

@@ -10,9 +10,8 @@
 import { compileAssemblyScript } from '../assemble/asc.js';
 import { HELPERS_MODULE } from '../codegen/module.js';
 import { gemmTile } from '../codegen/kernels/winograd-transforms.js';
-import { F32_BYTES } from '../codegen/kernels/simd.js';
 import { WINOGRAD_GEMM_ROWS } from '../schedule/tuning.js';
-import { OUT_BLOCK } from '../weights/layout.js';
+import { F32_BYTES, OUT_BLOCK } from '../weights/layout.js';
 import { supportsRelaxedSimd } from '../../runtime/load/build.js';
 
 /** Reduction length: V (4 × 256 floats, 4 KiB) and the U panel (256 × 8 floats, 8 KiB) fit in any L1 data cache. */
@@ -26,6 +25,9 @@ const TILE_FLOPS = 2 * WINOGRAD_GEMM_ROWS * OUT_BLOCK * REDUCTION;
 /** Each timed run lasts about this long, and the best of CEILING_RUNS is the ceiling (a busy host only slows a run down). */
 const RUN_MS = 25;
 export const CEILING_RUNS = 40;
+
+/** The figure a profile or roofline is held to: the best rate, to 0.1 GFLOP/s. */
+export const reportedGflops = (c: Ceiling): number => Math.round(c.gflops * 10) / 10;
 
 export interface Ceiling {
   /** Best GFLOP/s of the timed runs: the ceiling. */

@@ -20,6 +20,15 @@ export interface WasmTag {
   readonly layout: unknown;
 }
 
+/** What a relaxed-SIMD twin's `kernels` ends with (`wasmsimd-relaxed`). */
+const RELAXED_SUFFIX = '-relaxed';
+
+/** The tag of the relaxed-SIMD twin of the module tagged `tag`: the same weights and layout, relaxed kernels. */
+export const relaxedTwinTag = (tag: WasmTag): WasmTag => ({ ...tag, kernels: `${tag.kernels}${RELAXED_SUFFIX}` });
+
+/** Whether a tag is a relaxed-SIMD twin's. */
+export const isRelaxedTag = (tag: WasmTag): boolean => tag.kernels.endsWith(RELAXED_SUFFIX);
+
 /** The parts of model.json that layoutOf reads: all of it but the wasm files, which the tag lives in. */
 export type ManifestLayoutFields = Pick<Manifest, 'steps' | 'prepare' | 'memory' | 'input' | 'outputs' | 'maxBatch' | 'weights'>;
 

@@ -6,7 +6,7 @@
  */
 import { VggcError } from '../format/errors.js';
 import { checkManifest } from '../format/manifest-check.js';
-import { checkWasmMatchesManifest, readWasmTag } from '../format/wasm-tag.js';
+import { checkWasmMatchesManifest, isRelaxedTag, readWasmTag } from '../format/wasm-tag.js';
 import { shardCheck, shardSizeError, type VerifyOption } from '../format/shards.js';
 import { verifySha256 } from './verify-sha256.js';
 import { createInstance } from '../instance.js';
@@ -54,7 +54,7 @@ export async function loadModelFromBytes(files: ModelBytes, opts: BytesLoadOptio
 
   const module = files.wasm instanceof WebAssembly.Module ? files.wasm : await compile(files.wasm, wasmLabel);
   checkWasmMatchesManifest(module, manifest, wasmLabel, manifestLabel);
-  const build: BuildName = readWasmTag(module, wasmLabel).kernels.endsWith('-relaxed') ? 'relaxed' : 'deterministic';
+  const build: BuildName = isRelaxedTag(readWasmTag(module, wasmLabel)) ? 'relaxed' : 'deterministic';
 
   const shards = manifest.weights.shards;
   const payloadBytes = manifest.weights.payloadBytes;
